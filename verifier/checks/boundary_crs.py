@@ -1,0 +1,50 @@
+"""boundary.crs: the declared coordinate system is the one that fits the data."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+from verifier.methodology import BIKE, CRS_NAMES
+
+MIN_SHARE_POINTS = 0.01  # contract: at least 1 percentage point more of the points inside ...
+MIN_POINTS = 10  # ... and at least 10 more points
+
+
+def crs_aggregates() -> dict[str, str]:
+    """Engine aggregates: points read as each system that fall inside, and points with a reading."""
+    out = {"geo:points": "count(start_geo) + count(end_geo)"}
+    for i, name in enumerate(CRS_NAMES):
+        out[f"geo:{name}"] = f"count_if((start_geo & {1 << i}) > 0) + count_if((end_geo & {1 << i}) > 0)"
+    return out
+
+
+@register
+class BoundaryCrs(Check):
+    """Shenzhen data comes in WGS-84, GCJ-02 or BD-09 and the label is often wrong; the shift
+    (about 600 m) moves border points across the boundary. Every start and end point is read in
+    each system; the check warns when another system puts at least 1 percentage point and at
+    least 10 points more of them inside the boundary than the declared one."""
+
+    id = "boundary.crs"
+    methodologies = frozenset({BIKE})
+    catalogue = {
+        "ok": Outcome("pass", "申报坐标系 {reported} 与数据相符（边界内点比例 {share}）。",
+                      "The declared system {reported} fits the data ({share} of points inside)."),
+        "better": Outcome("warn", "按 {observed} 解读时边界内点多 {more} 个（{share_other} 对 {share}），申报的坐标系 {reported} 可能有误。",
+                          "Read as {observed}, {more} more points fall inside ({share_other} vs {share}): the declared {reported} may be wrong."),
+        "missing": Outcome("not_evaluated", "无法评估：缺少{what}。", "Not evaluated: {what} missing."),
+    }
+
+    def evaluate(self, ctx):
+        if ctx.boundary is None or ctx.sub.crs not in CRS_NAMES:
+            return self.result("missing", what="boundary" if ctx.boundary is None else "data.crs")
+        points = ctx.stats.get("geo:points") or 0
+        inside = {name: ctx.stats.get(f"geo:{name}") or 0 for name in CRS_NAMES}
+        declared = ctx.sub.crs
+        share = {k: (v / points if points else 0.0) for k, v in inside.items()}
+        best = max((n for n in CRS_NAMES if n != declared), key=lambda n: inside[n])
+        details = {"points": points, "inside": inside}
+        more = inside[best] - inside[declared]
+        if more >= MIN_POINTS and share[best] - share[declared] >= MIN_SHARE_POINTS:
+            return self.result("better", affected=more, reported=declared, observed=best, more=more,
+                               share=f"{share[declared]:.2%}", share_other=f"{share[best]:.2%}", details=details)
+        return self.result("ok", reported=declared, observed=declared, share=f"{share[declared]:.2%}", details=details)

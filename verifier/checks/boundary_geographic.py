@@ -1,0 +1,42 @@
+"""boundary.geographic: rides start and end inside Shenzhen."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.methodology import BIKE, CRS_NAMES
+
+
+@register
+class BoundaryGeographic(FlagCheck):
+    """Mileage outside Shenzhen's administrative area is not credited. Each record's start and
+    end point, converted from the declared `data.crs` to the boundary's system, must lie inside
+    the boundary; a record with either point outside is excluded. Points on the edge count as
+    inside. Records without coordinates are left to records.validity. With no boundary at all
+    the check is not evaluated, never passed."""
+
+    id = "boundary.geographic"
+    methodologies = frozenset({BIKE})
+    catalogue = {
+        "ok": Outcome("pass", "全部记录起终点均位于边界（{boundary}）内。",
+                      "Every start and end point lies inside the boundary ({boundary})."),
+        "found": Outcome("fail", "{affected} 条记录起点或终点位于边界（{boundary}）外（{pkm} pkm），已剔除。",
+                         "{affected} record(s) start or end outside the boundary ({boundary}) ({pkm} pkm), excluded."),
+        "missing": missing_outcome(),
+    }
+
+    def evaluable(self, ctx):
+        if ctx.boundary is None:
+            return "boundary / 地理边界"
+        if ctx.sub.crs not in CRS_NAMES:
+            return "data.crs / 坐标系"
+        return None
+
+    def predicate(self, ctx):
+        if self.evaluable(ctx):
+            return None
+        bit = 1 << CRS_NAMES.index(ctx.sub.crs)
+        return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ((start_geo & {bit}) > 0 AND (end_geo & {bit}) > 0)"
+
+    def values(self, ctx):
+        return {"boundary": ctx.boundary.name if ctx.boundary else "—"}

@@ -1,0 +1,44 @@
+"""count.reconciliation: the reported counts equal the number of records."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+
+
+@register
+class CountReconciliation(Check):
+    """The methodology's n (bike `n_t9`; transit `n_bus` and `n_metro`, per mode) must equal the
+    number of records in the trip data, which is the claimed population. For transit a record
+    of any other mode fails it too."""
+
+    id = "count.reconciliation"
+    catalogue = {
+        "ok": Outcome("pass", "申报数量与数据记录数一致：{summary}。", "Reported counts equal the records: {summary}."),
+        "mismatch": Outcome("fail", "申报数量与数据记录数不一致：{summary}。",
+                            "Reported counts differ from the records: {summary}."),
+        "missing": Outcome("not_evaluated", "无法评估：报告缺少 {what}。", "Not evaluated: the report lacks {what}."),
+    }
+
+    def evaluate(self, ctx):
+        pairs = ({"n_t9": ctx.stats["records"]} if ctx.is_bike else
+                 {"n_bus": ctx.stats["mode:bus"], "n_metro": ctx.stats["mode:metro"]})
+        reported = {n: (ctx.param(n).number if ctx.param(n) else None) for n in pairs}
+        missing = [n for n, v in reported.items() if v is None]
+        if missing:
+            return self.result("missing", what=", ".join(missing))
+        rows = [{"parameter": n, "reported": reported[n], "observed": pairs[n]} for n in pairs]
+        other = 0 if ctx.is_bike else ctx.stats["mode:other"]
+        if other:
+            rows.append({"parameter": "other modes", "reported": 0, "observed": other})
+        bad = [r for r in rows if r["reported"] != r["observed"]]
+        summary = ", ".join(f"{r['parameter']} {_n(r['reported'])} / {_n(r['observed'])}" for r in rows)
+        single = len(pairs) == 1
+        rep = _n(reported[next(iter(pairs))]) if single else {k: _n(v) for k, v in reported.items()}
+        obs = pairs[next(iter(pairs))] if single else {**pairs, **({"other": other} if other else {})}
+        affected = sum(abs(int(r["observed"]) - int(r["reported"])) for r in bad)
+        return self.result("mismatch" if bad else "ok", affected=affected if bad else 0, reported=rep,
+                           observed=obs, examples=bad, summary=summary)
+
+
+def _n(value):
+    return int(value) if float(value).is_integer() else value

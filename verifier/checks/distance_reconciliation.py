@@ -1,0 +1,33 @@
+"""distance.reconciliation: the reported pkm equals the records' total."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+from verifier.submission import half_unit
+
+
+@register
+class DistanceReconciliation(Check):
+    """Bike: `m_t9` against the sum of the records' distance_km; transit: `metro_pkm` against the
+    metro records (bus pkm is trips × bus_ride_km and is not reconciled separately). Equal within
+    the rounding of the reported figure: half a unit in its last written decimal."""
+
+    id = "distance.reconciliation"
+    catalogue = {
+        "ok": Outcome("pass", "申报里程 {reported} pkm 与数据合计 {observed} pkm 一致。",
+                      "Reported {reported} pkm equals the records' {observed} pkm."),
+        "mismatch": Outcome("fail", "申报里程 {reported} pkm 与数据合计 {observed} pkm 不一致（差 {diff} pkm）。",
+                            "Reported {reported} pkm differs from the records' {observed} pkm (by {diff} pkm)."),
+        "missing": Outcome("not_evaluated", "无法评估：报告缺少 {what}。", "Not evaluated: the report lacks {what}."),
+    }
+
+    def evaluate(self, ctx):
+        name = "m_t9" if ctx.is_bike else "metro_pkm"
+        param = ctx.param(name)
+        if param is None or param.number is None:
+            return self.result("missing", what=name)
+        observed = float((ctx.stats["pkm"] if ctx.is_bike else ctx.stats["pkm:metro"]) or 0.0)
+        diff = param.number - observed
+        tolerance = half_unit(param.text) + 1e-9 * max(1.0, abs(observed))
+        code = "ok" if abs(diff) <= tolerance else "mismatch"
+        return self.result(code, reported=param.number, observed=round(observed, 6), diff=round(diff, 6))

@@ -1,0 +1,53 @@
+"""documents.materials: the Appendix B materials listed are there."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+
+APPENDIX_B = {
+    "application_form": "碳普惠减排量备案申请表",
+    "reduction_report": "深圳市碳普惠减排量核算报告",
+    "no_double_claim": "不重复申报承诺书",
+    "revenue_share_commitment": "减排量收益分配比例承诺书",
+    "publicity": "关于深圳市碳普惠项目相关情况的公示",
+    "revenue_share_agreement": "减排量收益分配及授权相关协议",
+    "business_licence": "营业执照复印件及法人代表身份证复印件",
+    "design_monitoring": "项目设计、监测等材料",
+}
+
+
+@register
+class DocumentsMaterials(Check):
+    """The application materials of Appendix B that the package lists under `documents` (id ->
+    file) exist; each file's SHA-256 is recorded in the evidence list. Their content (revenue
+    sharing agreements, commitments, licences) is the verifier's own review: with none listed
+    the check is `manual`."""
+
+    id = "documents.materials"
+    catalogue = {
+        "ok": Outcome("pass", "所列 {observed} 份申请材料均存在（已记录哈希值）；内容须核证人员审阅。",
+                      "All {observed} listed materials exist (hashes recorded); their content is for the verifier to review."),
+        "absent": Outcome("fail", "所列申请材料有 {affected} 份不存在：{summary}。",
+                          "{affected} listed material(s) are missing: {summary}."),
+        "none": Outcome("manual", "提交材料未列出附录B申请材料，须核证人员人工核查。",
+                        "No Appendix B material is listed: the verifier checks them by hand."),
+    }
+
+    def evaluate(self, ctx):
+        docs = ctx.sub.raw.get("documents")
+        if not isinstance(docs, dict) or not docs:
+            return self.result("none")
+        missing = [f"{k}: {v}" for k, v in docs.items()
+                   if not isinstance(v, str) or not (ctx.sub.root / v).is_file()]
+        if missing:
+            return self.result("absent", affected=len(missing), examples=[{"document": m} for m in missing],
+                               summary="; ".join(missing), reported=len(docs), observed=len(docs) - len(missing))
+        return self.result("ok", reported=len(docs), observed=len(docs))
+
+
+def listed_documents(sub) -> dict[str, str]:
+    """The existing listed documents: id -> relative path (for hashing into the evidence list)."""
+    docs = sub.raw.get("documents")
+    if not isinstance(docs, dict):
+        return {}
+    return {k: v for k, v in docs.items() if isinstance(v, str) and (sub.root / v).is_file()}

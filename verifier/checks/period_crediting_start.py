@@ -1,0 +1,40 @@
+"""period.crediting_start: nothing is credited before 2022-08-18."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck
+from verifier.methodology import SCHEME_START
+
+
+@register
+class PeriodCreditingStart(FlagCheck):
+    """《深圳市碳普惠管理办法》 took effect on 2022-08-18: the crediting period may not start
+    earlier, and records dated earlier (by the local date of their start) are excluded and are
+    never eligible."""
+
+    id = "period.crediting_start"
+    catalogue = {
+        "ok": Outcome("pass", "计入期起始日 {reported} 不早于 2022-08-18，无更早的记录。",
+                      "The period starts on {reported}, not before 2022-08-18; no earlier record."),
+        "found": Outcome("fail", "{affected} 条记录早于 2022-08-18（{pkm} pkm），已剔除；计入期起始日 {reported}。",
+                         "{affected} record(s) dated before 2022-08-18 ({pkm} pkm), excluded; period starts {reported}."),
+        "early_period": Outcome("fail", "计入期起始日 {reported} 早于 2022-08-18。",
+                                "The period starts on {reported}, before 2022-08-18."),
+        "missing": Outcome("not_evaluated", "无法评估：{what}。", "Not evaluated: {what}."),
+    }
+
+    def predicate(self, ctx):
+        return f"record_date < DATE '{SCHEME_START.isoformat()}'"
+
+    def values(self, ctx):
+        start = ctx.sub.period_start
+        return {"reported": start.isoformat() if start else "—"}
+
+    def evaluate(self, ctx):
+        result = super().evaluate(ctx)
+        start = ctx.sub.period_start
+        if result.status == "pass" and start is not None and start < SCHEME_START:
+            return self.result("early_period", reported=start.isoformat())
+        result.reported = start.isoformat() if start else None
+        return result

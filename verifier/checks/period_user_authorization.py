@@ -1,0 +1,32 @@
+"""period.user_authorization: no record before its user authorised data collection."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck, missing_outcome
+
+
+@register
+class PeriodUserAuthorization(FlagCheck):
+    """A user's crediting period starts when the user authorised data collection (授权日期).
+    A record that starts before its user's `authorized_at` is excluded; a user missing from the
+    users file (or with an unreadable date) counts as unauthorised. A user listed twice counts
+    from the latest date. Without a users file: not evaluated."""
+
+    id = "period.user_authorization"
+    catalogue = {
+        "ok": Outcome("pass", "全部记录均晚于用户授权日期。", "Every record starts after its user's authorisation."),
+        "found": Outcome("fail", "{affected} 条记录早于用户授权日期或用户未授权（{pkm} pkm），已剔除。",
+                         "{affected} record(s) start before their user's authorisation or the user is not authorised ({pkm} pkm), excluded."),
+        "missing": missing_outcome("无法评估：提交材料未提供用户授权文件（data.users）。",
+                                   "Not evaluated: the package names no users file (data.users)."),
+    }
+    example_extra = ["authorized_at"]
+
+    def evaluable(self, ctx):
+        return None if ctx.sub.data_files.get("users") else "users"
+
+    def predicate(self, ctx):
+        if self.evaluable(ctx):
+            return None
+        return "start_time IS NOT NULL AND (authorized_at IS NULL OR start_time < authorized_at)"

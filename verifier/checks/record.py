@@ -1,0 +1,50 @@
+"""What every record-level check shares: counting what the engine flagged, and examples."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from verifier.checks.base import Outcome, RecordCheck
+
+EXAMPLE_FIELDS = {
+    "shenzhen-bike-sharing": ["user_id", "order_source", "start_time", "end_time", "start_lon", "start_lat",
+                              "end_lon", "end_lat", "distance_km"],
+    "shenzhen-public-transit": ["user_id", "mode", "start_time", "end_time", "entry_station", "exit_station",
+                                "distance_km"],
+}
+
+
+class FlagCheck(RecordCheck):
+    """A record-level check whose outcome is the number of records the engine flagged.
+
+    Subclasses give `predicate` (or rely on an engine window rule) and a catalogue with `ok`,
+    `found` and, where the data may not answer, `missing`."""
+
+    # False for checks that only warn: their records stay eligible.
+    excludes: ClassVar[bool] = True
+    found_status: ClassVar[str] = "fail"
+
+    def evaluable(self, ctx) -> str | None:
+        """None when the check can run, else what is missing (-> not_evaluated)."""
+        return None
+
+    def evaluate(self, ctx):
+        missing = self.evaluable(ctx)
+        if missing:
+            return self.result("missing", what=missing)
+        n = ctx.flagged(self.id)
+        if n == 0:
+            return self.result("ok", **self.values(ctx))
+        examples = ctx.engine.examples(self.id, EXAMPLE_FIELDS[ctx.sub.methodology] + self.example_extra)
+        pkm = ctx.stats.get(f"pkm:{self.id}") or 0.0
+        return self.result("found", affected=n, examples=examples, pkm=round(pkm, 3), **self.values(ctx))
+
+    example_extra: ClassVar[list[str]] = []
+
+    def values(self, ctx) -> dict:
+        """Extra fields for the messages (reported/observed and the like)."""
+        return {}
+
+
+def missing_outcome(zh: str = "无法评估：缺少{what}。", en: str = "Not evaluated: {what} missing.") -> Outcome:
+    return Outcome("not_evaluated", zh, en)

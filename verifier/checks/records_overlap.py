@@ -1,0 +1,21 @@
+"""records.overlap: no user makes two trips at once."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck
+
+
+@register
+class RecordsOverlap(FlagCheck):
+    """One person rides one vehicle at a time. Among valid, non-duplicate records, a trip that
+    starts before an earlier trip of the same user has ended is excluded (the later one; trips
+    that only touch do not overlap). A bus record without an end time is an instant at its start:
+    it overlaps a trip whose interval strictly contains it."""
+
+    id = "records.overlap"
+    catalogue = {
+        "ok": Outcome("pass", "未发现同一用户时间重叠的行程。", "No user has overlapping trips."),
+        "found": Outcome("fail", "{affected} 条行程与同一用户更早的行程时间重叠（{pkm} pkm），已剔除较晚者。",
+                         "{affected} trip(s) overlap an earlier trip of the same user ({pkm} pkm); the later ones are excluded."),
+    }

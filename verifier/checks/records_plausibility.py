@@ -1,0 +1,47 @@
+"""records.plausibility: rides a bicycle could have made (a warning, not an exclusion)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck
+from verifier.methodology import BIKE
+
+EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+
+
+def straight_km_sql() -> str:
+    """Great-circle distance between the start and end point (km)."""
+    return (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians(end_lat - start_lat) / 2), 2) + "
+            "cos(radians(start_lat)) * cos(radians(end_lat)) * pow(sin(radians(end_lon - start_lon) / 2), 2)))")
+
+
+def speed_kmh_sql() -> str:
+    return "distance_km / ((epoch(end_time) - epoch(start_time)) / 3600.0)"
+
+
+@register
+class RecordsPlausibility(FlagCheck):
+    """The methodology asks the verifier to judge whether start, end and mileage are reasonable.
+    Flags (warn; the records stay eligible, the verifier follows them up) a ride whose speed
+    (distance_km over its duration) exceeds 25 km/h, that lasts under 60 s (a false start), or
+    whose mileage is below the straight-line distance between its points. The thresholds are
+    the contract's."""
+
+    id = "records.plausibility"
+    methodologies = frozenset({BIKE})
+    excludes = False
+    MAX_SPEED_KMH: ClassVar[float] = 25.0
+    MIN_DURATION_S: ClassVar[float] = 60.0
+    catalogue = {
+        "ok": Outcome("pass", "未发现不合理的骑行（速度 > 25 km/h、时长 < 60 秒或里程小于直线距离）。",
+                      "No implausible ride (speed > 25 km/h, under 60 s, or mileage below the straight line)."),
+        "found": Outcome("warn", "{affected} 条骑行不合理（速度 > 25 km/h、时长 < 60 秒或里程小于起终点直线距离），请核实；未剔除。",
+                         "{affected} ride(s) look implausible (speed > 25 km/h, under 60 s, or mileage below the straight line); follow up, not excluded."),
+    }
+
+    def predicate(self, ctx):
+        valid = "end_time > start_time AND distance_km > 0"
+        return (f"({valid}) AND (epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
+                f"OR {speed_kmh_sql()} > {self.MAX_SPEED_KMH} OR distance_km < {straight_km_sql()})")

@@ -1,0 +1,34 @@
+"""reduction.recalculation: the reported reduction stands within materiality."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+
+
+@register
+class ReductionRecalculation(Check):
+    """The reduction is recalculated from the eligible records (those no record-level check
+    excludes) with the published factors (the reported ones where none is on file): bike
+    Eb × Σ pkm / 1000; transit [Σ bus (EF_baseline − EF_bus) × bus_ride_km + Σ metro
+    (EF_baseline − EF_metro) × distance_km] / 1000. The difference rate |reported −
+    recalculated| / reported must not exceed the materiality. The verified reduction is the
+    smaller of the two (0 when the applicant is not eligible)."""
+
+    id = "reduction.recalculation"
+    catalogue = {
+        "ok": Outcome("pass", "申报减排量 {reported} tCO2，复算 {observed} tCO2，差异率 {rate} 不超过实质性水平 {materiality}。",
+                      "Reported {reported} tCO2, recalculated {observed} tCO2: difference {rate}, within the materiality {materiality}."),
+        "material": Outcome("fail", "申报减排量 {reported} tCO2，复算 {observed} tCO2，差异率 {rate} 超过实质性水平 {materiality}。",
+                            "Reported {reported} tCO2, recalculated {observed} tCO2: difference {rate} exceeds the materiality {materiality}."),
+        "missing": Outcome("not_evaluated", "无法评估：{what}。", "Not evaluated: {what}."),
+    }
+
+    def evaluate(self, ctx):
+        r = ctx.recalculation
+        if r.get("missing"):
+            return self.result("missing", what=r["missing"])
+        rate = r["difference_rate"]
+        materiality = ctx.materiality
+        code = "ok" if rate is not None and rate <= materiality + 1e-12 else "material"
+        return self.result(code, reported=r["reported_reduction_tco2"], observed=r["recalculated_reduction_tco2"],
+                           rate="—" if rate is None else f"{rate:.4%}", materiality=f"{materiality:.1%}")

@@ -1,0 +1,96 @@
+"""report.completeness: the report's required fields are present and well-formed."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Check, Outcome, register
+from verifier.methodology import CRS_NAMES, DOMAINS, ENTITY_TYPES, METHODOLOGIES, TRANSIT
+from verifier.submission import parse_date, parse_number
+from verifier.uscc import is_valid_uscc
+
+TEXT_FIELDS = {
+    "applicant": ("name", "legal_representative", "uscc", "registered_address", "entity_type",
+                  "contact_name", "contact_phone", "business_model"),
+    "project": ("name", "domain", "methodology_name", "period_start", "period_end", "boundary"),
+    "results": ("baseline_emissions_tco2", "project_emissions_tco2", "reduction_tco2"),
+}
+
+
+@register
+class ReportCompleteness(Check):
+    """Every field of the reduction report template (附录A) is present and well-formed: the
+    applicant (USCC with a valid GB 32100-2015 check character, entity type, business model),
+    the project (domain, dates, start not after end), the default and monitored data (each
+    parameter of the methodology with its unit and a number; no unknown parameter names), the
+    results (numbers) and the data section (coordinate system). Each problem is one example."""
+
+    id = "report.completeness"
+    catalogue = {
+        "ok": Outcome("pass", "核算报告各必填字段齐全、格式正确。", "All required report fields are present and well-formed."),
+        "problems": Outcome("fail", "核算报告有 {affected} 处字段缺失或格式错误：{summary}",
+                            "{affected} report field(s) missing or malformed: {summary}"),
+    }
+
+    def evaluate(self, ctx):
+        problems = list(problems_of(ctx.sub))
+        if not problems:
+            return self.result("ok")
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:6])
+        return self.result("problems", affected=len(problems), examples=problems, summary=summary)
+
+
+def problems_of(sub):
+    m = METHODOLOGIES[sub.methodology]
+    if sub.raw.get("schema_version") not in (1, "1"):
+        yield _p("schema_version", f"expected 1, got {sub.raw.get('schema_version')!r}")
+    for section, names in TEXT_FIELDS.items():
+        values = sub.section(section)
+        for name in names:
+            if values.get(name) in (None, ""):
+                yield _p(f"{section}.{name}", "missing")
+    applicant, project = sub.applicant, sub.project
+    if applicant.get("uscc") and not is_valid_uscc(str(applicant["uscc"]).strip()):
+        yield _p("applicant.uscc", "not a valid 18-character code (GB 32100-2015 check character)")
+    if applicant.get("entity_type") and applicant["entity_type"] not in ENTITY_TYPES:
+        yield _p("applicant.entity_type", f"not one of {', '.join(ENTITY_TYPES)}")
+    if applicant.get("business_model") and applicant["business_model"] not in m.business_models:
+        yield _p("applicant.business_model", f"not one of {', '.join(m.business_models)}")
+    if project.get("domain") and project["domain"] not in DOMAINS:
+        yield _p("project.domain", f"not one of {', '.join(DOMAINS)}")
+    for name in ("period_start", "period_end"):
+        if project.get(name) not in (None, "") and parse_date(project[name]) is None:
+            yield _p(f"project.{name}", "not a date (YYYY-MM-DD)")
+    if sub.period_start and sub.period_end and sub.period_start > sub.period_end:
+        yield _p("project.period_start", "after period_end")
+    for name in TEXT_FIELDS["results"]:
+        if sub.results.get(name) not in (None, "") and parse_number(sub.results[name]) is None:
+            yield _p(f"results.{name}", "not a number")
+    yield from _parameters(sub, "default_data", m.default_params)
+    yield from _parameters(sub, "monitored_data", m.monitored_params)
+    if not (sub.methodology == TRANSIT) and sub.crs not in CRS_NAMES:
+        yield _p("data.crs", f"missing or not one of {', '.join(CRS_NAMES)}")
+
+
+def _parameters(sub, section, expected):
+    items = sub.raw.get(section)
+    if not isinstance(items, list):
+        yield _p(section, "missing (a list of {name, unit, value})")
+        return
+    given = sub.parameters(section)
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            yield _p(section, f"entry without a name: {item!r}")
+        elif item["name"] not in expected:
+            yield _p(f"{section}.{item['name']}", f"unknown parameter name; expected {', '.join(expected)}")
+    for name, unit in expected.items():
+        p = given.get(name)
+        if p is None:
+            yield _p(f"{section}.{name}", "missing")
+            continue
+        if str(p.unit).strip() != unit:
+            yield _p(f"{section}.{name}.unit", f"expected {unit}, got {p.unit!r}")
+        if p.number is None:
+            yield _p(f"{section}.{name}.value", f"not a number: {p.value!r}")
+
+
+def _p(field, problem):
+    return {"field": field, "problem": problem}

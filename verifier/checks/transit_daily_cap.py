@@ -1,0 +1,47 @@
+"""transit.daily_cap: credited trips per user, mode and day stay within the cap."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.methodology import TRANSIT
+
+CAP_PARAMS = {"bus": "daily_cap_bus", "metro": "daily_cap_metro"}
+
+
+def daily_caps(ctx) -> dict[str, int] | None:
+    """The caps to apply: the published value for the claim year where on file, else the
+    reported one; None when either mode has neither."""
+    caps = {}
+    for mode, name in CAP_PARAMS.items():
+        value, _ = ctx.factor_value(name)
+        if value is None:
+            return None
+        caps[mode] = int(value)  # 每日平均出行次数, truncated to an integer
+    return caps
+
+
+@register
+class TransitDailyCap(FlagCheck):
+    """The previous year's average number of daily trips per user and mode (truncated to an
+    integer) caps the credited trips. Per user, mode and record date, the records no other
+    record-level check excludes, ordered by start time then record key, may number at most the
+    cap; the excess (the latest of the day) is excluded. Caps are the published values for the
+    claim year where on file, else the reported ones."""
+
+    id = "transit.daily_cap"
+    methodologies = frozenset({TRANSIT})
+    catalogue = {
+        "ok": Outcome("pass", "无用户单日出行次数超过上限（{caps}）。", "No user exceeds the daily cap ({caps})."),
+        "found": Outcome("fail", "{affected} 条出行超过用户单日上限（{caps}），已剔除当日较晚者。",
+                         "{affected} trip(s) exceed a user's daily cap ({caps}); the latest of the day are excluded."),
+        "missing": missing_outcome("无法评估：缺少每日出行次数上限 daily_cap_bus / daily_cap_metro。",
+                                   "Not evaluated: daily_cap_bus / daily_cap_metro missing."),
+    }
+
+    def evaluable(self, ctx):
+        return None if daily_caps(ctx) else "daily caps"
+
+    def values(self, ctx):
+        caps = daily_caps(ctx) or {}
+        return {"caps": ", ".join(f"{m} {c}" for m, c in caps.items())}

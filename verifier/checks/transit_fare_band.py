@@ -1,0 +1,42 @@
+"""transit.fare_band: the fare paid bounds the metro distance (an independent cross-check)."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.methodology import TRANSIT
+
+
+@register
+class TransitFareBand(FlagCheck):
+    """Shenzhen metro fares are distance-based, so the full fare of a trip (deal_value, in fen)
+    bounds its distance. A metro trip whose claimed distance lies outside the distance band of
+    the fare paid is flagged (warn; not excluded). The fare rule is a configurable table
+    (--fares). Needs the fare of each trip (tap data) and the table: otherwise not evaluated."""
+
+    id = "transit.fare_band"
+    methodologies = frozenset({TRANSIT})
+    excludes = False
+    found_status = "warn"
+    catalogue = {
+        "ok": Outcome("pass", "全部地铁行程里程与所付票价的里程区间相符。",
+                      "Every metro distance lies in the band of the fare paid."),
+        "found": Outcome("warn", "{affected} 条地铁行程的里程不在所付票价对应的里程区间内，请核实。",
+                         "{affected} metro trip(s) claim a distance outside the band of the fare paid: follow up."),
+        "missing": missing_outcome("无法评估：缺少{what}。", "Not evaluated: {what} missing."),
+    }
+    example_extra = ["fare_fen"]
+
+    def evaluable(self, ctx):
+        if ctx.fares is None:
+            return "票价表 --fares / the fare table (--fares)"
+        if not ctx.has_fares:
+            return "每次行程的票价（仅原始刷卡数据提供）/ the fare of each trip (tap data only)"
+        return None
+
+    def predicate(self, ctx):
+        if self.evaluable(ctx):
+            return None
+        lo, hi = ctx.fares.sql_band_case("fare_fen")
+        return (f"mode = 'metro' AND fare_fen IS NOT NULL AND fare_fen > 0 AND distance_km IS NOT NULL "
+                f"AND NOT (distance_km > coalesce({lo}, -1) AND distance_km <= coalesce({hi}, 1e9))")

@@ -1,0 +1,38 @@
+"""transit.metro_distance: each metro trip's distance is the station-pair distance."""
+
+from __future__ import annotations
+
+from verifier.checks.base import Outcome, register
+from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.methodology import TRANSIT
+
+TOLERANCE_KM = 0.01  # contract: a distance matches when it differs by at most 0.01 km
+
+
+@register
+class TransitMetroDistance(FlagCheck):
+    """A metro trip's effective distance is the station-to-station distance of the low-carbon
+    route plan between its entry and exit stations. The claimed distance_km must equal the
+    station-distance table's (looked up in either direction) within 0.01 km; a pair missing from
+    the table is a finding too. Metro records without stations or distance are left to
+    records.validity. Without a station-distance table: not evaluated."""
+
+    id = "transit.metro_distance"
+    methodologies = frozenset({TRANSIT})
+    catalogue = {
+        "ok": Outcome("pass", "全部地铁行程里程与站间距离表一致。", "Every metro distance equals the station-pair table."),
+        "found": Outcome("fail", "{affected} 条地铁行程里程与站间距离表不符或站点对不在表中（{pkm} pkm），已剔除。",
+                         "{affected} metro trip(s) differ from the station-pair table or their pair is not in it ({pkm} pkm), excluded."),
+        "missing": missing_outcome("无法评估：未提供站间距离表（data.station_distances）。",
+                                   "Not evaluated: no station-distance table (data.station_distances)."),
+    }
+    example_extra = ["table_km"]
+
+    def evaluable(self, ctx):
+        return None if ctx.station_table else "station_distances"
+
+    def predicate(self, ctx):
+        if not ctx.station_table:
+            return None
+        return (f"mode = 'metro' AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
+                f"AND distance_km IS NOT NULL AND (table_km IS NULL OR abs(distance_km - table_km) > {TOLERANCE_KM} + 1e-9)")

@@ -1,0 +1,145 @@
+"""The command line (contract section 3): verify, sample-size, import-taps, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from verifier import __version__
+from verifier.errors import InputError
+
+FLOAT = click.FLOAT
+
+
+def _fail_input(err: InputError) -> None:
+    click.echo(f"error: {err}", err=True)
+    sys.exit(2)
+
+
+def _guard(fn, *args, **kwargs):
+    """Run a command body: unreadable input -> one line and exit 2; a bug -> one line and exit 3."""
+    try:
+        return fn(*args, **kwargs)
+    except InputError as err:
+        _fail_input(err)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001: a user sees one line, never a traceback
+        if "--debug" in sys.argv or _env_debug():
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with VERIFIER_DEBUG=1 for details; "
+                   "please report it)", err=True)
+        sys.exit(3)
+
+
+def _env_debug() -> bool:
+    import os
+
+    return os.environ.get("VERIFIER_DEBUG") == "1"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="verifier")
+def main() -> None:
+    """verifier: check Shenzhen carbon-inclusion (碳普惠) filings against their methodology."""
+
+
+@main.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--factors", type=click.Path(path_type=Path), help="Factor table (YAML) from the regulator.")
+@click.option("--boundary", type=click.Path(path_type=Path), help="Boundary GeoJSON (default: Shenzhen).")
+@click.option("--boundary-crs", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), help="Sampling seed (drawn at random and recorded if absent).")
+@click.option("--confidence", type=FLOAT, default=0.95, show_default=True)
+@click.option("--tolerable-rate", type=FLOAT, default=0.05, show_default=True)
+@click.option("--expected-rate", type=FLOAT, default=0.0, show_default=True)
+@click.option("--materiality", type=FLOAT, help="Default: by the claimed reduction's size (CDM 9/CMP.7).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--fares", type=click.Path(path_type=Path), help="Transit: metro fare table for transit.fare_band.")
+@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80 % of RAM).")
+@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--report-date", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Date printed on the report (default: the day after the period).")
+def verify(submission, out, **options) -> None:
+    """Verify SUBMISSION (a package folder) and write findings.json, sample.csv and the report.
+
+    Exit 0: conclusion pass; 1: fail; 2: the package or an option cannot be read."""
+    from verifier.run import verify as run_verify
+
+    if options.get("report_date"):
+        options["report_date"] = options["report_date"].date()
+    findings = _guard(run_verify, submission, out, **options)
+    _summary(findings, out)
+    sys.exit(findings.exit_code)
+
+
+def _summary(findings, out: Path) -> None:
+    d = findings.to_dict()
+    counts: dict[str, int] = {}
+    for c in d["checks"]:
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+    r = d["recalculation"]
+    click.echo(f"conclusion: {d['conclusion']}  ({', '.join(f'{k} {v}' for k, v in counts.items())})")
+    click.echo(f"reported {r['reported_reduction_tco2']} tCO2, recalculated {r['recalculated_reduction_tco2']} tCO2, "
+               f"verified {r['verified_reduction_tco2']} tCO2")
+    for c in d["checks"]:
+        if c["status"] in ("fail", "warn"):
+            click.echo(f"  {c['status']:4} {c['id']}: {c['message']}")
+    click.echo(f"seed {d['sampling']['seed']}; written to {out}")
+
+
+@main.command("sample-size")
+@click.option("--confidence", type=FLOAT, required=True)
+@click.option("--tolerable-rate", type=FLOAT, required=True)
+@click.option("--expected-rate", type=FLOAT, default=0.0, show_default=True)
+@click.option("--population", type=click.IntRange(min=1), help="Use the hypergeometric plan for this population.")
+def sample_size(confidence, tolerable_rate, expected_rate, population) -> None:
+    """Print the attribute-sampling sample size; the last line is the integer alone."""
+    from verifier.sampling import describe_plan, plan_sample
+
+    try:
+        plan = plan_sample(confidence, tolerable_rate, expected_rate, population=population,
+                           hypergeometric=population is not None)
+    except ValueError as exc:
+        _fail_input(InputError("command line", "sample-size", str(exc)))
+    for line in describe_plan(plan):
+        click.echo(line)
+
+
+@main.command("import-taps")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Trips Parquet file to write.")
+@click.option("--encoding", type=click.Choice(["utf-8", "gbk"]), default="utf-8", show_default=True)
+def import_taps(files, out, encoding) -> None:
+    """Pair raw Shenzhen Tong tap records into trips (Parquet) and report what could not be paired."""
+    from verifier.transit.taps import write_trips
+
+    stats = _guard(write_trips, list(files), out, encoding=encoding)
+    click.echo(f"{stats.taps} taps -> {stats.trips_metro} metro trips, {stats.trips_bus} bus trips")
+    for name in ("unpaired_entries", "unpaired_exits", "exit_before_entry", "overlong", "exact_duplicates",
+                 "unknown_type"):
+        click.echo(f"  {name}: {getattr(stats, name)}")
+    click.echo(f"written to {out}")
+
+
+@main.command()
+@click.option("--out", "out", default="demo-output", show_default=True, type=click.Path(path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def demo(out, lang) -> None:
+    """Verify the bundled clean sample submission and write its report."""
+    from verifier.resources import resource_dir
+    from verifier.run import verify as run_verify
+
+    package = resource_dir("samples") / "bike-clean"
+    findings = _guard(run_verify, package, out, factors=package / "factors.yaml", seed=7, lang=lang)
+    _summary(findings, out)
+    click.echo(f"report: {Path(out) / 'report.pdf'}")
+    sys.exit(findings.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Where the bundled folders (templates, checklists, samples) are: in the wheel or the checkout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """The folder ``name`` as installed inside the wheel, else the checkout's top-level one."""
+    for candidate in (_PACKAGE / "_bundled" / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"verifier resource folder '{name}' not found; reinstall the package")
+
+
+def package_file(*parts: str) -> Path:
+    """A data file shipped inside the ``verifier`` package itself."""
+    return _PACKAGE.joinpath(*parts)

@@ -1,0 +1,359 @@
+"""One verification run: submission -> data -> checks -> findings -> report, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from verifier import __version__
+from verifier.checks import REGISTRY
+from verifier.checks.base import NOT_APPLICABLE, Check
+from verifier.checks.boundary_crs import crs_aggregates
+from verifier.checks.documents_materials import listed_documents
+from verifier.checks.record import FlagCheck
+from verifier.checks.sample_completeness import complete
+from verifier.checks.transit_daily_cap import daily_caps
+from verifier.context import Context, Options
+from verifier.data.engine import DuckDBEngine, EngineOptions
+from verifier.data.sources import open_source
+from verifier.errors import InputError
+from verifier.findings import CheckResult, Findings
+from verifier.methodology import CRS_NAMES, canonical_columns
+from verifier.recalc import recalculate
+from verifier.reference.factors import FactorTable, default_materiality
+from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
+from verifier.submission import Submission, load_submission
+
+MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
+
+
+def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
+           seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
+           lang="zh", fares=None, memory_limit=None, threads=None, report_date=None,
+           write_pdf: bool = True) -> Findings:
+    """Verify a submission package and write findings.json, sample.csv and the report to `out`.
+
+    Raises InputError (exit 2) before anything is written when the package or an option cannot
+    be read."""
+    opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
+    sub = load_submission(submission)
+    factor_table = FactorTable.load(factors)
+    bnd = _boundary(boundary, boundary_crs)
+    fare_table = _fares(fares)
+    with DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads)) as engine:
+        ctx = Context(sub=sub, opts=opts, factors=factor_table, boundary=bnd, engine=engine)
+        ctx.fares = fare_table
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
+            hashes = pool.submit(_hash_inputs, sub, factors, boundary, fares)
+            stage(ctx)
+            checks = _run_checks(ctx)
+            inputs = hashes.result()
+        findings = _findings(ctx, checks, inputs, factors, report_date)
+        figures = _figure_data(ctx) if write_pdf else None
+    _write_outputs(Path(out), findings, ctx.sample_table, figures, opts.lang, write_pdf)
+    return findings
+
+
+# -- options and reference data ---------------------------------------------------------------
+def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs) -> Options:
+    def bad(name, why):
+        return InputError("command line", name, why)
+
+    if not 0 < confidence < 1:
+        raise bad("--confidence", "must be between 0 and 1 (e.g. 0.95)")
+    if not 0 < tolerable < 1:
+        raise bad("--tolerable-rate", "must be between 0 and 1 (e.g. 0.05)")
+    if not 0 <= expected < tolerable:
+        raise bad("--expected-rate", "must be at least 0 and below the tolerable rate")
+    if materiality is not None and not 0 < materiality < 1:
+        raise bad("--materiality", "must be between 0 and 1 (e.g. 0.05)")
+    if lang not in ("zh", "en"):
+        raise bad("--lang", "must be zh or en")
+    if boundary_crs not in ("wgs84", "gcj02"):
+        raise bad("--boundary-crs", "must be wgs84 or gcj02")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise bad("--seed", "must be a non-negative integer")
+    drawn = seed is None
+    return Options(seed=draw_seed() if drawn else seed, seed_drawn=drawn, confidence=confidence,
+                   tolerable_rate=tolerable, expected_rate=expected, materiality=materiality, lang=lang,
+                   boundary_crs=boundary_crs)
+
+
+def _boundary(path, crs):
+    from verifier.geo.boundary import Boundary
+
+    return Boundary.from_geojson(Path(path), crs) if path else Boundary.default()
+
+
+def _fares(path):
+    if not path:
+        return None
+    from verifier.transit.fares import FareTable
+
+    return FareTable.load(Path(path))
+
+
+# -- data --------------------------------------------------------------------------------------
+def stage(ctx: Context) -> None:
+    """Stage the records (trip file or raw taps) and the reference tables into the engine."""
+    sub, engine = ctx.sub, ctx.engine
+    users = sub.data_files.get("users", [None])[0]
+    inside = ctx.boundary.contains if (ctx.boundary is not None and ctx.is_bike) else None
+    if sub.uses_taps:
+        from verifier.transit.taps import stage_trips
+
+        ctx.tap_stats = stage_trips(engine.con, sub.data_files["taps"], table="tap_trips",
+                                    encoding=sub.encoding)
+        ctx.columns = {c: c for c in canonical_columns(sub.methodology)}
+        relation = "(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM tap_trips)"
+        ctx.population = engine.stage(None, ctx.columns, sub.timezone, inside, users, sub.encoding,
+                                      relation=relation, extra_columns=("fare_fen",))
+        ctx.has_fares = True
+    else:
+        source = open_source(sub.data_files["trips"], sub.encoding, engine.workdir)
+        m = ctx.methodology
+        ctx.columns = source.resolve(sub.column_map, canonical_columns(sub.methodology), m.required_columns)
+        ctx.population = engine.stage(source, ctx.columns, sub.timezone, inside, users, sub.encoding)
+        ctx.trip_source = source
+        ctx.has_fares = False
+    stations = sub.data_files.get("station_distances")
+    if stations:
+        engine.attach_station_distances(stations[0], sub.encoding, fill_missing=sub.uses_taps)
+        ctx.station_table = True
+
+
+def _applies(check: Check, ctx: Context) -> bool:
+    return ctx.sub.methodology in check.methodologies
+
+
+def _run_checks(ctx: Context) -> list[CheckResult]:
+    checks = [cls() for cls in REGISTRY.checks.values()]
+    flags = [c for c in checks if isinstance(c, FlagCheck) and _applies(c, ctx)]
+    engine_rules = {"records.validity", "records.duplicates", "records.overlap", "transit.daily_cap"}
+    predicates = {c.id: p for c in flags if c.id not in engine_rules and (p := c.predicate(ctx))}
+    validity = next(c for c in flags if c.id == "records.validity").predicate(ctx)
+    caps = daily_caps(ctx) if ctx.is_transit else None
+    ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
+    ctx.engine.flag(predicates, validity, daily_cap=caps)
+    extra = crs_aggregates() if ctx.is_bike else {}
+    if ctx.is_transit:
+        excluded = ctx.engine.excluded_sql()
+        extra.update({
+            "mode:bus": "count_if(mode = 'bus')", "mode:metro": "count_if(mode = 'metro')",
+            "mode:other": "count_if(mode IS NULL OR mode NOT IN ('bus', 'metro'))",
+            "pkm:metro": "coalesce(sum(distance_km) FILTER (WHERE mode = 'metro'), 0)",
+            "eligible:bus": f"count_if(mode = 'bus' AND NOT {excluded})",
+            "eligible:metro": f"count_if(mode = 'metro' AND NOT {excluded})",
+            "eligible_pkm:metro": f"coalesce(sum(distance_km) FILTER (WHERE mode = 'metro' AND NOT {excluded}), 0)",
+        })
+    ctx.stats = ctx.engine.aggregate(extra)
+    _draw_sample(ctx, [c.id for c in flags])
+    ctx.recalculation = recalculate(ctx)
+    claimed = ctx.recalculation.get("reported_reduction_tco2")
+    ctx.materiality, ctx.materiality_source = (
+        (ctx.opts.materiality, "--materiality") if ctx.opts.materiality is not None else default_materiality(claimed))
+    results = {}
+    later = {"reduction.recalculation"}  # needs applicant.eligibility's outcome first
+    for check in sorted(checks, key=lambda c: c.id in later):
+        if _applies(check, ctx):
+            results[check.id] = check.evaluate(ctx)
+        else:
+            results[check.id] = CheckResult(check.id, NOT_APPLICABLE.status, message=NOT_APPLICABLE.zh,
+                                            code="not_applicable",
+                                            messages={"zh": NOT_APPLICABLE.zh, "en": NOT_APPLICABLE.en})
+        ctx.results[check.id] = results[check.id]
+        if check.id == "applicant.eligibility":
+            ctx.recalculation = recalculate(ctx)
+    out = [results[cid] for cid in REGISTRY.ids()]
+    for r in out:
+        r.message = r.messages.get(ctx.opts.lang, r.message)
+    return out
+
+
+def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
+    """The attribute sample: size from the plan, records by md5 rank, each record's outcomes."""
+    o = ctx.opts
+    plan = plan_sample(o.confidence, o.tolerable_rate, o.expected_rate)
+    size = min(plan.size, ctx.population)
+    drawn = ctx.engine.sample(o.seed, size, extra=max(0, MAP_POINTS - size))
+    ctx.map_points = drawn
+    sample = drawn.head(size).copy()
+    sample["sample.completeness"] = complete(sample, ctx.is_bike).map({True: "pass", False: "fail"})
+    for cid in flag_ids:
+        if cid in sample.columns:
+            sample[cid] = sample[cid].map({True: "fail", False: "pass"})
+    deviations = int((sample["sample.completeness"] == "fail").sum())
+    upper = upper_deviation_rate(deviations, size, o.confidence) if size else 1.0
+    ctx.sample = sample
+    ctx.sample_plan = plan
+    ctx.sampling = {"method": "md5-rank", "seed": o.seed, "population": int(ctx.population), "size": int(size),
+                    "deviations": deviations, "upper_deviation_rate": round(float(upper), 6),
+                    "confidence": o.confidence, "tolerable_rate": o.tolerable_rate, "expected_rate": o.expected_rate,
+                    "allowed_deviations": plan.allowed_deviations, "planned_size": plan.size,
+                    "selection": 'md5("<seed>:<record_key>") ascending'}
+    tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
+    fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
+    ctx.sample_table = sample[fields + tests].reset_index(drop=True)
+
+
+# -- findings ----------------------------------------------------------------------------------
+def _findings(ctx: Context, checks: list[CheckResult], inputs: list[dict], factors, report_date) -> Findings:
+    sub, o = ctx.sub, ctx.opts
+    _count_records(ctx, inputs)
+    conclusion = "fail" if any(c.status == "fail" for c in checks) else "pass"
+    data = {
+        "schema_version": 1,
+        "tool": {"name": "verifier", "version": __version__},
+        "methodology": sub.methodology,
+        "applicant": {"name": sub.applicant.get("name"), "uscc": sub.applicant.get("uscc")},
+        "period": {"start": _iso(sub.project.get("period_start")), "end": _iso(sub.project.get("period_end"))},
+        "inputs": inputs,
+        "parameters": {"seed": o.seed, "confidence": o.confidence, "tolerable_rate": o.tolerable_rate,
+                       "expected_rate": o.expected_rate, "materiality": ctx.materiality,
+                       "materiality_source": ctx.materiality_source, "seed_drawn": o.seed_drawn,
+                       "lang": o.lang, "boundary_crs": o.boundary_crs},
+        "checks": [c.to_dict() for c in checks],
+        "sampling": ctx.sampling,
+        "recalculation": ctx.recalculation,
+        "conclusion": conclusion,
+        "project": {"name": sub.project.get("name"), "methodology_name": sub.project.get("methodology_name")},
+        "report": _report_meta(sub, inputs, o.seed, report_date),
+        "factors": _factor_rows(ctx),
+    }
+    if ctx.boundary is not None:
+        data["boundary"] = {"name": ctx.boundary.name, "source": ctx.boundary.source,
+                            "licence": ctx.boundary.licence}
+    return Findings(data)
+
+
+def _iso(value):
+    from verifier.submission import parse_date
+
+    d = parse_date(value)
+    return d.isoformat() if d else (None if value is None else str(value))
+
+
+def _report_meta(sub: Submission, inputs: list[dict], seed: int, report_date) -> dict:
+    """Report number from the inputs' hashes and the seed; date the given one, else the day after
+    the period (so the same inputs always give the same report, byte for byte)."""
+    digest = hashlib.sha256(("|".join(i["sha256"] for i in inputs) + f"|{seed}").encode()).hexdigest()
+    year = sub.claim_year or "0000"
+    if report_date is None:
+        end = sub.period_end
+        report_date = (end + timedelta(days=1)) if end else date(1970, 1, 1)
+    return {"number": f"SZCI-{year}-{digest[:8].upper()}", "date": str(report_date)}
+
+
+def _factor_rows(ctx: Context) -> list[dict]:
+    rows = []
+    for name in ctx.methodology.default_params:
+        entry = ctx.factors.lookup(ctx.sub.methodology, name, ctx.sub.claim_year)
+        reported = ctx.param(name)
+        rows.append({"parameter": name, "reported": reported.number if reported else None,
+                     "published": entry.value if entry else None, "source": entry.source if entry else None,
+                     "year": ctx.sub.claim_year})
+    return rows
+
+
+def _hash_inputs(sub: Submission, factors, boundary, fares) -> list[dict]:
+    items = [("report", sub.report_path)]
+    for role, paths in sub.data_files.items():
+        for p in paths:
+            parts = sorted(x for x in p.iterdir() if x.suffix.lower() == ".parquet") if p.is_dir() else [p]
+            items += [(role, x) for x in parts]
+    items += [(f"document:{k}", sub.root / v) for k, v in listed_documents(sub).items()]
+    for role, p in (("factors", factors), ("boundary", boundary), ("fares", fares)):
+        if p:
+            items.append((role, Path(p)))
+    return [{"role": role, "path": _display(sub.root, p), "sha256": sha256_file(p), "records": None}
+            for role, p in items]
+
+
+def _count_records(ctx: Context, inputs: list[dict]) -> None:
+    """Records per trip file (Parquet metadata; a single CSV holds them all)."""
+    trips = [i for i in inputs if i["role"] in ("trips", "taps")]
+    if len(trips) == 1:
+        trips[0]["records"] = int(ctx.tap_stats.taps if ctx.tap_stats else ctx.population)
+    elif trips and not ctx.sub.uses_taps:
+        counts = ctx.engine.parquet_counts([ctx.sub.root / i["path"] for i in trips])
+        for i, n in zip(trips, counts):
+            i["records"] = n
+
+
+def _display(root: Path, p: Path) -> str:
+    try:
+        return Path(p).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- report data and output --------------------------------------------------------------------
+def _figure_data(ctx: Context):
+    from verifier.geo.crs import convert
+    from verifier.report.figures import FigureData
+    from verifier.checks.records_plausibility import RecordsPlausibility, speed_kmh_sql
+
+    engine, sub = ctx.engine, ctx.sub
+    out_of_period = "false"
+    if sub.period_start and sub.period_end:
+        out_of_period = f"(record_date < DATE '{sub.period_start}' OR record_date > DATE '{sub.period_end}')"
+    points = None
+    if ctx.is_bike and sub.crs in CRS_NAMES and len(ctx.map_points):
+        pts = ctx.map_points
+        bit = 1 << CRS_NAMES.index(sub.crs)
+        sx, sy = convert(pts["start_lon"].to_numpy(float), pts["start_lat"].to_numpy(float), sub.crs, "wgs84")
+        ex, ey = convert(pts["end_lon"].to_numpy(float), pts["end_lat"].to_numpy(float), sub.crs, "wgs84")
+        points = pd.DataFrame({"start_lon": sx, "start_lat": sy, "end_lon": ex, "end_lat": ey,
+                               "start_inside": (pts["start_geo"].fillna(0).astype(int) & bit) > 0,
+                               "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
+    valid = "end_time > start_time AND distance_km > 0"
+    return FigureData(
+        methodology=sub.methodology,
+        boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
+        points=points,
+        distance_hist=engine.histogram("distance_km", 0.5, where="distance_km > 0", cap=15) if ctx.is_bike else None,
+        speed_hist=engine.histogram(speed_kmh_sql(), 2.0, where=valid, cap=60) if ctx.is_bike else None,
+        daily=engine.daily(out_of_period),
+        thresholds={"max_speed_kmh": RecordsPlausibility.MAX_SPEED_KMH,
+                    "min_duration_s": RecordsPlausibility.MIN_DURATION_S},
+        per_mode_daily=engine.daily(out_of_period, by_mode=True) if ctx.is_transit else None,
+    )
+
+
+def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
+    """Everything goes to a temporary folder beside `out` and is moved into place at the end:
+    a failure leaves `out` as it was."""
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
+        sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")
+        if write_pdf:
+            from verifier.report.render import write_report
+
+            write_report(tmp, findings.to_dict(), sample, figures, lang=lang)
+        if not out.exists():
+            tmp.rename(out)
+            return
+        for item in tmp.iterdir():
+            target = out / item.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
