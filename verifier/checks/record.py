@@ -35,11 +35,16 @@ class FlagCheck(RecordCheck):
         n = ctx.flagged(self.id)
         if n == 0:
             return self.result("ok", **self.values(ctx))
-        examples = ctx.engine.examples(self.id, EXAMPLE_FIELDS[ctx.sub.methodology] + self.example_extra)
+        fields = [f for f in EXAMPLE_FIELDS[ctx.sub.methodology] if ctx.has(f)] + self.example_extra
+        examples = ctx.engine.examples(self.id, fields, reason=self.reason_sql(ctx))
         pkm = ctx.stats.get(f"pkm:{self.id}") or 0.0
         return self.result("found", affected=n, examples=examples, pkm=round(pkm, 3), **self.values(ctx))
 
     example_extra: ClassVar[list[str]] = []
+
+    def reason_sql(self, ctx) -> str | None:
+        """SQL text saying why an example record is flagged (shown with the examples)."""
+        return None
 
     def values(self, ctx) -> dict:
         """Extra fields for the messages (reported/observed and the like)."""

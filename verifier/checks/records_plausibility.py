@@ -18,7 +18,10 @@ def straight_km_sql() -> str:
 
 
 def speed_kmh_sql() -> str:
-    return "distance_km / ((epoch(end_time) - epoch(start_time)) / 3600.0)"
+    """The ride's speed: its mileage (at least the straight line, when mileage is missing or
+    shorter) over its duration."""
+    return (f"greatest(coalesce(distance_km, 0), coalesce({straight_km_sql()}, 0)) "
+            "/ ((epoch(end_time) - epoch(start_time)) / 3600.0)")
 
 
 @register
@@ -26,8 +29,9 @@ class RecordsPlausibility(FlagCheck):
     """The methodology asks the verifier to judge whether start, end and mileage are reasonable.
     Flags (warn; the records stay eligible, the verifier follows them up) a ride whose speed
     (distance_km over its duration) exceeds 25 km/h, that lasts under 60 s (a false start), or
-    whose mileage is below the straight-line distance between its points. The thresholds are
-    the contract's."""
+    whose mileage is below the straight-line distance between its points. Where the mileage is
+    missing or shorter than the straight line, the speed is taken over the straight line. The
+    thresholds are the contract's."""
 
     id = "records.plausibility"
     methodologies = frozenset({BIKE})
@@ -41,7 +45,13 @@ class RecordsPlausibility(FlagCheck):
                          "{affected} ride(s) look implausible (speed > 25 km/h, under 60 s, or mileage below the straight line); follow up, not excluded."),
     }
 
+    def reason_sql(self, ctx):
+        return (f"concat_ws('; ', CASE WHEN epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
+                f"THEN 'duration ' || CAST(epoch(end_time) - epoch(start_time) AS BIGINT) || ' s' END, "
+                f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN 'speed ' || round({speed_kmh_sql()}, 1) || ' km/h' END, "
+                f"CASE WHEN distance_km < {straight_km_sql()} THEN 'mileage ' || distance_km || ' km < straight line ' "
+                f"|| round({straight_km_sql()}, 3) || ' km' END)")
+
     def predicate(self, ctx):
-        valid = "end_time > start_time AND distance_km > 0"
-        return (f"({valid}) AND (epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
+        return (f"end_time > start_time AND (epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
                 f"OR {speed_kmh_sql()} > {self.MAX_SPEED_KMH} OR distance_km < {straight_km_sql()})")

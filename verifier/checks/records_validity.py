@@ -26,6 +26,13 @@ class RecordsValidity(FlagCheck):
     }
 
     def predicate(self, ctx):
+        return " OR ".join(f"coalesce({b}, true)" for b in self._problems(ctx))
+
+    def reason_sql(self, ctx):
+        parts = ", ".join(f"CASE WHEN coalesce({b}, true) THEN {_quote(b)} END" for b in self._problems(ctx))
+        return f"concat_ws('; ', {parts})"
+
+    def _problems(self, ctx) -> list[str]:
         trip_id = ["trip_id IS NULL"] if ctx.has("trip_id") else []
         if ctx.is_bike:
             bad = trip_id + [f"{c} IS NULL" for c in BIKE_REQUIRED] + [
@@ -38,4 +45,8 @@ class RecordsValidity(FlagCheck):
                              "mode NOT IN ('bus', 'metro')",
                              "(end_time IS NOT NULL AND NOT (end_time > start_time))",
                              f"(mode = 'metro' AND ({metro}))"]
-        return " OR ".join(f"coalesce({b}, true)" for b in bad)
+        return bad
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -273,9 +273,9 @@ class DuckDBEngine:
                                + " FROM records").fetchall()[0]
         return dict(zip(parts, row))
 
-    def examples(self, check_id: str, fields: list[str], limit: int = 5) -> list[dict]:
-        """The first flagged records in file order."""
-        cols = ", ".join(["record_key", "row_no"] + fields)
+    def examples(self, check_id: str, fields: list[str], limit: int = 5, reason: str | None = None) -> list[dict]:
+        """The first flagged records in file order (with `reason`, SQL text, when given)."""
+        cols = ", ".join(["record_key", "row_no"] + fields + ([f"{reason} AS reason"] if reason else []))
         df = self.con.execute(f"SELECT {cols} FROM records WHERE {sql_ident(check_id)} "
                               f"ORDER BY row_no LIMIT {int(limit)}").df()
         return [_plain(r) for r in df.to_dict("records")]

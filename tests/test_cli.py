@@ -1,0 +1,147 @@
+"""The command line: exit codes, one-line errors, nothing half-written (contract section 3)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ride
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "verifier", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def rides(n=3):
+    return [ride(f"t{i}", f"u{i}", f"2024-03-0{i + 1} 08:00:00", f"2024-03-0{i + 1} 08:10:00") for i in range(n)]
+
+
+def assert_input_error(result, *words):
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "nanobind" not in line
+             and not line.startswith((" - leaked", "See https", " - ..."))]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_missing_report(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run_cli("verify", tmp_path / "empty", "--out", tmp_path / "out")
+    assert_input_error(r, "report.yaml")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unparseable_report(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    (pkg / "report.yaml").write_text("methodology: [unclosed\n", encoding="utf-8")
+    r = run_cli("verify", pkg, "--out", tmp_path / "out")
+    assert_input_error(r, "report.yaml", "YAML")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_methodology(tmp_path, bike_package):
+    pkg = bike_package(rides(), methodology="shenzhen-scooters")
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "methodology", "shenzhen-scooters")
+
+
+def test_no_trip_data_named(tmp_path, bike_package):
+    pkg = bike_package(rides(), data={"crs": "wgs84"})
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "data.trips")
+
+
+def test_named_file_missing(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    (pkg / "trips.csv").unlink()
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "trips.csv", "not found")
+
+
+def test_users_file_missing(tmp_path, bike_package):
+    pkg = bike_package(rides(), data={"trips": "trips.csv", "users": "users.csv", "crs": "wgs84"})
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "users.csv", "data.users")
+
+
+def test_required_column_absent(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    text = (pkg / "trips.csv").read_text().replace("start_time", "begin")
+    (pkg / "trips.csv").write_text(text)
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "start_time", "trips.csv")
+
+
+def test_mapped_column_absent(tmp_path, bike_package):
+    pkg = bike_package(rides(), data={"trips": "trips.csv", "crs": "wgs84", "columns": {"distance_km": "KM"}})
+    assert_input_error(run_cli("verify", pkg, "--out", tmp_path / "out"), "distance_km", "KM")
+
+
+@pytest.mark.parametrize("option", [["--confidence", "1.5"], ["--tolerable-rate", "0"],
+                                    ["--expected-rate", "0.2"], ["--lang", "fr"], ["--seed", "-1"]])
+def test_bad_option(tmp_path, bike_package, option):
+    pkg = bike_package(rides())
+    r = run_cli("verify", pkg, "--out", tmp_path / "out", *option)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_untouched_on_error(tmp_path, bike_package):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "findings.json").write_text("old", encoding="utf-8")
+    pkg = bike_package(rides())
+    (pkg / "trips.csv").unlink()
+    assert run_cli("verify", pkg, "--out", out).returncode == 2
+    assert (out / "findings.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pkg"]  # no temporary folder left
+
+
+def test_inputs_never_modified(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    before = {p.name: p.read_bytes() for p in pkg.iterdir()}
+    r = run_cli("verify", pkg, "--out", tmp_path / "out", "--seed", "3")
+    assert r.returncode in (0, 1), r.stderr
+    assert {p.name: p.read_bytes() for p in pkg.iterdir()} == before
+
+
+def test_seed_drawn_and_recorded(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    r = run_cli("verify", pkg, "--out", tmp_path / "out")
+    assert r.returncode in (0, 1), r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    seed = findings["parameters"]["seed"]
+    assert isinstance(seed, int) and findings["sampling"]["seed"] == seed
+    assert findings["parameters"]["seed_drawn"] is True
+
+
+def test_sample_size_command():
+    r = run_cli("sample-size", "--confidence", "0.95", "--tolerable-rate", "0.05", "--expected-rate", "0.01")
+    assert r.returncode == 0
+    assert r.stdout.strip().splitlines()[-1] == "93"
+    r = run_cli("sample-size", "--confidence", "0.95", "--tolerable-rate", "0.05")
+    assert r.stdout.strip().splitlines()[-1] == "59"
+
+
+def test_sample_size_bad_argument():
+    r = run_cli("sample-size", "--confidence", "0.95", "--tolerable-rate", "0.05", "--expected-rate", "0.07")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_version():
+    r = run_cli("--version")
+    assert r.returncode == 0 and "verifier" in r.stdout
+
+
+def test_json_report_same_as_yaml(tmp_path, bike_package):
+    pkg = bike_package(rides())
+    raw = yaml.safe_load((pkg / "report.yaml").read_text(encoding="utf-8"))
+    (pkg / "report.yaml").unlink()
+    (pkg / "report.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+    r = run_cli("verify", pkg, "--out", tmp_path / "out", "--seed", "5")
+    assert r.returncode in (0, 1), r.stderr
+    findings = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
+    assert findings["checks"][0]["id"] == "report.completeness"
+    assert findings["checks"][0]["status"] == "pass"

@@ -1,0 +1,207 @@
+"""The report's view model: findings.json + checklist + sample -> plain dicts for the template.
+
+No HTML here: the template (autoescaped) decides how things look.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import pandas as pd
+import yaml
+
+from verifier.report.checklist import CONTRACT_CHECK_IDS, text
+from verifier.resources import resource_dir
+
+STATUS_ORDER = ("fail", "warn", "manual", "not_evaluated", "pass", "not_applicable")
+MAX_EXAMPLES = 5
+
+
+@lru_cache(maxsize=1)
+def strings() -> dict:
+    with (resource_dir("templates") / "i18n.yaml").open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def translator(lang: str):
+    table = strings()
+
+    def t(key: str):
+        entry = table[key]
+        return entry[lang] if lang in entry else entry["zh"]
+    return t
+
+
+def fmt_num(value, digits: int | None = None) -> str:
+    """Numbers with thousands separators; None -> an em dash; other values as text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if digits is None:
+            digits = 4 if abs(value) < 100 else 2
+            text_ = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+            return text_ or "0"
+        return f"{value:,.{digits}f}"
+    if isinstance(value, dict):
+        return "; ".join(f"{k} = {fmt_num(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(fmt_num(v) for v in value)
+    return str(value)
+
+
+def fmt_pct(value, digits: int = 2) -> str:
+    if value is None:
+        return "—"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def _example(ex) -> str:
+    if isinstance(ex, dict):
+        return "; ".join(f"{k}: {fmt_num(v)}" for k, v in ex.items())
+    return fmt_num(ex)
+
+
+def worst(statuses) -> str:
+    present = set(statuses)
+    return next((s for s in STATUS_ORDER if s in present), "not_applicable")
+
+
+def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> dict:
+    t = translator(lang)
+    checks = {c["id"]: c for c in findings.get("checks", [])}
+    titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
+
+    def view_check(cid: str) -> dict:
+        c = checks.get(cid) or {"id": cid, "status": "not_evaluated"}
+        msgs = c.get("messages") or {}
+        return {
+            "id": cid, "title": titles.get(cid, cid), "status": c.get("status", "not_evaluated"),
+            "reported": fmt_num(c.get("reported")), "observed": fmt_num(c.get("observed")),
+            "affected": fmt_num(c.get("affected")),
+            "message": msgs.get(lang) or msgs.get("zh") or c.get("message") or "",
+            "examples": [_example(e) for e in (c.get("examples") or [])[:MAX_EXAMPLES]],
+            "more_examples": max(0, len(c.get("examples") or []) - MAX_EXAMPLES),
+            "description": text(checklist["checks"].get(cid, {}).get("description"), lang),
+            "correction": text(checklist["checks"].get(cid, {}).get("correction"), lang),
+        }
+
+    points = []
+    order: list[str] = []
+    for p in checklist["points"]:
+        pc = [view_check(cid) for cid in p["checks"]]
+        order += [c for c in p["checks"] if c not in order]
+        points.append({
+            "id": p["id"], "anchor": f"pt-{p['id']}", "title": text(p["title"], lang),
+            "clause": text(p.get("clause"), lang), "description": text(p.get("description"), lang),
+            "checks": pc, "status": worst(c["status"] for c in pc), "figures": p.get("figures", []),
+        })
+    order += [c for c in CONTRACT_CHECK_IDS if c not in order]
+    point_of = {cid: p for p in points for cid in (c["id"] for c in p["checks"])}
+    ordered = [view_check(cid) for cid in order if cid in checks]
+
+    ncs = []
+    for c in ordered:
+        if c["status"] == "fail":
+            p = point_of.get(c["id"])
+            ncs.append({**c, "number": f"NC-{len(ncs) + 1:02d}",
+                        "clause": p["clause"] if p else "", "point": p["title"] if p else ""})
+    cls = []
+    for c in ordered:
+        if c["status"] in ("warn", "manual", "not_evaluated"):
+            p = point_of.get(c["id"])
+            cls.append({**c, "number": f"CL-{len(cls) + 1:02d}", "clause": p["clause"] if p else "",
+                        "action": t(f"cl_action_{c['status']}")})
+
+    rec = findings.get("recalculation") or {}
+    reported = rec.get("reported_reduction_tco2")
+    recalculated = rec.get("recalculated_reduction_tco2")
+    verified = rec.get("verified_reduction_tco2")
+    excluded = [{"title": titles.get(e.get("check"), e.get("check")), "id": e.get("check"),
+                 "records": fmt_num(e.get("records")), "pkm": fmt_num(e.get("pkm"))}
+                for e in rec.get("excluded") or []]
+    factor_reasons = [
+        t("reason_factor").format(p=f["parameter"], r=fmt_num(f.get("reported")),
+                                  v=fmt_num(f.get("published")))
+        for f in findings.get("factors") or []
+        if f.get("published") is not None and f.get("reported") is not None
+        and not math.isclose(float(f["published"]), float(f["reported"]), rel_tol=1e-12)]
+    per_mode = [{**m, "mode_label": t(f"mode_{m['mode']}") if m.get("mode") in ("bus", "metro")
+                 else m.get("mode"), "records": fmt_num(m.get("records")),
+                 "eligible": fmt_num(m.get("eligible")), "pkm": fmt_num(m.get("pkm")),
+                 "reduction": fmt_num(m.get("reduction_tco2"), 4)}
+                for m in rec.get("per_mode") or []]
+    diff = None if reported is None or recalculated is None else recalculated - reported
+
+    project = findings.get("project") or {}
+    applicant = findings.get("applicant") or {}
+    period = findings.get("period") or {}
+    sampling = {**(findings.get("parameters") or {}), **(findings.get("sampling") or {})}
+    roles = strings()
+    inputs = [{**i, "role_label": translator(lang)(f"role_{i.get('role')}")
+               if f"role_{i.get('role')}" in roles else i.get("role"),
+               "records": fmt_num(i.get("records"))} for i in findings.get("inputs") or []]
+    trips_records = sum(int(i.get("records") or 0) for i in findings.get("inputs") or []
+                        if i.get("role") in ("trips", "taps"))
+    ineligible = (checks.get("applicant.eligibility") or {}).get("status") == "fail"
+    return {
+        "lang": lang,
+        "report": findings.get("report") or {},
+        "project_name": project.get("name") or applicant.get("name") or "",
+        "methodology_name": text(checklist["name"], lang),
+        "methodology_declared": project.get("methodology_name"),
+        "boundary_text": project.get("boundary") or (findings.get("boundary") or {}).get("name") or "—",
+        "applicant": applicant, "period": period,
+        "tool": findings.get("tool") or {}, "conclusion": findings.get("conclusion"),
+        "points": points, "ncs": ncs, "cls": cls,
+        "n_contract": len(CONTRACT_CHECK_IDS),
+        "materiality": fmt_pct((findings.get("parameters") or {}).get("materiality"), 1),
+        "reported": fmt_num(reported, 4), "recalculated": fmt_num(recalculated, 4),
+        "verified": fmt_num(verified, 4), "difference": fmt_num(diff, 4),
+        "difference_rate": fmt_pct(rec.get("difference_rate")),
+        "excluded": excluded, "factor_reasons": factor_reasons, "per_mode": per_mode,
+        "ineligible": ineligible,
+        "inputs": inputs, "trips_records": fmt_num(trips_records),
+        "sampling": {
+            "method": sampling.get("method", "md5-rank"), "seed": sampling.get("seed"),
+            "population": fmt_num(sampling.get("population")),
+            "confidence": fmt_pct(sampling.get("confidence"), 0),
+            "tolerable_rate": fmt_pct(sampling.get("tolerable_rate"), 1),
+            "expected_rate": fmt_pct(sampling.get("expected_rate"), 1),
+            "allowed_deviations": fmt_num(sampling.get("allowed_deviations")),
+            "size": fmt_num(sampling.get("size")), "deviations": fmt_num(sampling.get("deviations")),
+            "upper_rate": fmt_pct(sampling.get("upper_deviation_rate")),
+            "ok": (sampling.get("upper_deviation_rate") or 0) <= (sampling.get("tolerable_rate") or 0),
+        },
+        "boundary": findings.get("boundary"),
+        "factors": [{**f, "reported": fmt_num(f.get("reported")),
+                     "published": fmt_num(f.get("published")) if f.get("published") is not None
+                     else t("not_on_file"), "source": f.get("source") or "—"}
+                    for f in findings.get("factors") or []],
+        "sample": sample_table(sample, titles),
+    }
+
+
+def sample_table(sample: pd.DataFrame, titles: dict) -> dict:
+    """Columns and string rows of the sample annex (test columns last, titled by check)."""
+    tests = [c for c in sample.columns if c in titles]
+    fields = [c for c in sample.columns if c not in tests]
+    rows = []
+    for rec in sample.itertuples(index=False, name=None):
+        cells = []
+        for col, value in zip(sample.columns, rec):
+            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+                cells.append("")
+            elif col in tests:
+                cells.append(str(value))
+            elif isinstance(value, float):
+                cells.append(f"{value:.6f}".rstrip("0").rstrip("."))
+            else:
+                cells.append(str(value))
+        rows.append(dict(zip(sample.columns, cells)))
+    return {"fields": fields, "tests": [{"id": c, "title": titles[c]} for c in tests],
+            "rows": rows}

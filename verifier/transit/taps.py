@@ -1,0 +1,507 @@
+"""Shenzhen Tong (深圳通) tap records -> bus and metro trips, with pairing counts.
+
+Input: one or more CSV files in the format published by the Shenzhen open-data platform (dataset
+深圳通刷卡数据): columns ``card_no, deal_date, deal_type, deal_money, deal_value, equ_no,
+company_name, station, car_no, conn_mark, close_date`` in any order (matched by name, case- and
+space-insensitive); ``card_no, deal_date, deal_type, station`` are required, the others may be
+absent (read as NULL). ``deal_type`` is 地铁入站 (metro entry), 地铁出站 (metro exit) or 巴士 (bus).
+A missing value may be written ``-`` or left empty; values are trimmed. Line ends CRLF or LF,
+values quoted or not, encoding UTF-8 (BOM allowed) or GBK (transcoded to a temporary UTF-8 copy
+first, in a streaming pass, because DuckDB reads only UTF-8 here). ``deal_date`` is naive local
+time (``YYYY-MM-DD HH:MM:SS``; also ``YYYY/MM/DD HH:MM:SS``).
+
+Everything runs in DuckDB (window functions over the whole population; no per-record Python), so
+the same code stages 10^9 taps with a file-backed connection.
+
+Steps and definitions (the contract's ``transit.tap_pairing``):
+
+1. *Position.* Every tap keeps ``source_file`` (the file's name) and ``source_row`` (1-based data
+   row in that file, header excluded). File order is the order of ``files`` as given, then row.
+2. *Exact duplicates.* Taps equal in all eleven columns (after trimming and reading ``-`` / empty
+   as missing) are one tap: the first in file order is kept, every repeat is counted in
+   ``exact_duplicates`` and dropped.
+3. *Unknown type.* A ``deal_type`` other than the three above: ``unknown_type``.
+4. *Invalid.* A known-type tap without ``card_no`` or with an unparseable ``deal_date``:
+   ``invalid`` (it cannot be placed in a card's sequence).
+5. *Bus.* Each remaining bus tap is one bus trip (``trips_bus == bus_taps``).
+6. *Metro pairing.* Each card's metro taps are ordered by ``deal_date``, ties by file order. An
+   entry pairs with the card's next metro tap when that is an exit: within ``max_stay_minutes``
+   (inclusive; the network's paid-area time limit is reported as 180 minutes) the two taps form a
+   trip; beyond it both taps count as ``overlong``. An exit is only ever claimed by the tap right
+   before it, so the pairing is a pure lag/lead computation.
+7. *Exit before entry.* After sorting by time an exit can never precede "its" entry, so the
+   anomaly is read from the record stream: an exit E that has no open entry before it, whose
+   card's next metro tap in time is an entry N that itself pairs with no exit, where N was
+   **recorded earlier in the file than E** (file position of N < that of E) although E's
+   ``deal_date`` is earlier, and N follows E within ``max_stay_minutes``. The stream shows the
+   journey entry-then-exit, the clocks say exit-then-entry (a reversed pair: gate clock error or
+   a mis-stamped record). Both taps count in ``exit_before_entry`` (2 per reversed pair). An
+   unmatched exit followed in time by an entry that was also recorded later is the ordinary edge
+   of an extract (the exit's entry lies before the extract, the entry's exit after it) and counts
+   as ``unpaired_exits`` / ``unpaired_entries``.
+8. Every other metro entry is an ``unpaired_entries`` tap (followed by another entry, or by
+   nothing); every other exit an ``unpaired_exits`` tap.
+
+Accounting identity (``PairingStats.accounted() == taps``)::
+
+    taps = exact_duplicates + unknown_type + invalid + bus_taps + metro_entries + metro_exits
+    metro_entries + metro_exits = 2 * trips_metro + unpaired_entries + unpaired_exits
+                                  + exit_before_entry + overlong
+
+The trips table has the transit canonical columns of the contract plus provenance and fares:
+``trip_id, user_id, mode, start_time, end_time, entry_station, exit_station, route, distance_km,
+fare_fen, paid_fen, source_file, source_row``, one row per trip, in file order of its first tap.
+
+- ``trip_id`` = ``<card_no>-<start_time as YYYYMMDDHHMMSS>-<n>``, ``n`` = 1, 2, ... numbering
+  the card's trips (bus and metro) that start in the same second, in file order of the first tap:
+  deterministic, independent of how the taps are split into files, unique.
+- ``user_id`` = ``card_no``; ``mode`` = ``metro`` | ``bus``.
+- metro: ``start_time`` / ``entry_station`` / ``route`` (the entry's ``company_name``, the line)
+  from the entry tap; ``end_time`` / ``exit_station`` / ``fare_fen`` (``deal_value``, the full
+  fare in fen) / ``paid_fen`` (``deal_money``) from the exit tap. ``source_file`` /
+  ``source_row`` locate the entry tap.
+- bus: ``start_time`` = ``deal_date``, ``end_time`` and stations NULL (a bus record is an instant),
+  ``route`` = the bus line (the ``station`` column of a bus tap, e.g. ``M468``), else
+  ``company_name``; fares from the tap.
+- ``distance_km`` is NULL: taps carry no distance (a later step fills it from the station table).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from verifier.errors import InputError
+
+TAP_FORMATS = ("shenzhen-tong",)
+
+TAP_COLUMNS = (
+    "card_no",
+    "deal_date",
+    "deal_type",
+    "deal_money",
+    "deal_value",
+    "equ_no",
+    "company_name",
+    "station",
+    "car_no",
+    "conn_mark",
+    "close_date",
+)
+REQUIRED_COLUMNS = ("card_no", "deal_date", "deal_type", "station")
+
+DEAL_ENTRY = "地铁入站"
+DEAL_EXIT = "地铁出站"
+DEAL_BUS = "巴士"
+
+TRIP_COLUMNS = (
+    "trip_id",
+    "user_id",
+    "mode",
+    "start_time",
+    "end_time",
+    "entry_station",
+    "exit_station",
+    "route",
+    "distance_km",
+    "fare_fen",
+    "paid_fen",
+    "source_file",
+    "source_row",
+)
+
+# Categories of taps that do not become trips (keys of PairingStats.examples).
+ANOMALY_CATEGORIES = (
+    "exact_duplicates",
+    "unknown_type",
+    "invalid",
+    "unpaired_entries",
+    "unpaired_exits",
+    "exit_before_entry",
+    "overlong",
+)
+EXAMPLES_PER_CATEGORY = 5
+
+_UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf8-sig"}
+_GBK = {"gbk", "cp936", "gb2312", "gb18030"}
+_CHUNK = 16 * 1024 * 1024
+_FILE_SHIFT = 1 << 40  # seq = file_idx * 2^40 + source_row
+
+
+@dataclass
+class PairingStats:
+    """Counts of taps by outcome (all counts are taps, except ``trips_*``)."""
+
+    taps: int  # data rows read, all files
+    bus_taps: int  # distinct, valid bus taps
+    metro_entries: int  # distinct, valid metro entry taps
+    metro_exits: int  # distinct, valid metro exit taps
+    trips_metro: int  # each consumes one entry and one exit
+    trips_bus: int  # each consumes one bus tap
+    unpaired_entries: int
+    unpaired_exits: int
+    exit_before_entry: int  # taps in reversed pairs (2 per pair)
+    overlong: int  # taps in pairs over max_stay_minutes (2 per pair)
+    exact_duplicates: int  # repeats dropped (the first is kept)
+    unknown_type: int
+    examples: dict[str, list[dict]]  # category -> first taps in file order: file, row, fields
+    invalid: int = 0  # known type but no card_no or unparseable deal_date
+
+    def total_unpaired(self) -> int:
+        """Metro taps that form no trip: unpaired entries and exits, reversed pairs, over-long."""
+        return self.unpaired_entries + self.unpaired_exits + self.exit_before_entry + self.overlong
+
+    def accounted(self) -> int:
+        """Every tap counted once: equals ``taps`` (the accounting identity)."""
+        return (
+            2 * self.trips_metro
+            + self.trips_bus
+            + self.total_unpaired()
+            + self.exact_duplicates
+            + self.unknown_type
+            + self.invalid
+        )
+
+    def anomalies(self) -> int:
+        """Taps that are not part of a trip (for ``transit.tap_pairing``'s affected count)."""
+        return self.total_unpaired() + self.exact_duplicates + self.unknown_type + self.invalid
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------- helpers
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _err_line(e: Exception) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return " ".join(lines[:2])[:300] if lines else type(e).__name__
+
+
+def _norm_encoding(encoding: str | None, file: str) -> str:
+    enc = (encoding or "utf-8").strip().lower().replace("_", "-")
+    if enc in _UTF8:
+        return "utf-8"
+    if enc in _GBK:
+        return "gbk"
+    raise InputError(file, "encoding", f"unsupported encoding {encoding!r}: use utf-8 or gbk")
+
+
+def _transcode_gbk(src: Path, dst: Path) -> None:
+    """Stream a GBK (decoded as its superset GB18030) file into UTF-8, chunk by chunk."""
+    dec = codecs.getincrementaldecoder("gb18030")(errors="strict")
+    offset = 0
+    try:
+        with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
+            while True:
+                chunk = fin.read(_CHUNK)
+                if not chunk:
+                    fout.write(dec.decode(b"", final=True))
+                    break
+                fout.write(dec.decode(chunk))
+                offset += len(chunk)
+    except UnicodeDecodeError as e:
+        raise InputError(str(src), "encoding", f"not valid GBK near byte {offset + e.start}")
+    except OSError as e:
+        raise InputError(str(src), None, f"cannot read file: {e.strerror or e}")
+
+
+def _read_csv_sql(path: Path) -> str:
+    return (
+        f"read_csv({_lit(str(path))}, header = true, all_varchar = true, delim = ',', "
+        "quote = '\"', escape = '\"', auto_detect = true)"
+    )
+
+
+# ---------------------------------------------------------------------- staging
+def stage_trips(
+    con: duckdb.DuckDBPyConnection,
+    files: list[Path],
+    table: str = "tap_trips",
+    encoding: str = "utf-8",
+    max_stay_minutes: int = 180,
+    tap_format: str = "shenzhen-tong",
+    *,
+    work_dir: Path | None = None,
+) -> PairingStats:
+    """Read the tap files into DuckDB, pair them, and create ``table`` (replacing it) holding one
+    row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. ``work_dir`` holds the
+    UTF-8 copies of GBK files (default: the system temp folder)."""
+    files = [Path(f) for f in (files or [])]
+    if not files:
+        raise InputError("data.taps", None, "no tap files named")
+    if tap_format not in TAP_FORMATS:
+        raise InputError(
+            str(files[0]), "tap_format", f"unknown tap format {tap_format!r}; known: {', '.join(TAP_FORMATS)}"
+        )
+    if isinstance(max_stay_minutes, bool) or not isinstance(max_stay_minutes, (int, float)) or max_stay_minutes <= 0:
+        raise ValueError(f"max_stay_minutes must be a positive number, got {max_stay_minutes!r}")
+    enc = _norm_encoding(encoding, str(files[0]))
+    for f in files:
+        if not f.is_file():
+            raise InputError(str(f), None, "tap file not found")
+
+    p = f"_taps_{uuid.uuid4().hex[:10]}_"
+    raw, cls = p + "raw", p + "cls"
+    created: list[str] = []
+    old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=work_dir) if enc == "gbk" else None
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        cols_sql = ", ".join(f"{c} VARCHAR" for c in TAP_COLUMNS)
+        con.execute(
+            f"CREATE TEMP TABLE {_q(raw)} (file_idx INTEGER, source_file VARCHAR, source_row BIGINT, {cols_sql})"
+        )
+        created.append(raw)
+        for i, f in enumerate(files):
+            src = f
+            if enc == "gbk":
+                src = Path(tmp_ctx.name) / f"{i}.csv"
+                _transcode_gbk(f, src)
+            _load_file(con, f, src, i, raw, p + f"f{i}", created)
+
+        _classify(con, raw, cls, float(max_stay_minutes) * 60.0)
+        created.append(cls)
+        stats = _stats(con, cls)
+        _build_trips(con, cls, table)
+        return stats
+    finally:
+        for t in reversed(created):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS {_q(t)}")
+            except duckdb.Error:
+                pass
+        try:
+            con.execute(f"SET preserve_insertion_order = {'true' if str(old_order).lower() in ('true', '1') else 'false'}")
+        except duckdb.Error:
+            pass
+        if tmp_ctx is not None:
+            tmp_ctx.cleanup()
+
+
+def _load_file(con, f: Path, src: Path, i: int, raw: str, staging: str, created: list[str]) -> None:
+    """Append one file's taps to ``raw`` with their 1-based data row (file order preserved)."""
+    name = f.name
+    try:
+        desc = con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
+    except duckdb.Error as e:
+        raise _read_error(f, e)
+    header: dict[str, str] = {}
+    for row in desc:
+        col = str(row[0])
+        key = col.strip().lstrip("\ufeff").strip().lower()
+        header.setdefault(key, col)
+    for c in REQUIRED_COLUMNS:
+        if c not in header:
+            raise InputError(str(f), c, "required column absent (header: " + ", ".join(header) + ")")
+    select = ", ".join(
+        f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-') AS {c}" if c in header else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in TAP_COLUMNS
+    )
+    try:
+        con.execute(f"CREATE TEMP TABLE {_q(staging)} AS SELECT {select} FROM {_read_csv_sql(src)}")
+        created.append(staging)
+        con.execute(
+            f"INSERT INTO {_q(raw)} SELECT {i}, {_lit(name)}, rowid + 1, {', '.join(TAP_COLUMNS)} "
+            f"FROM {_q(staging)}"
+        )
+    except duckdb.Error as e:
+        raise _read_error(f, e)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_q(staging)}")
+        if staging in created:
+            created.remove(staging)
+
+
+def _read_error(f: Path, e: Exception) -> InputError:
+    msg = _err_line(e)
+    low = str(e).lower()
+    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
+        return InputError(str(f), "encoding", f"not valid UTF-8 (is it GBK? set data.encoding): {msg}")
+    return InputError(str(f), None, f"unreadable CSV: {msg}")
+
+
+def _classify(con, raw: str, cls: str, max_stay_s: float) -> None:
+    """One row per tap with its outcome (``status``); metro entries that start a trip carry the
+    exit's fields (``x_*``)."""
+    part_all = ", ".join(TAP_COLUMNS)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {_q(cls)} AS
+        WITH t AS (
+            SELECT *,
+                CAST(file_idx AS BIGINT) * {_FILE_SHIFT} + source_row AS seq,
+                COALESCE(TRY_CAST(deal_date AS TIMESTAMP),
+                         try_strptime(deal_date, '%Y/%m/%d %H:%M:%S')) AS ts,
+                CASE deal_type WHEN {_lit(DEAL_ENTRY)} THEN 'entry' WHEN {_lit(DEAL_EXIT)} THEN 'exit'
+                               WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind,
+                row_number() OVER (PARTITION BY {part_all} ORDER BY file_idx, source_row) AS dup_rank
+            FROM {_q(raw)}
+        ),
+        s AS (
+            SELECT *,
+                CASE WHEN dup_rank > 1 THEN 'exact_duplicates'
+                     WHEN kind IS NULL THEN 'unknown_type'
+                     WHEN card_no IS NULL OR ts IS NULL THEN 'invalid'
+                     WHEN kind = 'bus' THEN 'bus'
+                     ELSE 'metro' END AS cat
+            FROM t
+        ),
+        m AS (
+            SELECT *,
+                lag(kind) OVER w AS p1_kind, lag(ts) OVER w AS p1_ts, lag(seq) OVER w AS p1_seq,
+                lag(kind, 2) OVER w AS p2_kind,
+                lead(kind) OVER w AS n1_kind, lead(ts) OVER w AS n1_ts, lead(seq) OVER w AS n1_seq,
+                lead(kind, 2) OVER w AS n2_kind,
+                lead(station) OVER w AS n1_station, lead(deal_value) OVER w AS n1_value,
+                lead(deal_money) OVER w AS n1_money
+            FROM s WHERE cat = 'metro'
+            WINDOW w AS (PARTITION BY card_no ORDER BY ts, seq)
+        ),
+        ms AS (
+            SELECT *,
+                CASE
+                  WHEN kind = 'entry' AND n1_kind = 'exit' THEN
+                    CASE WHEN epoch(n1_ts) - epoch(ts) <= {max_stay_s} THEN 'trip' ELSE 'overlong' END
+                  WHEN kind = 'exit' AND p1_kind = 'entry' THEN
+                    CASE WHEN epoch(ts) - epoch(p1_ts) <= {max_stay_s} THEN 'trip_exit' ELSE 'overlong' END
+                  WHEN kind = 'exit' AND n1_kind = 'entry' AND COALESCE(n2_kind, '') <> 'exit'
+                       AND n1_seq < seq AND epoch(n1_ts) - epoch(ts) <= {max_stay_s} THEN 'exit_before_entry'
+                  WHEN kind = 'entry' AND p1_kind = 'exit' AND COALESCE(p2_kind, '') <> 'entry'
+                       AND seq < p1_seq AND epoch(ts) - epoch(p1_ts) <= {max_stay_s} THEN 'exit_before_entry'
+                  WHEN kind = 'entry' THEN 'unpaired_entries'
+                  ELSE 'unpaired_exits'
+                END AS status
+            FROM m
+        )
+        SELECT file_idx, source_file, source_row, seq, card_no, deal_date, deal_type, station,
+               company_name, deal_value, deal_money, kind, ts, status,
+               CASE WHEN status = 'trip' THEN n1_ts END AS x_ts,
+               CASE WHEN status = 'trip' THEN n1_station END AS x_station,
+               CASE WHEN status = 'trip' THEN n1_value END AS x_value,
+               CASE WHEN status = 'trip' THEN n1_money END AS x_money
+        FROM ms
+        UNION ALL
+        SELECT file_idx, source_file, source_row, seq, card_no, deal_date, deal_type, station,
+               company_name, deal_value, deal_money, kind, ts, cat AS status,
+               CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+        FROM s WHERE cat <> 'metro'
+        """
+    )
+
+
+def _stats(con, cls: str) -> PairingStats:
+    counts: dict[tuple[str, str | None], int] = {}
+    for status, kind, n in con.execute(
+        f"SELECT status, kind, count(*) FROM {_q(cls)} GROUP BY ALL"
+    ).fetchall():
+        counts[(status, kind)] = int(n)
+
+    def by_status(s: str) -> int:
+        return sum(n for (st, _), n in counts.items() if st == s)
+
+    metro = {"trip", "trip_exit", "overlong", "exit_before_entry", "unpaired_entries", "unpaired_exits"}
+    examples: dict[str, list[dict]] = {c: [] for c in ANOMALY_CATEGORIES}
+    rows = con.execute(
+        f"""
+        SELECT status, source_file, source_row, card_no, deal_date, deal_type, station
+        FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY seq) AS k
+              FROM {_q(cls)}
+              WHERE status IN ({', '.join(_lit(c) for c in ANOMALY_CATEGORIES)}))
+        WHERE k <= {EXAMPLES_PER_CATEGORY}
+        ORDER BY status, seq
+        """
+    ).fetchall()
+    for status, file, row, card, date, dtype, station in rows:
+        examples[status].append(
+            {"file": file, "row": int(row), "card_no": card, "deal_date": date, "deal_type": dtype, "station": station}
+        )
+    return PairingStats(
+        taps=sum(counts.values()),
+        bus_taps=by_status("bus"),
+        metro_entries=sum(n for (st, k), n in counts.items() if st in metro and k == "entry"),
+        metro_exits=sum(n for (st, k), n in counts.items() if st in metro and k == "exit"),
+        trips_metro=by_status("trip"),
+        trips_bus=by_status("bus"),
+        unpaired_entries=by_status("unpaired_entries"),
+        unpaired_exits=by_status("unpaired_exits"),
+        exit_before_entry=by_status("exit_before_entry"),
+        overlong=by_status("overlong"),
+        exact_duplicates=by_status("exact_duplicates"),
+        unknown_type=by_status("unknown_type"),
+        examples=examples,
+        invalid=by_status("invalid"),
+    )
+
+
+def _fen_sql(col: str) -> str:
+    return f"CAST(round(TRY_CAST({col} AS DOUBLE)) AS BIGINT)"
+
+
+def _build_trips(con, cls: str, table: str) -> None:
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {_q(table)} AS
+        SELECT
+            user_id || '-' || strftime(start_time, '%Y%m%d%H%M%S') || '-'
+                || CAST(row_number() OVER (PARTITION BY user_id, start_time ORDER BY seq) AS VARCHAR) AS trip_id,
+            user_id, mode, start_time, end_time, entry_station, exit_station, route,
+            CAST(NULL AS DOUBLE) AS distance_km, fare_fen, paid_fen, source_file, source_row
+        FROM (
+            SELECT seq, card_no AS user_id, 'metro' AS mode, ts AS start_time, x_ts AS end_time,
+                   station AS entry_station, x_station AS exit_station, company_name AS route,
+                   {_fen_sql('x_value')} AS fare_fen, {_fen_sql('x_money')} AS paid_fen,
+                   source_file, source_row
+            FROM {_q(cls)} WHERE status = 'trip'
+            UNION ALL
+            SELECT seq, card_no, 'bus', ts, CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR),
+                   CAST(NULL AS VARCHAR), COALESCE(station, company_name),
+                   {_fen_sql('deal_value')}, {_fen_sql('deal_money')}, source_file, source_row
+            FROM {_q(cls)} WHERE status = 'bus'
+        )
+        ORDER BY seq
+        """
+    )
+
+
+# ---------------------------------------------------------------------- import-taps back end
+def write_trips(
+    files: list[Path],
+    out_path: Path,
+    encoding: str = "utf-8",
+    max_stay_minutes: int = 180,
+    tap_format: str = "shenzhen-tong",
+) -> PairingStats:
+    """``verifier import-taps``: stage the taps and write the trips to Parquet at ``out_path``
+    atomically (written to a temporary file in the same folder, then renamed). Uses its own
+    file-backed DuckDB database in a temporary folder next to the output, so it scales past
+    memory."""
+    out_path = Path(out_path)
+    out_dir = out_path.parent if str(out_path.parent) else Path(".")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".import-taps-", dir=out_dir) as tmp:
+        tmpd = Path(tmp)
+        con = duckdb.connect(str(tmpd / "taps.duckdb"))
+        try:
+            con.execute(f"SET temp_directory = {_lit(str(tmpd / 'spill'))}")
+            stats = stage_trips(
+                con, files, "tap_trips", encoding, max_stay_minutes, tap_format, work_dir=tmpd
+            )
+            part = tmpd / "trips.parquet"
+            con.execute(f"COPY tap_trips TO {_lit(str(part))} (FORMAT parquet)")
+        finally:
+            con.close()
+        os.replace(part, out_path)
+    return stats
