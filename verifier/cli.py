@@ -13,6 +13,24 @@ from verifier.errors import InputError
 FLOAT = click.FLOAT
 
 
+STEPS = 8  # the steps verify() announces
+
+
+def _progress():
+    """A step progress bar on stderr, silent when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=STEPS, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False,
+               bar_format="{desc:<24} {bar} {n}/{total} {elapsed}")
+
+    def step(name: str) -> None:
+        if bar.n < bar.total:
+            bar.update(0 if bar.desc == "" else 1)
+        bar.set_description_str(name)
+
+    return bar, step
+
+
 def _fail_input(err: InputError) -> None:
     click.echo(f"error: {err}", err=True)
     sys.exit(2)
@@ -72,7 +90,11 @@ def verify(submission, out, **options) -> None:
 
     if options.get("report_date"):
         options["report_date"] = options["report_date"].date()
-    findings = _guard(run_verify, submission, out, **options)
+    bar, step = _progress()
+    try:
+        findings = _guard(run_verify, submission, out, progress=step, **options)
+    finally:
+        bar.close()
     _summary(findings, out)
     sys.exit(findings.exit_code)
 

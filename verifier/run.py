@@ -36,11 +36,13 @@ MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
            lang="zh", fares=None, memory_limit=None, threads=None, report_date=None,
-           write_pdf: bool = True) -> Findings:
+           write_pdf: bool = True, progress=None) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
-    be read."""
+    be read. `progress(step)` is told each step as it starts (for a progress bar)."""
+    step = progress or (lambda name: None)
+    step("reading the package")
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     sub = load_submission(submission)
     factor_table = FactorTable.load(factors)
@@ -51,11 +53,14 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         ctx.fares = fare_table
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, sub, factors, boundary, fares)
+            step("staging the records")
             stage(ctx)
-            checks = _run_checks(ctx)
+            checks = _run_checks(ctx, step)
+            step("hashing the inputs")
             inputs = hashes.result()
         findings = _findings(ctx, checks, inputs, factors, report_date)
         figures = _figure_data(ctx) if write_pdf else None
+    step("writing the report")
     _write_outputs(Path(out), findings, ctx.sample_table, figures, opts.lang, write_pdf)
     return findings
 
@@ -104,7 +109,7 @@ def stage(ctx: Context) -> None:
     """Stage the records (trip file or raw taps) and the reference tables into the engine."""
     sub, engine = ctx.sub, ctx.engine
     users = sub.data_files.get("users", [None])[0]
-    inside = ctx.boundary.contains if (ctx.boundary is not None and ctx.is_bike) else None
+    boundary = ctx.boundary if ctx.is_bike else None  # transit records carry no coordinates
     if sub.uses_taps:
         from verifier.transit.taps import stage_trips
 
@@ -112,14 +117,14 @@ def stage(ctx: Context) -> None:
                                     encoding=sub.encoding)
         ctx.columns = {c: c for c in canonical_columns(sub.methodology)}
         relation = "(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM tap_trips)"
-        ctx.population = engine.stage(None, ctx.columns, sub.timezone, inside, users, sub.encoding,
+        ctx.population = engine.stage(None, ctx.columns, sub.timezone, boundary, users, sub.encoding,
                                       relation=relation, extra_columns=("fare_fen",))
         ctx.has_fares = True
     else:
         source = open_source(sub.data_files["trips"], sub.encoding, engine.workdir)
         m = ctx.methodology
         ctx.columns = source.resolve(sub.column_map, canonical_columns(sub.methodology), m.required_columns)
-        ctx.population = engine.stage(source, ctx.columns, sub.timezone, inside, users, sub.encoding)
+        ctx.population = engine.stage(source, ctx.columns, sub.timezone, boundary, users, sub.encoding)
         ctx.trip_source = source
         ctx.has_fares = False
     stations = sub.data_files.get("station_distances")
@@ -132,7 +137,7 @@ def _applies(check: Check, ctx: Context) -> bool:
     return ctx.sub.methodology in check.methodologies
 
 
-def _run_checks(ctx: Context) -> list[CheckResult]:
+def _run_checks(ctx: Context, step) -> list[CheckResult]:
     checks = [cls() for cls in REGISTRY.checks.values()]
     flags = [c for c in checks if isinstance(c, FlagCheck) and _applies(c, ctx)]
     engine_rules = {"records.validity", "records.duplicates", "records.overlap", "transit.daily_cap"}
@@ -140,6 +145,7 @@ def _run_checks(ctx: Context) -> list[CheckResult]:
     validity = next(c for c in flags if c.id == "records.validity").predicate(ctx)
     caps = daily_caps(ctx) if ctx.is_transit else None
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
+    step("record-level checks")
     ctx.engine.flag(predicates, validity, daily_cap=caps)
     extra = crs_aggregates() if ctx.is_bike else {}
     if ctx.is_transit:
@@ -152,12 +158,15 @@ def _run_checks(ctx: Context) -> list[CheckResult]:
             "eligible:metro": f"count_if(mode = 'metro' AND NOT {excluded})",
             "eligible_pkm:metro": f"coalesce(sum(distance_km) FILTER (WHERE mode = 'metro' AND NOT {excluded}), 0)",
         })
+    step("totals")
     ctx.stats = ctx.engine.aggregate(extra)
+    step("drawing the sample")
     _draw_sample(ctx, [c.id for c in flags])
     ctx.recalculation = recalculate(ctx)
     claimed = ctx.recalculation.get("reported_reduction_tco2")
     ctx.materiality, ctx.materiality_source = (
         (ctx.opts.materiality, "--materiality") if ctx.opts.materiality is not None else default_materiality(claimed))
+    step("evaluating the checks")
     results = {}
     later = {"reduction.recalculation"}  # needs applicant.eligibility's outcome first
     for check in sorted(checks, key=lambda c: c.id in later):

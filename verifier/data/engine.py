@@ -21,8 +21,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
 import duckdb
 import numpy as np
 import pandas as pd
@@ -83,12 +81,11 @@ class DuckDBEngine:
 
     # -- staging ---------------------------------------------------------------------------
     def stage(self, source: TripSource, columns: dict[str, str | None], timezone: str,
-              inside: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+              boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8",
               relation: str | None = None, extra_columns: tuple[str, ...] = ()) -> int:
         """Create `records` from the trip file (or an already staged `relation`) with typed
-        canonical columns. `inside(lon, lat) -> bool[]` is asked for each CRS reading of each
-        point (WGS-84 input after conversion); returns the record count."""
+        canonical columns and, given a `boundary`, each point's inside bits; returns the count."""
         self._set_timezone(timezone)
         self.has_trip_id = columns.get("trip_id") is not None
         raw = self._raw_relation(source) if relation is None else relation
@@ -111,7 +108,7 @@ class DuckDBEngine:
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
         key = ("coalesce(trip_id, '#' || CAST(row_no AS VARCHAR))" if self.has_trip_id else "row_no")
-        geo = self._geo_sql(inside)
+        geo = self._geo_sql(boundary)
         auth, auth_join = self._users_sql(users, users_encoding)
         try:
             self.con.execute(f"""
@@ -147,18 +144,19 @@ class DuckDBEngine:
         return (f"(list_extract({offsets}, list_position([{', '.join(sql_str(f) for f in files)}], "
                 f"filename)) + file_row_number + 1)")
 
-    def _geo_sql(self, inside) -> str:
-        if inside is None:
+    def _geo_sql(self, boundary) -> str:
+        """geo bits per point: bit i set when the point, read as CRS_NAMES[i], is inside. The
+        boundary is moved into each system once, so points are never converted one by one."""
+        if boundary is None:
             return "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
-        from verifier.geo.crs import convert
+        tests = [boundary.in_crs(crs).contains for crs in CRS_NAMES]
 
         def bits(lon: pa.Array, lat: pa.Array) -> pa.Array:
             x = lon.to_numpy(zero_copy_only=False).astype(float)
             y = lat.to_numpy(zero_copy_only=False).astype(float)
             out = np.zeros(len(x), dtype=np.uint8)
-            for i, crs in enumerate(CRS_NAMES):
-                wx, wy = convert(x, y, crs, "wgs84")
-                out |= inside(wx, wy).astype(np.uint8) << i
+            for i, inside in enumerate(tests):
+                out |= inside(x, y).astype(np.uint8) << i
             return pa.array(out, mask=np.isnan(x) | np.isnan(y))
 
         self.con.create_function("geo_bits", bits, ["DOUBLE", "DOUBLE"], "UTINYINT",
