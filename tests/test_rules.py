@@ -146,7 +146,8 @@ def test_declared_crs_that_does_not_fit_warns(bike_package, tmp_path):
     f = run(bike_package(rows), tmp_path, boundary=tmp_path / "box.geojson")
     assert status(f, "boundary.geographic") == ("fail", 20)
     crs = f.check("boundary.crs")
-    assert crs["status"] == "warn" and crs["observed"] == "gcj02" and crs["affected"] == 40
+    assert crs["status"] == "warn" and crs["observed"] == "gcj02" and crs["affected"] == 20
+    assert crs["details"]["inside"]["wgs84"] == 0 and crs["details"]["inside"]["gcj02"] == 40
 
 
 def test_no_boundary_point_test_outside(bike_package, tmp_path):

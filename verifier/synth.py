@@ -25,7 +25,6 @@ seed, the chunk number and the defect), never on the machine.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -126,6 +125,8 @@ RECORD_CHECKS = (
     "period.user_authorization", "boundary.geographic", "records.validity", "records.duplicates",
     "records.overlap",
 )
+# Warn checks (their `affected` = records flagged).
+WARN_CHECKS = ("records.plausibility", "boundary.crs")
 TRANSIT_ONLY = ("transit.metro_distance", "transit.daily_cap", "transit.tap_pairing", "transit.fare_band")
 
 _SCHEMA = pa.schema([
@@ -225,21 +226,22 @@ class _Plan:
         days = (self.period_end - self.period_start).days + 1
         self.n_users = max(1, rides // 10)
         rng = np.random.default_rng([seed, 1])
-        uid = rng.integers(0, self.n_users, rides, dtype=np.int64)
-        counts = np.bincount(uid, minlength=self.n_users)
+        counts = np.bincount(rng.integers(0, self.n_users, rides), minlength=self.n_users)
         if counts.max() > days:
             raise ValueError("a user has more rides than the period has days")
-        order = np.argsort(uid, kind="stable")
+        # rides grouped by user (the file order is set below, by start time)
+        uid = np.repeat(np.arange(self.n_users, dtype=np.int64), counts)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.empty(rides, dtype=np.int64)
-        rank[order] = np.arange(rides) - starts[uid[order]]
+        idx = np.arange(rides, dtype=np.int64)
+        rank = idx - np.repeat(starts, counts)
         k = counts[uid]
         lo = rank * days // k
         hi = (rank + 1) * days // k
         day = lo + np.floor(rng.random(rides) * (hi - lo)).astype(np.int64)
-        hour = rng.choice(_HOURS, size=rides, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
+        cdf = np.cumsum(_HOUR_WEIGHTS) / _HOUR_WEIGHTS.sum()
+        hour = _HOURS[np.minimum(np.searchsorted(cdf, rng.random(rides), side="right"), len(_HOURS) - 1)]
         sec = day * 86400 + hour * 3600 + rng.integers(0, 3600, rides)
-        perm = np.argsort(sec, kind="stable")     # the file lists rides by start time
+        perm = np.sort(sec * rides + idx) % rides   # the file lists rides by start time (stable)
         self.uid = uid[perm]
         self.start_sec = sec[perm]                # seconds after period_start 00:00, local
         # users' authorisation dates: between 2022-08-18 and the day before the period
@@ -411,12 +413,13 @@ def _write_trips(plan: _Plan, target: Path, fmt: str) -> tuple[int, int, list[in
     """Write the trip file in chunks; return (sum of distance in metres, records, copied rows)."""
     total_m = 0
     records = 0
-    copies: list[pa.Table] = []
+    copies: dict[int, pa.Table] = {}
     tmp = target.with_name(target.name + ".part")
     writer: Any
     sink = None
     if fmt == "parquet":
-        writer = pq.ParquetWriter(tmp, _SCHEMA, compression="zstd")
+        writer = pq.ParquetWriter(tmp, _SCHEMA, compression="snappy",
+                                 use_dictionary=["user_id", "order_source"])
     else:  # a plain header (Arrow would quote it), then unquoted rows (no value needs quoting)
         sink = open(tmp, "wb")
         sink.write((",".join(_SCHEMA.names) + "\n").encode())
@@ -436,16 +439,11 @@ def _write_trips(plan: _Plan, target: Path, fmt: str) -> tuple[int, int, list[in
             for r in plan.watch:
                 if lo <= r < hi:
                     plan.row_m[r] = int(max(dist_m[r - lo], 0))
-            if plan.copies:
-                local = [r - lo for r in plan.copies if lo <= r < hi]
-                if local:
-                    copies.append((table.take(pa.array(local)), [r for r in plan.copies if lo <= r < hi]))
-        if plan.copies:
-            by_row = {}
-            for t, rs in copies:
-                for i, r in enumerate(rs):
-                    by_row[r] = t.slice(i, 1)
-            extra = pa.concat_tables([by_row[r] for r in plan.copies])
+            for r in plan.copies:
+                if lo <= r < hi:
+                    copies[r] = table.slice(r - lo, 1)
+        if plan.copies:  # exact copies, appended in the planted order
+            extra = pa.concat_tables([copies[r] for r in plan.copies])
             writer.write_table(extra)
             total_m += sum(copy_m[r] for r in plan.copies)
             records += extra.num_rows
@@ -581,3 +579,92 @@ def _tiny_pdf(text: str) -> bytes:
     out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
     out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
+
+
+# ------------------------------------------------------------------------------------------------
+def expected_findings(info: dict, seed: int = 7, confidence: float = 0.95, tolerable_rate: float = 0.05,
+                      expected_rate: float = 0.0) -> dict:
+    """The findings a package written by ``write_bike_package`` must produce when verified with
+    its own ``factors.yaml`` and ``seed`` (the ``expected.yaml`` of ``samples/``).
+
+    Derived from the contract: a record-level check's ``affected`` is the records it excludes
+    (duplicates: the repeats; overlap: the later trips), a warn check's the records it flags. The
+    contract defines no count for report-, sample- and document-level checks (they exclude no
+    record), so their ``affected`` is not listed (not asserted); nor for ``not_applicable``. recalculated = table Eb x eligible pkm / 1000; verified =
+    min(reported, recalculated), 0 when applicant.eligibility fails; reduction.recalculation
+    passes when |reported - recalculated| / reported <= the materiality (10 % below 20,000 t)."""
+    from verifier.reference.factors import default_materiality
+
+    defect = info["defect"]
+    planted = info["planted"] or {}
+    failing = planted.get("check")
+    count = planted.get("count") or 0
+    checks: dict[str, dict] = {}
+    for cid in CHECK_IDS:
+        if cid in TRANSIT_ONLY:
+            checks[cid] = {"status": "not_applicable"}
+            continue
+        status = "fail" if cid == failing else "pass"
+        checks[cid] = {"status": status}
+        if cid in RECORD_CHECKS or cid in WARN_CHECKS:
+            checks[cid]["affected"] = count if cid == failing else 0
+
+    rep = info["report"]
+    eb = Decimal(str(info["factor_table"]["Eb"]))
+    reported = Decimal(str(rep["reduction_tco2"]))
+    recalculated = eb * Decimal(info["eligible_pkm_m"]) / 1000 / 1000
+    rate = abs(reported - recalculated) / reported
+    materiality, _ = default_materiality(float(reported))
+    if rate > Decimal(str(materiality)):
+        checks["reduction.recalculation"]["status"] = "fail"
+    verified = Decimal(0) if defect == "aggregator_applicant" else min(reported, recalculated)
+
+    # sample.completeness: the md5-rank sample of all records; a record without its mileage deviates
+    from verifier.sampling import plan_sample, upper_deviation_rate
+
+    plan = plan_sample(confidence, tolerable_rate, expected_rate, population=info["records"])
+    deviations = 0
+    if defect == "missing_mileage":
+        sampled = _sample_keys(Path(info["path"]) / info["trips"], seed, plan.size)
+        deviations = len(sampled & set(planted["trip_ids"]))
+    upper = upper_deviation_rate(deviations, plan.size, confidence)
+    if upper > tolerable_rate:
+        checks["sample.completeness"]["status"] = "fail"
+
+    exit_code = 1 if any(c["status"] == "fail" for c in checks.values()) else 0
+    return {
+        "package": Path(info["path"]).name,
+        "generated_by": {"function": "verifier.synth.write_bike_package", "rides": info["rides"],
+                         "seed": info["seed"], "format": info["format"], "defect": defect,
+                         "year": info["year"]},
+        "planted": _plain_planted(planted),
+        "options": {"factors": "factors.yaml", "seed": seed},
+        "exit_code": exit_code,
+        "conclusion": "fail" if exit_code else "pass",
+        "checks": checks,
+        "sampling": {"population": info["records"], "size": plan.size, "deviations": deviations},
+        "recalculation": {
+            "reported_reduction_tco2": float(reported),
+            "recalculated_reduction_tco2": float(recalculated),
+            "verified_reduction_tco2": float(verified),
+            "difference_rate": float(rate),
+            "tolerance": {"abs": 1e-6},
+        },
+    }
+
+
+def _plain_planted(planted: dict) -> dict | None:
+    if not planted:
+        return None
+    return {k: v for k, v in planted.items() if k != "defect"}
+
+
+def _sample_keys(trips: Path, seed: int, size: int) -> set[str]:
+    """The record keys (trip ids) of the first ``size`` records by md5("<seed>:<key>")."""
+    import duckdb
+
+    scan = (f"read_csv('{trips}', all_varchar = true)" if trips.suffix == ".csv"
+            else f"read_parquet('{trips}')")
+    rows = duckdb.sql(f"SELECT trip_id FROM {scan} ORDER BY md5('{int(seed)}:' || trip_id) "
+                      f"LIMIT {int(size)}").fetchall()
+    return {r[0] for r in rows}

@@ -50,6 +50,10 @@ class Check:
         outcome = self.catalogue[code]
         fields = {"affected": affected, "reported": reported, "observed": observed, **values}
         messages = {"zh": outcome.zh.format(**fields), "en": outcome.en.format(**fields)}
+        if not self.record_level and outcome.status != "warn" and affected:
+            # `affected` counts records (contract section 4); a report-level count is a detail.
+            details = {**(details or {}), "count": affected}
+            affected = 0
         return CheckResult(id=self.id, status=outcome.status, affected=affected, reported=reported,
                            observed=observed, examples=examples or [], code=code,
                            messages=messages, details=details or {})

@@ -14,6 +14,11 @@ def crs_aggregates() -> dict[str, str]:
     out = {"geo:points": "count(start_geo) + count(end_geo)"}
     for i, name in enumerate(CRS_NAMES):
         out[f"geo:{name}"] = f"count_if((start_geo & {1 << i}) > 0) + count_if((end_geo & {1 << i}) > 0)"
+        for j, other in enumerate(CRS_NAMES):
+            if i != j:  # records inside only when read as `other`, not as `name`
+                both_i = f"((start_geo & {1 << i}) > 0 AND (end_geo & {1 << i}) > 0)"
+                both_j = f"((start_geo & {1 << j}) > 0 AND (end_geo & {1 << j}) > 0)"
+                out[f"geo:{name}->{other}"] = f"count_if(NOT {both_i} AND {both_j})"
     return out
 
 
@@ -22,7 +27,8 @@ class BoundaryCrs(Check):
     """Shenzhen data comes in WGS-84, GCJ-02 or BD-09 and the label is often wrong; the shift
     (about 600 m) moves border points across the boundary. Every start and end point is read in
     each system; the check warns when another system puts at least 1 percentage point and at
-    least 10 points more of them inside the boundary than the declared one."""
+    least 10 points more of them inside the boundary than the declared one. `affected` counts the
+    records that are inside when read in that system but not as declared."""
 
     id = "boundary.crs"
     methodologies = frozenset({BIKE})
@@ -45,6 +51,7 @@ class BoundaryCrs(Check):
         details = {"points": points, "inside": inside}
         more = inside[best] - inside[declared]
         if more >= MIN_POINTS and share[best] - share[declared] >= MIN_SHARE_POINTS:
-            return self.result("better", affected=more, reported=declared, observed=best, more=more,
+            flagged = int(ctx.stats.get(f"geo:{declared}->{best}") or 0)  # records the other system brings inside
+            return self.result("better", affected=flagged, reported=declared, observed=best, more=more,
                                share=f"{share[declared]:.2%}", share_other=f"{share[best]:.2%}", details=details)
         return self.result("ok", reported=declared, observed=declared, share=f"{share[declared]:.2%}", details=details)
