@@ -37,12 +37,14 @@ class BoundaryCrs(Check):
                       "The declared system {reported} fits the data ({share} of points inside)."),
         "better": Outcome("warn", "按 {observed} 解读时边界内点多 {more} 个（{share_other} 对 {share}），申报的坐标系 {reported} 可能有误。",
                           "Read as {observed}, {more} more points fall inside ({share_other} vs {share}): the declared {reported} may be wrong."),
-        "missing": Outcome("not_evaluated", "无法评估：缺少{what}。", "Not evaluated: {what} missing."),
+        "no_boundary": Outcome("not_evaluated", "无法评估：没有地理边界。", "Not evaluated: no boundary."),
+        "no_crs": Outcome("not_evaluated", "无法评估：报告未声明有效的坐标系（data.crs）。",
+                          "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
 
     def evaluate(self, ctx):
         if ctx.boundary is None or ctx.sub.crs not in CRS_NAMES:
-            return self.result("missing", what="boundary" if ctx.boundary is None else "data.crs")
+            return self.result("no_boundary" if ctx.boundary is None else "no_crs")
         points = ctx.stats.get("geo:points") or 0
         inside = {name: ctx.stats.get(f"geo:{name}") or 0 for name in CRS_NAMES}
         declared = ctx.sub.crs

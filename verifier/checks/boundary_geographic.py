@@ -22,14 +22,17 @@ class BoundaryGeographic(FlagCheck):
                       "Every start and end point lies inside the boundary ({boundary})."),
         "found": Outcome("fail", "{affected} 条记录起点或终点位于边界（{boundary}）外（{pkm} pkm），已剔除。",
                          "{affected} record(s) start or end outside the boundary ({boundary}) ({pkm} pkm), excluded."),
-        "missing": missing_outcome(),
+        "no_boundary": missing_outcome("无法评估：未提供地理边界（--boundary），也无默认边界。",
+                                       "Not evaluated: no boundary (--boundary) and no default one."),
+        "no_crs": missing_outcome("无法评估：报告未声明有效的坐标系（data.crs）。",
+                                  "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
 
     def evaluable(self, ctx):
         if ctx.boundary is None:
-            return "boundary / 地理边界"
+            return "no_boundary"
         if ctx.sub.crs not in CRS_NAMES:
-            return "data.crs / 坐标系"
+            return "no_crs"
         return None
 
     def predicate(self, ctx):

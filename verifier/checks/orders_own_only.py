@@ -25,7 +25,7 @@ class OrdersOwnOnly(FlagCheck):
     example_extra = []
 
     def evaluable(self, ctx):
-        return None if ctx.has("order_source") else "order_source"
+        return None if ctx.has("order_source") else "missing"
 
     def predicate(self, ctx):
         return "order_source = 'aggregated'" if ctx.has("order_source") else None

@@ -22,7 +22,7 @@ class PeriodRecordsInPeriod(FlagCheck):
     }
 
     def evaluable(self, ctx):
-        return None if ctx.sub.period_start and ctx.sub.period_end else "period"
+        return None if ctx.sub.period_start and ctx.sub.period_end else "missing"
 
     def predicate(self, ctx):
         if self.evaluable(ctx):

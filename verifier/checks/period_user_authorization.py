@@ -24,7 +24,7 @@ class PeriodUserAuthorization(FlagCheck):
     example_extra = ["authorized_at"]
 
     def evaluable(self, ctx):
-        return None if ctx.sub.data_files.get("users") else "users"
+        return None if ctx.sub.data_files.get("users") else "missing"
 
     def predicate(self, ctx):
         if self.evaluable(ctx):

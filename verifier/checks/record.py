@@ -25,13 +25,13 @@ class FlagCheck(RecordCheck):
     found_status: ClassVar[str] = "fail"
 
     def evaluable(self, ctx) -> str | None:
-        """None when the check can run, else what is missing (-> not_evaluated)."""
+        """None when the check can run, else the catalogue code saying what is missing."""
         return None
 
     def evaluate(self, ctx):
         missing = self.evaluable(ctx)
         if missing:
-            return self.result("missing", what=missing)
+            return self.result(missing)
         n = ctx.flagged(self.id)
         if n == 0:
             return self.result("ok", **self.values(ctx))
@@ -51,5 +51,5 @@ class FlagCheck(RecordCheck):
         return {}
 
 
-def missing_outcome(zh: str = "无法评估：缺少{what}。", en: str = "Not evaluated: {what} missing.") -> Outcome:
+def missing_outcome(zh: str, en: str) -> Outcome:
     return Outcome("not_evaluated", zh, en)

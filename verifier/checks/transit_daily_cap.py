@@ -40,7 +40,7 @@ class TransitDailyCap(FlagCheck):
     }
 
     def evaluable(self, ctx):
-        return None if daily_caps(ctx) else "daily caps"
+        return None if daily_caps(ctx) else "missing"
 
     def values(self, ctx):
         caps = daily_caps(ctx) or {}

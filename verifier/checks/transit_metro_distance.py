@@ -29,7 +29,7 @@ class TransitMetroDistance(FlagCheck):
     example_extra = ["table_km"]
 
     def evaluable(self, ctx):
-        return None if ctx.station_table else "station_distances"
+        return None if ctx.station_table else "missing"
 
     def predicate(self, ctx):
         if not ctx.station_table:

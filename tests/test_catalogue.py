@@ -1,0 +1,36 @@
+"""Every contract check is registered, documented and speaks both languages."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from verifier.checks import REGISTRY
+
+CONTRACT_IDS = [
+    "report.completeness", "report.arithmetic", "applicant.eligibility", "orders.own_only",
+    "period.crediting_start", "period.natural_year", "period.records_in_period", "period.user_authorization",
+    "boundary.geographic", "boundary.crs", "records.validity", "records.duplicates", "records.overlap",
+    "records.plausibility", "count.reconciliation", "distance.reconciliation", "sample.completeness",
+    "factor.values", "reduction.recalculation", "documents.materials", "transit.metro_distance",
+    "transit.daily_cap", "transit.tap_pairing", "transit.fare_band",
+]
+
+
+def test_registry_holds_exactly_the_contract_ids_in_order():
+    assert REGISTRY.ids() == CONTRACT_IDS
+
+
+@pytest.mark.parametrize("check_id", CONTRACT_IDS)
+def test_check_is_documented_with_a_bilingual_catalogue(check_id):
+    cls = REGISTRY.checks[check_id]
+    assert cls.__doc__ and len(cls.__doc__.split()) > 15
+    assert cls.catalogue
+    for code, outcome in cls.catalogue.items():
+        assert outcome.status in ("pass", "fail", "warn", "manual", "not_evaluated", "not_applicable")
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in outcome.zh), (check_id, code)
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in outcome.en), (check_id, code)
+        zh_fields = {f for _, f, _, _ in string.Formatter().parse(outcome.zh) if f}
+        en_fields = {f for _, f, _, _ in string.Formatter().parse(outcome.en) if f}
+        assert zh_fields == en_fields, (check_id, code)
