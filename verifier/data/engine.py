@@ -5,6 +5,9 @@ record columns below; the engine stages the trip file once, evaluates every pred
 window rules (duplicates, overlaps, daily caps) in one table, aggregates in one scan and draws
 the sample. Another engine (Spark) implements the same methods over the same column names.
 
+The table's physical row order carries no meaning: every query that needs an order states it
+(row_no, or the md5 rank), so results do not depend on the thread count.
+
 Staged record columns (table `records`):
   row_no        1-based record order (file order; folder files in name order)
   record_key    trip_id where the file has that column (else '#<row_no>'), or row_no
@@ -115,8 +118,7 @@ class DuckDBEngine:
                 CREATE OR REPLACE TABLE records AS
                 SELECT t.row_no, {key} AS record_key, t.* EXCLUDE (row_no),
                        CAST(t.start_time AS DATE) AS record_date, {geo}, {auth} AS authorized_at
-                FROM ({typed}) t {auth_join}
-                ORDER BY t.row_no""")
+                FROM ({typed}) t {auth_join}""")
         except duckdb.Error as exc:
             raise InputError(source.declared[0] if source else "trips", "data.trips",
                              f"cannot be read: {_first_line(exc)}") from None
@@ -197,8 +199,7 @@ class DuckDBEngine:
         self.con.execute(f"""
             CREATE OR REPLACE TABLE records AS
             SELECT r.* REPLACE ({distance} AS distance_km), s.km AS table_km
-            FROM records r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station
-            ORDER BY r.row_no""")
+            FROM records r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
         return [self.sql(f"SELECT num_rows FROM parquet_file_metadata({sql_str(f)})")[0][0] for f in files]
@@ -227,7 +228,7 @@ class DuckDBEngine:
                  d AS (SELECT *, {dup_id} OR {dup_tuple} AS "records.duplicates" FROM f),
                  o AS (SELECT *, NOT "records.validity" AND NOT "records.duplicates"
                                  AND user_id IS NOT NULL AND start_time IS NOT NULL AS ok FROM d)
-            SELECT * EXCLUDE (ok), {overlap} AS "records.overlap" FROM o ORDER BY row_no""")
+            SELECT * EXCLUDE (ok), {overlap} AS "records.overlap" FROM o""")
         self.flag_columns = list(named) + ["records.duplicates", "records.overlap"]
         if daily_cap is not None:
             self._daily_cap(daily_cap)
@@ -243,7 +244,7 @@ class DuckDBEngine:
                 row_number() OVER (PARTITION BY user_id, mode, record_date, ({excluded})
                                    ORDER BY start_time, record_key) > {cap}
                 ELSE false END AS "transit.daily_cap"
-            FROM flagged ORDER BY row_no""")
+            FROM flagged""")
         self.flag_columns.append("transit.daily_cap")
 
     def excluded_sql(self) -> str:
