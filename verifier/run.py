@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -330,17 +331,34 @@ def _figure_data(ctx: Context):
                                "start_inside": (pts["start_geo"].fillna(0).astype(int) & bit) > 0,
                                "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
     valid = "end_time > start_time AND distance_km > 0"
+    distance_hist = speed_hist = None
+    if ctx.is_bike:
+        distance_hist = _histogram(engine, "distance_km", "distance_km > 0")
+        speed_hist = _histogram(engine, speed_kmh_sql(), valid, floor=RecordsPlausibility.MAX_SPEED_KMH * 1.2)
     return FigureData(
         methodology=sub.methodology,
         boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
         points=points,
-        distance_hist=engine.histogram("distance_km", 0.5, where="distance_km > 0", cap=15) if ctx.is_bike else None,
-        speed_hist=engine.histogram(speed_kmh_sql(), 2.0, where=valid, cap=60) if ctx.is_bike else None,
+        distance_hist=distance_hist,
+        speed_hist=speed_hist,
         daily=engine.daily(out_of_period),
         thresholds={"max_speed_kmh": RecordsPlausibility.MAX_SPEED_KMH,
                     "min_duration_s": RecordsPlausibility.MIN_DURATION_S},
         per_mode_daily=engine.daily(out_of_period, by_mode=True) if ctx.is_transit else None,
     )
+
+
+def _histogram(engine, expr: str, where: str, floor: float = 0.0, bins: int = 40):
+    """A histogram with about `bins` bars of a round width over the bulk of the data (the top
+    0.5 % piled into the last bar; `floor` keeps a threshold inside the range)."""
+    top = engine.sql(f"SELECT approx_quantile({expr}, 0.995) FROM records WHERE {where}")[0][0]
+    if top is None:
+        return None
+    top = max(float(top), floor, 1e-6)
+    raw = top / bins
+    magnitude = 10 ** math.floor(math.log10(raw))
+    width = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    return engine.histogram(expr, width, where=where, cap=math.ceil(top / width) * width - width / 2)
 
 
 def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:

@@ -119,8 +119,8 @@ def _map(data: FigureData, lang: str, period) -> Any:
     mx, my = (x1 - x0) * 0.06, (y1 - y0) * 0.08
     view = (x0 - mx, x1 + mx, y0 - my, y1 + my)
     if pts is not None and not pts.empty:
-        s_in = pts["start_inside"].astype(bool)
-        e_in = pts["end_inside"].astype(bool)
+        s_in = pts["start_inside"].fillna(False).astype(bool)
+        e_in = pts["end_inside"].fillna(False).astype(bool)
         ok = s_in & e_in
         ax.scatter(pd.concat([pts.loc[ok, "start_lon"], pts.loc[ok, "end_lon"]]),
                    pd.concat([pts.loc[ok, "start_lat"], pts.loc[ok, "end_lat"]]),
@@ -163,7 +163,9 @@ def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[
     ax.set_xlabel(xlabel)
     ax.set_ylabel(_t("records", lang))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlim(float(frame["bin_start"].min()), float(frame["bin_end"].max()))
+    # keep the thresholds in view, so the reader sees how far the data stays from them
+    right = max([float(frame["bin_end"].max())] + [v * 1.08 for v, _ in marks])
+    ax.set_xlim(float(frame["bin_start"].min()), right)
     if marks:
         ax.legend(loc="upper right", fontsize=7)
     ax.grid(True, axis="y", linewidth=0.3, color="#cccccc")
@@ -203,12 +205,13 @@ def _daily(data: FigureData, lang: str, period) -> Any:
         out = _out_of_period(d, period)
         inside = d["records"] - out
         if per_mode is None or per_mode.empty:
-            ax.bar(d["date"], inside, width=1.0, color="#7f9fbf", linewidth=0,
-                   label=_t("in_period", lang))
+            ax.fill_between(d["date"], 0, inside, step="mid", color="#7f9fbf", linewidth=0,
+                            label=_t("in_period", lang))
         if out.sum() > 0:
-            ax.bar(d["date"], out, bottom=inside, width=1.0, color="#c0392b", linewidth=0,
-                   label=_t("out_period", lang) + f" ({int(out.sum()):,})")
-            ax.scatter(d.loc[out > 0, "date"], (d["records"])[out > 0], s=10, marker="v",
+            hit = out > 0
+            ax.vlines(d.loc[hit, "date"], inside[hit], d.loc[hit, "records"], color="#c0392b",
+                      linewidth=2.5, label=_t("out_period", lang) + f" ({int(out.sum()):,})")
+            ax.scatter(d.loc[hit, "date"], d.loc[hit, "records"], s=14, marker="v",
                        color="#c0392b", zorder=3)
     if period:
         for edge, label in ((period[0], _t("period_edge", lang)), (period[1], None)):

@@ -42,9 +42,8 @@ def fmt_num(value, digits: int | None = None) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        if digits is None:
-            digits = 4 if abs(value) < 100 else 2
-            text_ = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+        if digits is None:  # every written decimal up to 6: figures must trace to findings.json
+            text_ = f"{value:,.6f}".rstrip("0").rstrip(".")
             return text_ or "0"
         return f"{value:,.{digits}f}"
     if isinstance(value, dict):
@@ -60,9 +59,12 @@ def fmt_pct(value, digits: int = 2) -> str:
     return f"{float(value) * 100:.{digits}f}%"
 
 
+PLAIN_NUMBERS = {"year", "data_year", "row", "row_no"}  # identifiers, not quantities: no separators
+
+
 def _example(ex) -> str:
     if isinstance(ex, dict):
-        return "; ".join(f"{k}: {fmt_num(v)}" for k, v in ex.items())
+        return "; ".join(f"{k}: {v if k in PLAIN_NUMBERS else fmt_num(v)}" for k, v in ex.items())
     return fmt_num(ex)
 
 
@@ -186,10 +188,16 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
     }
 
 
+# The fields the printed sample list shows (all fields are in sample.csv and sample.xlsx).
+SAMPLE_FIELDS = ("record_key", "user_id", "mode", "start_time", "end_time", "entry_station", "exit_station",
+                 "distance_km")
+
+
 def sample_table(sample: pd.DataFrame, titles: dict) -> dict:
-    """Columns and string rows of the sample annex (test columns last, titled by check)."""
+    """Columns and string rows of the sample annex: the key fields, then one numbered column
+    per test (T1, T2, ...; the legend gives each test's title and check id)."""
     tests = [c for c in sample.columns if c in titles]
-    fields = [c for c in sample.columns if c not in tests]
+    fields = [c for c in SAMPLE_FIELDS if c in sample.columns]
     rows = []
     for rec in sample.itertuples(index=False, name=None):
         cells = []
@@ -203,5 +211,6 @@ def sample_table(sample: pd.DataFrame, titles: dict) -> dict:
             else:
                 cells.append(str(value))
         rows.append(dict(zip(sample.columns, cells)))
-    return {"fields": fields, "tests": [{"id": c, "title": titles[c]} for c in tests],
+    return {"fields": fields, "tests": [{"id": c, "title": titles[c], "label": f"T{i}"}
+                                        for i, c in enumerate(tests, start=1)],
             "rows": rows}

@@ -1,0 +1,110 @@
+"""Writes the verification report: ``report.html``, ``report.pdf`` and ``sample.xlsx``.
+
+``write_report`` is called with the run's temporary output folder, where ``findings.json`` and
+``sample.csv`` already are; both travel inside the PDF as PDF/A-3 attachments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+from verifier.report import model
+from verifier.report.checklist import load_checklist, text
+from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
+from verifier.report.figures import FigureData, render_figures
+from verifier.report.fonts import cjk_font_file
+from verifier.report.pdf import html_to_pdf
+from verifier.report.workpaper import write_workpaper
+from verifier.resources import resource_dir
+
+LANGS = ("zh", "en")
+ATTACHED = ("findings.json", "sample.csv")
+
+
+def _env(templates: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)),
+        autoescape=True,  # every submission string is escaped (.j2 files included)
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+
+
+def _css_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def _page_css(t) -> Markup:
+    """Page-number margin box in the report's language (trusted strings only)."""
+    before, middle, after = t("page_of")
+    content = (f"{_css_string(before)} counter(page) {_css_string(middle)} counter(pages) "
+               f"{_css_string(after)}")
+    return Markup(
+        "@page { @bottom-center { content: " + content + "; "
+        'font-family: "Noto Sans CJK SC", sans-serif; font-size: 7.5pt; color: #555; } }')
+
+
+def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], lang: str) -> str:
+    """The report as HTML; ``figures`` maps a figure name to its URL."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown report language {lang!r} (zh or en)")
+    checklist = load_checklist(findings["methodology"])
+    ctx = model.build(findings, sample, checklist, lang)
+    t = model.translator(lang)
+    status_label = {s: t(f"st_{s}") for s in model.STATUS_ORDER}
+
+    def tm(key: str, **values) -> Markup:  # a trusted string with markup, values escaped
+        return Markup(t(key)).format(**values)
+
+    def badge(status: str) -> Markup:
+        label = status_label.get(status, status)
+        return Markup('<span class="badge st-{}">{}</span>').format(status, label)
+
+    template = _env(resource_dir("templates")).get_template("report.html.j2")
+    return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
+                           page_css=_page_css(t))
+
+
+def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: FigureData,
+                 lang: str = "zh") -> None:
+    """Write report.html, report.pdf and sample.xlsx into ``out_dir``."""
+    out_dir = Path(out_dir)
+    cjk_font_file()  # a missing CJK font would print blank glyphs silently: fail clearly instead
+    templates = resource_dir("templates")
+    checklist = load_checklist(findings["methodology"])
+    names = [f for p in checklist["points"] for f in p.get("figures", [])]
+    period = findings.get("period") or {}
+    span = (period["start"], period["end"]) if period.get("start") and period.get("end") else None
+    pngs = render_figures(figures, names, lang, span) if figures is not None else {}
+    urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
+    fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()})
+
+    html = render_html(findings, sample, urls, lang)
+    (out_dir / "report.html").write_text(html, encoding="utf-8")
+
+    report = findings.get("report") or {}
+    number = str(report.get("number") or "")
+    date = str(report.get("date") or period.get("end") or "2000-01-01")  # never the clock
+    attachments = {}
+    for name in ATTACHED:
+        path = out_dir / name
+        attachments[name] = (path.read_bytes() if path.is_file()
+                             else _fallback(name, findings, sample))
+    pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
+                      attachments=attachments)
+    (out_dir / "report.pdf").write_bytes(pdf)
+
+    titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
+    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number)
+
+
+def _fallback(name: str, findings: dict, sample: pd.DataFrame) -> bytes:
+    """The evidence file when the caller has not written it (used standalone)."""
+    if name == "findings.json":
+        return (json.dumps(findings, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return sample.to_csv(index=False).encode("utf-8")
