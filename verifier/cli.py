@@ -23,9 +23,12 @@ def _progress():
     bar = tqdm(total=STEPS, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False,
                bar_format="{desc:<24} {bar} {n}/{total} {elapsed}")
 
+    started = []
+
     def step(name: str) -> None:
-        if bar.n < bar.total:
-            bar.update(0 if bar.desc == "" else 1)
+        if started and bar.n < STEPS:
+            bar.update(1)  # the previous step is done
+        started.append(name)
         bar.set_description_str(name)
 
     return bar, step
