@@ -39,6 +39,9 @@ def test_golden(expected_file: Path, tmp_path: Path) -> None:
             mismatches.append(f"{cid}: status {have['status']!r}, expected {want['status']!r} ({have.get('message', '')})")
         if "affected" in want and have.get("affected") != want["affected"]:
             mismatches.append(f"{cid}: affected {have.get('affected')!r}, expected {want['affected']!r}")
+        for key, value in (want.get("details") or {}).items():  # optional exact figures (e.g. tap counts)
+            if (have.get("details") or {}).get(key) != value:
+                mismatches.append(f"{cid}: details.{key} {(have.get('details') or {}).get(key)!r}, expected {value!r}")
     assert not mismatches, "\n".join(mismatches)
 
     tol = expected["recalculation"].get("tolerance", {}).get("abs", 1e-6)

@@ -265,7 +265,296 @@ def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
     spec.loader.exec_module(gen)
     assert gen.main(["--all", str(tmp_path)]) == 0
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(root) for p in root.glob("bike-*/**/*") if p.is_file())
+    committed = sorted(p.relative_to(root) for pattern in ("bike-*/**/*", "transit-*/**/*")
+                       for p in root.glob(pattern) if p.is_file())
     assert made == committed
     for rel in made:
         assert (tmp_path / rel).read_bytes() == (root / rel).read_bytes(), f"{rel} is stale: run samples/generate.py --all"
+
+
+
+# ================================================================================================
+# Transit (bus and metro): write_transit_package
+# ================================================================================================
+from verifier.synth import (  # noqa: E402
+    TRANSIT_DEFECTS, TRANSIT_PLANTED, expected_transit_findings, station_table, write_transit_package,
+)
+
+TRIPS = 300
+
+
+def _transit_load(pkg: Path, info: dict):
+    """The trip records as a DuckDB table `t` (from the trip file, or paired from the taps by
+    verifier.transit.taps with distances from the station table), stations `s`, users `u`."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    if info["taps"]:
+        from verifier.transit.taps import stage_trips
+
+        stats = stage_trips(con, [pkg / "taps.csv"], table="tap_trips")
+        con.execute("""CREATE TABLE t AS SELECT row_number() OVER (ORDER BY source_row) AS row_no, trip_id, user_id,
+            mode, start_time, end_time, entry_station, exit_station, route, fare_fen, CAST(NULL AS DOUBLE) AS distance_km
+            FROM tap_trips""")
+    else:
+        stats = None
+        f = pkg / info["data"]
+        scan = f"read_csv('{f}', all_varchar = true)" if f.suffix == ".csv" else f"read_parquet('{f}')"
+        con.execute(f"""CREATE TABLE t AS SELECT row_number() OVER () AS row_no, NULLIF(trip_id, '') AS trip_id,
+            user_id, mode, CAST(start_time AS TIMESTAMP) AS start_time,
+            CAST(NULLIF(CAST(end_time AS VARCHAR), '') AS TIMESTAMP) AS end_time,
+            NULLIF(entry_station, '') AS entry_station, NULLIF(exit_station, '') AS exit_station, route,
+            CAST(NULL AS BIGINT) AS fare_fen,
+            TRY_CAST(NULLIF(CAST(distance_km AS VARCHAR), '') AS DOUBLE) AS distance_km FROM {scan}""")
+    con.execute(f"""CREATE TABLE s AS SELECT from_station AS a, to_station AS b, CAST(distance_km AS DOUBLE) AS km
+        FROM read_csv('{pkg / 'stations.csv'}', all_varchar = true)""")
+    con.execute("CREATE TABLE s2 AS SELECT a, b, km FROM s UNION ALL SELECT b, a, km FROM s")
+    if info["taps"]:  # tap data carries no distance: the table's
+        con.execute("UPDATE t SET distance_km = (SELECT km FROM s2 WHERE a = entry_station AND b = exit_station) "
+                    "WHERE mode = 'metro'")
+    con.execute(f"""CREATE TABLE u AS SELECT user_id, CAST(authorized_at AS TIMESTAMP) AS authorized_at
+        FROM read_csv('{pkg / 'users.csv'}', all_varchar = true)""")
+    return con, stats
+
+
+def _transit_audit(pkg: Path, info: dict) -> dict:
+    """Every rule recomputed independently: record rules -> sorted row numbers; report rules -> bool."""
+    con, stats = _transit_load(pkg, info)
+    rep = yaml.safe_load((pkg / "report.yaml").read_text(encoding="utf-8"))
+    start, end = rep["project"]["period_start"], rep["project"]["period_end"]
+    params = {p["name"]: p["value"] for p in rep["default_data"] + rep["monitored_data"]}
+    rows = lambda sql: [r[0] for r in con.execute(f"SELECT row_no FROM ({sql}) ORDER BY row_no").fetchall()]
+    out: dict = {"_con": con, "_rep": rep, "_stats": stats, "_params": params}
+    out["records.validity"] = rows("""SELECT * FROM t WHERE trip_id IS NULL OR user_id IS NULL OR start_time IS NULL
+        OR mode NOT IN ('bus', 'metro') OR (end_time IS NOT NULL AND end_time <= start_time)
+        OR (mode = 'metro' AND (end_time IS NULL OR entry_station IS NULL OR exit_station IS NULL
+                                OR NOT (distance_km > 0)))
+        OR (mode = 'bus' AND (end_time IS NOT NULL OR entry_station IS NOT NULL OR distance_km IS NOT NULL))""")
+    out["records.duplicates"] = rows("""SELECT row_no FROM (SELECT row_no,
+        row_number() OVER (PARTITION BY trip_id ORDER BY row_no) AS a,
+        row_number() OVER (PARTITION BY user_id, mode, start_time, end_time ORDER BY row_no) AS b FROM t)
+        WHERE a > 1 OR b > 1""")
+    # overlap: two metro intervals intersect, or a bus instant lies strictly inside a metro trip
+    out["records.overlap"] = rows("""SELECT DISTINCT y.row_no FROM t x JOIN t y ON x.user_id = y.user_id
+        AND x.row_no <> y.row_no AND x.mode = 'metro' AND (
+            (y.mode = 'metro' AND y.start_time >= x.start_time AND y.start_time < x.end_time AND x.row_no < y.row_no)
+            OR (y.mode = 'bus' AND y.start_time > x.start_time AND y.start_time < x.end_time))""")
+    out["period.records_in_period"] = rows(
+        f"SELECT * FROM t WHERE CAST(start_time AS DATE) NOT BETWEEN DATE '{start}' AND DATE '{end}' "
+        f"OR (end_time IS NOT NULL AND CAST(end_time AS DATE) <> CAST(start_time AS DATE))")
+    out["period.crediting_start"] = rows("SELECT * FROM t WHERE CAST(start_time AS DATE) < DATE '2022-08-18'")
+    out["period.user_authorization"] = rows(
+        "SELECT t.* FROM t LEFT JOIN u USING (user_id) WHERE u.authorized_at IS NULL OR t.start_time < u.authorized_at")
+    out["transit.metro_distance"] = rows("""SELECT t.* FROM t LEFT JOIN s2 ON s2.a = entry_station
+        AND s2.b = exit_station WHERE mode = 'metro' AND (s2.km IS NULL OR abs(distance_km - s2.km) > 0.01)""")
+    caps = {"bus": params["daily_cap_bus"], "metro": params["daily_cap_metro"]}
+    out["transit.daily_cap"] = rows(f"""SELECT row_no FROM (SELECT row_no, mode, row_number() OVER (
+        PARTITION BY user_id, mode, CAST(start_time AS DATE) ORDER BY start_time, trip_id) AS k FROM t)
+        WHERE k > CASE mode WHEN 'bus' THEN {caps['bus']} ELSE {caps['metro']} END""")
+    n_bus, n_metro, metro_pkm = con.execute("""SELECT count_if(mode = 'bus'), count_if(mode = 'metro'),
+        sum(distance_km) FILTER (WHERE mode = 'metro') FROM t""").fetchone()
+    out["_n_bus"], out["_n_metro"], out["_metro_pkm"] = n_bus, n_metro, metro_pkm
+    out["count.reconciliation"] = (params["n_bus"], params["n_metro"]) != (n_bus, n_metro)
+    out["distance.reconciliation"] = abs(params["metro_pkm"] - metro_pkm) > 0.0005
+    # report arithmetic, in decimals from the figures as written
+    D = lambda x: Decimal(str(x))
+    bus_pkm = D(params["n_bus"]) * D(params["bus_ride_km"])
+    m = D(params["metro_pkm"])
+    res = {k: D(v) for k, v in rep["results"].items()}
+    want = {"baseline_emissions_tco2": D(params["EF_baseline"]) * (bus_pkm + m) / 1000,
+            "project_emissions_tco2": (D(params["EF_bus"]) * bus_pkm + D(params["EF_metro"]) * m) / 1000,
+            "reduction_bus_tco2": (D(params["EF_baseline"]) - D(params["EF_bus"])) * bus_pkm / 1000,
+            "reduction_metro_tco2": (D(params["EF_baseline"]) - D(params["EF_metro"])) * m / 1000}
+    half = lambda v: Decimal(5) * Decimal(10) ** (v.as_tuple().exponent - 1)
+    out["report.arithmetic"] = (any(abs(res[k] - w) > half(res[k]) for k, w in want.items())
+                                or res["reduction_tco2"] != res["baseline_emissions_tco2"] - res["project_emissions_tco2"])
+    table = yaml.safe_load((pkg / "factors.yaml").read_text(encoding="utf-8"))
+    year = int(end.year)
+    out["factor.values"] = any(
+        f["year"] != year or params[f["parameter"]] != f["value"]
+        or (f["parameter"].startswith("EF_") and f.get("data_year") != year - 2) for f in table)
+    out["applicant.eligibility"] = rep["applicant"]["business_model"] != "data_platform"
+    out["report.completeness"] = not is_valid_uscc(rep["applicant"]["uscc"])
+    tap_anomalies = 0
+    if stats is not None:
+        tap_anomalies = stats.total_unpaired() + stats.exact_duplicates + stats.unknown_type + stats.invalid
+    out["transit.tap_pairing"] = tap_anomalies > 0
+    return out
+
+
+TRANSIT_RECORD_RULES = ("records.validity", "records.duplicates", "records.overlap", "period.records_in_period",
+                        "period.crediting_start", "period.user_authorization", "transit.metro_distance",
+                        "transit.daily_cap")
+TRANSIT_REPORT_RULES = ("count.reconciliation", "distance.reconciliation", "report.arithmetic", "factor.values",
+                        "applicant.eligibility", "report.completeness", "transit.tap_pairing")
+
+
+def _transit_leaks(audit: dict, check: str | None) -> list[str]:
+    return ([c for c in TRANSIT_RECORD_RULES if c != check and audit[c]]
+            + [c for c in TRANSIT_REPORT_RULES if c != check and audit[c]])
+
+
+@pytest.mark.parametrize("fmt,taps", [("csv", False), ("parquet", False), ("csv", True)])
+def test_transit_clean_package_is_consistent(tmp_path: Path, fmt: str, taps: bool) -> None:
+    pkg = tmp_path / "p"
+    info = write_transit_package(pkg, trips=TRIPS, seed=5, fmt=fmt, taps=taps)
+    audit = _transit_audit(pkg, info)
+    assert _transit_leaks(audit, None) == []
+    con, rep, params = audit["_con"], audit["_rep"], audit["_params"]
+    # totals: the data's, exactly (recomputed by DuckDB) and what info says
+    assert audit["_n_bus"] + audit["_n_metro"] == TRIPS == info["records"]
+    assert (params["n_bus"], params["n_metro"]) == (info["n_bus"], info["n_metro"])
+    assert round(audit["_metro_pkm"], 3) == params["metro_pkm"] == info["metro_pkm_m"] / 1000
+    assert rep["results"]["reduction_tco2"] == pytest.approx(
+        rep["results"]["reduction_bus_tco2"] + rep["results"]["reduction_metro_tco2"], abs=2e-6)
+    assert rep["applicant"]["business_model"] == "data_platform"
+    assert rep["methodology"] == "shenzhen-public-transit"
+    # realistic: both modes, metro within an hour, trips all year, every user at the cap on some day
+    assert 0.2 < audit["_n_bus"] / TRIPS < 0.6
+    longest = con.execute("SELECT max(epoch(end_time) - epoch(start_time)) FROM t").fetchone()[0]
+    assert longest < 3600
+    assert con.execute("SELECT count(DISTINCT month(start_time)) FROM t").fetchone()[0] == 12
+    at_cap = con.execute("""SELECT count(*) FROM (SELECT user_id, mode, CAST(start_time AS DATE), count(*) AS n
+        FROM t GROUP BY ALL) WHERE n = 2""").fetchone()[0]
+    assert at_cap > 0
+    # symmetric station table: each pair once, distances add up along each line
+    pairs = con.execute("SELECT a, b, km FROM s").fetchall()
+    assert len(pairs) == len({frozenset((a, b)) for a, b, _ in pairs}) == 3 * 45
+    km = {frozenset((a, b)): k for a, b, k in pairs}
+    for a, b, m in station_table():
+        assert km[frozenset((a, b))] == m / 1000
+    stations = sorted({x for a, b, _ in pairs for x in (a, b)})
+    assert len(stations) == 30
+    factors = yaml.safe_load((pkg / "factors.yaml").read_text(encoding="utf-8"))
+    assert {f["parameter"] for f in factors} == {"EF_baseline", "EF_bus", "EF_metro", "bus_ride_km",
+                                                 "daily_cap_bus", "daily_cap_metro"}
+    for f in factors:
+        assert "示例" in f["source"] and "ILLUSTRATIVE" in f["source"]
+    for rel in rep["documents"].values():
+        assert (pkg / rel).read_bytes().startswith(b"%PDF-")
+    if taps:
+        assert rep["data"]["taps"] == ["taps.csv"] and rep["data"]["tap_format"] == "shenzhen-tong"
+        assert "trips" not in rep["data"]
+
+
+@pytest.mark.parametrize("defect", TRANSIT_DEFECTS)
+def test_transit_defect_plants_exactly_itself(tmp_path: Path, defect: str) -> None:
+    taps = defect == "unpaired_taps"
+    pkg = tmp_path / defect
+    info = write_transit_package(pkg, trips=TRIPS, seed=5, defect=defect, taps=taps)
+    check, count = TRANSIT_PLANTED[defect]
+    audit = _transit_audit(pkg, info)
+    assert info["planted"]["check"] == check
+    assert _transit_leaks(audit, check) == [], f"{defect} leaks into other checks"
+    assert audit[check] == (info["planted"]["rows"] if count is not None else True)
+    params, con = audit["_params"], audit["_con"]
+    if count is not None:
+        assert len(audit[check]) == count
+        ids = [r[0] for r in con.execute(f"SELECT trip_id FROM t WHERE row_no IN "
+                                         f"({', '.join(map(str, audit[check]))}) ORDER BY row_no").fetchall()]
+        assert ids == info["planted"]["trip_ids"]
+    if defect == "count_mismatch_bus":
+        assert params["n_bus"] == audit["_n_bus"] + 12 and params["n_metro"] == audit["_n_metro"]
+    if defect == "count_mismatch_metro":
+        assert params["n_metro"] == audit["_n_metro"] - 8 and params["n_bus"] == audit["_n_bus"]
+    if defect == "wrong_metro_distance":
+        off = con.execute(f"""SELECT min(abs(distance_km - km)) FROM t JOIN s2 ON a = entry_station
+            AND b = exit_station WHERE row_no IN ({', '.join(map(str, audit[check]))})""").fetchone()[0]
+        assert off >= 0.4 - 1e-9
+    if defect == "above_daily_cap":
+        modes = [r[0] for r in con.execute(f"SELECT mode FROM t WHERE row_no IN "
+                                           f"({', '.join(map(str, audit[check]))}) ORDER BY row_no").fetchall()]
+        assert sorted(modes) == ["bus"] * 3 + ["metro"] * 4 == sorted(info["planted"]["modes"])
+        assert info["records"] == TRIPS + 7
+    if defect == "wrong_factor_year":
+        table = yaml.safe_load((pkg / "factors.yaml").read_text(encoding="utf-8"))
+        assert [f["parameter"] for f in table if f.get("data_year") not in (None, 2022)] == ["EF_metro"]
+    if defect == "unpaired_taps":
+        stats = audit["_stats"]
+        assert (stats.unpaired_entries, stats.unpaired_exits, stats.exact_duplicates) == (4, 3, 1)
+        assert stats.exit_before_entry == stats.overlong == stats.unknown_type == stats.invalid == 0
+        assert (stats.trips_bus, stats.trips_metro) == (info["n_bus"], info["n_metro"])
+    if defect == "ineligible_platform":
+        assert audit["_rep"]["applicant"]["business_model"] == "third_party_payment"
+    # expected findings name exactly the planted check as non-pass (apart from fare_band)
+    e = expected_transit_findings(info, fares="fares.yaml" if taps else None)
+    nonpass = {c for c, v in e["checks"].items() if v["status"] not in ("pass", "not_applicable", "not_evaluated")}
+    assert nonpass == {check}
+
+
+def test_transit_taps_pair_into_the_intended_trips(tmp_path: Path) -> None:
+    """The same seed written as a trip file and as taps: pairing the taps gives exactly the trips
+    (user, mode, times, stations, route), each metro exit's fare within the band of its distance."""
+    from verifier.transit.fares import FareTable
+
+    for defect in (None, "above_daily_cap", "unpaired_taps"):
+        plain = defect if defect != "unpaired_taps" else None
+        a = write_transit_package(tmp_path / f"trips-{defect}", trips=TRIPS, seed=9, defect=plain)
+        b = write_transit_package(tmp_path / f"taps-{defect}", trips=TRIPS, seed=9, defect=defect, taps=True)
+        con_a, _ = _transit_load(tmp_path / f"trips-{defect}", a)
+        con_b, stats = _transit_load(tmp_path / f"taps-{defect}", b)
+        cols = "user_id, mode, start_time, end_time, entry_station, exit_station, route, distance_km"
+        rows_a = con_a.execute(f"SELECT {cols} FROM t ORDER BY row_no").fetchall()
+        rows_b = con_b.execute(f"SELECT {cols} FROM t ORDER BY row_no").fetchall()
+        assert rows_a == rows_b
+        assert stats.trips_metro == a["n_metro"] and stats.trips_bus == a["n_bus"]
+        assert stats.accounted() == stats.taps == b["tap_stats"]["taps"]
+        for k, v in b["tap_stats"].items():
+            assert getattr(stats, k) == v, k
+        if defect is None:
+            assert stats.anomalies() == 0
+            assert stats.taps == a["n_bus"] + 2 * a["n_metro"]
+        if defect == "above_daily_cap":
+            assert b["planted"]["rows"] == a["planted"]["rows"]
+            ids = [r[0] for r in con_b.execute(
+                f"SELECT trip_id FROM t WHERE row_no IN ({', '.join(map(str, b['planted']['rows']))}) ORDER BY row_no"
+            ).fetchall()]
+            assert ids == b["planted"]["trip_ids"]
+        fares = FareTable.default()
+        for d, fen in con_b.execute("SELECT distance_km, fare_fen FROM t WHERE mode = 'metro'").fetchall():
+            assert fen == fares.fare_for_distance(d)
+            lo, hi = fares.band_for_fare(fen)
+            assert lo < d <= hi
+    # the published column set and deal types, the header exactly
+    text = (tmp_path / "taps-None" / "taps.csv").read_text(encoding="utf-8").splitlines()
+    assert text[0] == "card_no,deal_date,deal_type,deal_money,deal_value,equ_no,company_name,station,car_no,conn_mark,close_date"
+    assert {ln.split(",")[2] for ln in text[1:]} == {"地铁入站", "地铁出站", "巴士"}
+
+
+def test_transit_deterministic(tmp_path: Path) -> None:
+    for fmt, taps, defect in (("csv", False, "above_daily_cap"), ("parquet", False, "wrong_metro_distance"),
+                              ("csv", True, "unpaired_taps")):
+        a = write_transit_package(tmp_path / f"a-{fmt}-{taps}", trips=400, seed=11, fmt=fmt, defect=defect, taps=taps)
+        b = write_transit_package(tmp_path / f"b-{fmt}-{taps}", trips=400, seed=11, fmt=fmt, defect=defect, taps=taps)
+        root_a, root_b = tmp_path / f"a-{fmt}-{taps}", tmp_path / f"b-{fmt}-{taps}"
+        files = sorted(p.relative_to(root_a) for p in root_a.rglob("*") if p.is_file())
+        assert len(files) >= 9
+        for rel in files:
+            assert (root_a / rel).read_bytes() == (root_b / rel).read_bytes(), rel
+        assert {k: v for k, v in a.items() if k != "path"} == {k: v for k, v in b.items() if k != "path"}
+    write_transit_package(tmp_path / "c", trips=400, seed=12)
+    write_transit_package(tmp_path / "d", trips=400, seed=11)
+    assert (tmp_path / "c" / "trips.csv").read_bytes() != (tmp_path / "d" / "trips.csv").read_bytes()
+    # a defect package is the clean one plus its defect: the same trips apart from the planted ones
+    strip = lambda line: line.split(",", 1)[1]   # without trip_id (a row number)
+    clean = [strip(x) for x in (tmp_path / "d" / "trips.csv").read_text(encoding="utf-8").splitlines()[1:]]
+    capped = (tmp_path / "a-csv-False" / "trips.csv").read_text(encoding="utf-8").splitlines()[1:]
+    info = write_transit_package(tmp_path / "e", trips=400, seed=11, defect="above_daily_cap")
+    rest = [strip(x) for i, x in enumerate(capped, start=1) if i not in set(info["planted"]["rows"])]
+    assert rest == clean
+
+
+def test_transit_csv_and_parquet_hold_the_same_rows(tmp_path: Path) -> None:
+    c = write_transit_package(tmp_path / "c", trips=TRIPS, seed=3, fmt="csv", defect="wrong_metro_distance")
+    p = write_transit_package(tmp_path / "p", trips=TRIPS, seed=3, fmt="parquet", defect="wrong_metro_distance")
+    a = _transit_load(tmp_path / "c", c)[0].execute("SELECT * FROM t ORDER BY row_no").fetchall()
+    b = _transit_load(tmp_path / "p", p)[0].execute("SELECT * FROM t ORDER BY row_no").fetchall()
+    assert a == b
+    assert c["report"] == p["report"] and c["planted"] == p["planted"]
+
+
+def test_transit_bad_arguments(tmp_path: Path) -> None:
+    for kwargs in ({"defect": "nonsense"}, {"fmt": "xlsx"}, {"defect": "unpaired_taps"},
+                   {"defect": "wrong_metro_distance", "taps": True}, {"fmt": "parquet", "taps": True},
+                   {"trips": 10}, {"defect": "duplicates"}):
+        with pytest.raises(ValueError):
+            write_transit_package(tmp_path / "x", **{"trips": 200, **kwargs})

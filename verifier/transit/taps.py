@@ -238,7 +238,7 @@ def stage_trips(
 ) -> PairingStats:
     """Read the tap files into DuckDB, pair them, and create ``table`` (replacing it) holding one
     row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. ``work_dir`` holds the
-    UTF-8 copies of GBK files (default: the system temp folder)."""
+    UTF-8 copies of GBK files (default: the system temp folder). Temporary tables are dropped."""
     files = [Path(f) for f in (files or [])]
     if not files:
         raise InputError("data.taps", None, "no tap files named")
@@ -254,28 +254,37 @@ def stage_trips(
             raise InputError(str(f), None, "tap file not found")
 
     p = f"_taps_{uuid.uuid4().hex[:10]}_"
-    raw, cls = p + "raw", p + "cls"
+    names = {k: p + k for k in ("raw", "files", "distinct", "metro")}
     created: list[str] = []
     old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=work_dir) if enc == "gbk" else None
     try:
+        # File order = rowid order of the raw table: keep insertion order while loading.
         con.execute("SET preserve_insertion_order = true")
         cols_sql = ", ".join(f"{c} VARCHAR" for c in TAP_COLUMNS)
-        con.execute(
-            f"CREATE TEMP TABLE {_q(raw)} (file_idx INTEGER, source_file VARCHAR, source_row BIGINT, {cols_sql})"
-        )
-        created.append(raw)
+        con.execute(f"CREATE TEMP TABLE {_q(names['raw'])} (file_idx INTEGER, {cols_sql})")
+        created.append(names["raw"])
+        offsets: list[int] = []
+        n = 0
         for i, f in enumerate(files):
             src = f
             if enc == "gbk":
                 src = Path(tmp_ctx.name) / f"{i}.csv"
                 _transcode_gbk(f, src)
-            _load_file(con, f, src, i, raw, p + f"f{i}", created)
-
-        _classify(con, raw, cls, float(max_stay_minutes) * 60.0)
-        created.append(cls)
-        stats = _stats(con, cls)
-        _build_trips(con, cls, table)
+            offsets.append(n)
+            n += _load_file(con, f, src, i, names["raw"])
+        con.execute(f"CREATE TEMP TABLE {_q(names['files'])} (fidx INTEGER, source_file VARCHAR, row0 BIGINT)")
+        created.append(names["files"])
+        con.executemany(
+            f"INSERT INTO {_q(names['files'])} VALUES (?, ?, ?)",
+            [[i, f.name, offsets[i]] for i, f in enumerate(files)],
+        )
+        _distinct(con, names)
+        created.append(names["distinct"])
+        _pair_metro(con, names, float(max_stay_minutes) * 60.0)
+        created.append(names["metro"])
+        stats = _stats(con, names, n, files, offsets)
+        _build_trips(con, names, table)
         return stats
     finally:
         for t in reversed(created):
@@ -284,16 +293,16 @@ def stage_trips(
             except duckdb.Error:
                 pass
         try:
-            con.execute(f"SET preserve_insertion_order = {'true' if str(old_order).lower() in ('true', '1') else 'false'}")
+            keep = "true" if str(old_order).lower() in ("true", "1") else "false"
+            con.execute(f"SET preserve_insertion_order = {keep}")
         except duckdb.Error:
             pass
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
 
 
-def _load_file(con, f: Path, src: Path, i: int, raw: str, staging: str, created: list[str]) -> None:
-    """Append one file's taps to ``raw`` with their 1-based data row (file order preserved)."""
-    name = f.name
+def _load_file(con, f: Path, src: Path, i: int, raw: str) -> int:
+    """Append one file's taps to ``raw`` in file order; returns the number of data rows."""
     try:
         desc = con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
     except duckdb.Error as e:
@@ -301,28 +310,19 @@ def _load_file(con, f: Path, src: Path, i: int, raw: str, staging: str, created:
     header: dict[str, str] = {}
     for row in desc:
         col = str(row[0])
-        key = col.strip().lstrip("\ufeff").strip().lower()
-        header.setdefault(key, col)
+        header.setdefault(col.strip().lstrip("\ufeff").strip().lower(), col)
     for c in REQUIRED_COLUMNS:
         if c not in header:
             raise InputError(str(f), c, "required column absent (header: " + ", ".join(header) + ")")
     select = ", ".join(
-        f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-') AS {c}" if c in header else f"CAST(NULL AS VARCHAR) AS {c}"
+        f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-')" if c in header else "CAST(NULL AS VARCHAR)"
         for c in TAP_COLUMNS
     )
     try:
-        con.execute(f"CREATE TEMP TABLE {_q(staging)} AS SELECT {select} FROM {_read_csv_sql(src)}")
-        created.append(staging)
-        con.execute(
-            f"INSERT INTO {_q(raw)} SELECT {i}, {_lit(name)}, rowid + 1, {', '.join(TAP_COLUMNS)} "
-            f"FROM {_q(staging)}"
-        )
+        res = con.execute(f"INSERT INTO {_q(raw)} SELECT {i}, {select} FROM {_read_csv_sql(src)}").fetchall()
     except duckdb.Error as e:
         raise _read_error(f, e)
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS {_q(staging)}")
-        if staging in created:
-            created.remove(staging)
+    return int(res[0][0]) if res else 0
 
 
 def _read_error(f: Path, e: Exception) -> InputError:
@@ -333,116 +333,139 @@ def _read_error(f: Path, e: Exception) -> InputError:
     return InputError(str(f), None, f"unreadable CSV: {msg}")
 
 
-def _classify(con, raw: str, cls: str, max_stay_s: float) -> None:
-    """One row per tap with its outcome (``status``); metro entries that start a trip carry the
-    exit's fields (``x_*``)."""
-    part_all = ", ".join(TAP_COLUMNS)
+def _distinct(con, names: dict) -> None:
+    """One row per distinct tap (hash aggregate over all eleven columns): ``seq`` = the raw rowid
+    (global file order) of its first occurrence, ``fidx`` its file, ``n`` its occurrences, ``cat``
+    its category (bus | metro | unknown_type | invalid)."""
+    cols = ", ".join(TAP_COLUMNS)
     con.execute(
         f"""
-        CREATE TEMP TABLE {_q(cls)} AS
-        WITH t AS (
+        CREATE TEMP TABLE {_q(names['distinct'])} AS
+        SELECT *,
+            CASE WHEN kind IS NULL THEN 'unknown_type'
+                 WHEN card_no IS NULL OR ts IS NULL THEN 'invalid'
+                 WHEN kind = 'bus' THEN 'bus'
+                 ELSE 'metro' END AS cat
+        FROM (
             SELECT *,
-                CAST(file_idx AS BIGINT) * {_FILE_SHIFT} + source_row AS seq,
                 COALESCE(TRY_CAST(deal_date AS TIMESTAMP),
                          try_strptime(deal_date, '%Y/%m/%d %H:%M:%S')) AS ts,
                 CASE deal_type WHEN {_lit(DEAL_ENTRY)} THEN 'entry' WHEN {_lit(DEAL_EXIT)} THEN 'exit'
-                               WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind,
-                row_number() OVER (PARTITION BY {part_all} ORDER BY file_idx, source_row) AS dup_rank
-            FROM {_q(raw)}
-        ),
-        s AS (
-            SELECT *,
-                CASE WHEN dup_rank > 1 THEN 'exact_duplicates'
-                     WHEN kind IS NULL THEN 'unknown_type'
-                     WHEN card_no IS NULL OR ts IS NULL THEN 'invalid'
-                     WHEN kind = 'bus' THEN 'bus'
-                     ELSE 'metro' END AS cat
-            FROM t
-        ),
-        m AS (
-            SELECT *,
+                               WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind
+            FROM (
+                SELECT {cols}, min(rowid) AS seq, arg_min(file_idx, rowid) AS fidx, count(*) AS n
+                FROM {_q(names['raw'])}
+                GROUP BY {cols}
+            )
+        )
+        """
+    )
+
+
+def _pair_metro(con, names: dict, max_stay_s: float) -> None:
+    """Each distinct valid metro tap with its outcome (``status``); an entry that starts a trip
+    carries the exit's fields (``x_*``)."""
+    lim = repr(max_stay_s)
+    con.execute(
+        f"""
+        CREATE TEMP TABLE {_q(names['metro'])} AS
+        WITH m AS (
+            SELECT seq, fidx, card_no, deal_date, deal_type, station, company_name, kind, ts,
                 lag(kind) OVER w AS p1_kind, lag(ts) OVER w AS p1_ts, lag(seq) OVER w AS p1_seq,
                 lag(kind, 2) OVER w AS p2_kind,
                 lead(kind) OVER w AS n1_kind, lead(ts) OVER w AS n1_ts, lead(seq) OVER w AS n1_seq,
                 lead(kind, 2) OVER w AS n2_kind,
                 lead(station) OVER w AS n1_station, lead(deal_value) OVER w AS n1_value,
                 lead(deal_money) OVER w AS n1_money
-            FROM s WHERE cat = 'metro'
+            FROM {_q(names['distinct'])} WHERE cat = 'metro'
             WINDOW w AS (PARTITION BY card_no ORDER BY ts, seq)
         ),
         ms AS (
             SELECT *,
                 CASE
                   WHEN kind = 'entry' AND n1_kind = 'exit' THEN
-                    CASE WHEN epoch(n1_ts) - epoch(ts) <= {max_stay_s} THEN 'trip' ELSE 'overlong' END
+                    CASE WHEN epoch(n1_ts) - epoch(ts) <= {lim} THEN 'trip' ELSE 'overlong' END
                   WHEN kind = 'exit' AND p1_kind = 'entry' THEN
-                    CASE WHEN epoch(ts) - epoch(p1_ts) <= {max_stay_s} THEN 'trip_exit' ELSE 'overlong' END
+                    CASE WHEN epoch(ts) - epoch(p1_ts) <= {lim} THEN 'trip_exit' ELSE 'overlong' END
                   WHEN kind = 'exit' AND n1_kind = 'entry' AND COALESCE(n2_kind, '') <> 'exit'
-                       AND n1_seq < seq AND epoch(n1_ts) - epoch(ts) <= {max_stay_s} THEN 'exit_before_entry'
+                       AND n1_seq < seq AND epoch(n1_ts) - epoch(ts) <= {lim} THEN 'exit_before_entry'
                   WHEN kind = 'entry' AND p1_kind = 'exit' AND COALESCE(p2_kind, '') <> 'entry'
-                       AND seq < p1_seq AND epoch(ts) - epoch(p1_ts) <= {max_stay_s} THEN 'exit_before_entry'
+                       AND seq < p1_seq AND epoch(ts) - epoch(p1_ts) <= {lim} THEN 'exit_before_entry'
                   WHEN kind = 'entry' THEN 'unpaired_entries'
                   ELSE 'unpaired_exits'
                 END AS status
             FROM m
         )
-        SELECT file_idx, source_file, source_row, seq, card_no, deal_date, deal_type, station,
-               company_name, deal_value, deal_money, kind, ts, status,
+        SELECT seq, fidx, card_no, deal_date, deal_type, station, company_name, kind, ts, status,
                CASE WHEN status = 'trip' THEN n1_ts END AS x_ts,
                CASE WHEN status = 'trip' THEN n1_station END AS x_station,
                CASE WHEN status = 'trip' THEN n1_value END AS x_value,
                CASE WHEN status = 'trip' THEN n1_money END AS x_money
         FROM ms
-        UNION ALL
-        SELECT file_idx, source_file, source_row, seq, card_no, deal_date, deal_type, station,
-               company_name, deal_value, deal_money, kind, ts, cat AS status,
-               CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
-        FROM s WHERE cat <> 'metro'
         """
     )
 
 
-def _stats(con, cls: str) -> PairingStats:
-    counts: dict[tuple[str, str | None], int] = {}
-    for status, kind, n in con.execute(
-        f"SELECT status, kind, count(*) FROM {_q(cls)} GROUP BY ALL"
-    ).fetchall():
-        counts[(status, kind)] = int(n)
+def _stats(con, names: dict, n_taps: int, files: list[Path], offsets: list[int]) -> PairingStats:
+    d, m, raw = _q(names["distinct"]), _q(names["metro"]), _q(names["raw"])
+    by_cat = dict(con.execute(f"SELECT cat, count(*) FROM {d} GROUP BY cat").fetchall())
+    n_distinct = sum(by_cat.values())
+    by_status: dict[tuple[str, str], int] = {
+        (st, k): int(c) for st, k, c in con.execute(f"SELECT status, kind, count(*) FROM {m} GROUP BY ALL").fetchall()
+    }
 
-    def by_status(s: str) -> int:
-        return sum(n for (st, _), n in counts.items() if st == s)
+    def st(s: str) -> int:
+        return sum(c for (x, _), c in by_status.items() if x == s)
 
-    metro = {"trip", "trip_exit", "overlong", "exit_before_entry", "unpaired_entries", "unpaired_exits"}
+    def ex(rows) -> list[dict]:
+        out = []
+        for seq, fidx, card, date, dtype, station in rows:
+            out.append(
+                {"file": files[fidx].name, "row": int(seq) - offsets[fidx] + 1, "card_no": card,
+                 "deal_date": date, "deal_type": dtype, "station": station}
+            )
+        return out
+
+    k = EXAMPLES_PER_CATEGORY
+    fields = "card_no, deal_date, deal_type, station"
     examples: dict[str, list[dict]] = {c: [] for c in ANOMALY_CATEGORIES}
-    rows = con.execute(
-        f"""
-        SELECT status, source_file, source_row, card_no, deal_date, deal_type, station
-        FROM (SELECT *, row_number() OVER (PARTITION BY status ORDER BY seq) AS k
-              FROM {_q(cls)}
-              WHERE status IN ({', '.join(_lit(c) for c in ANOMALY_CATEGORIES)}))
-        WHERE k <= {EXAMPLES_PER_CATEGORY}
-        ORDER BY status, seq
-        """
-    ).fetchall()
-    for status, file, row, card, date, dtype, station in rows:
-        examples[status].append(
-            {"file": file, "row": int(row), "card_no": card, "deal_date": date, "deal_type": dtype, "station": station}
-        )
+    dups = n_taps - n_distinct
+    if dups:
+        on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM g.{c}" for c in TAP_COLUMNS)
+        examples["exact_duplicates"] = ex(con.execute(
+            f"SELECT r.rowid, r.file_idx, {', '.join('r.' + c for c in fields.split(', '))} "
+            f"FROM {raw} r JOIN (SELECT * FROM {d} WHERE n > 1) g ON {on} "
+            f"WHERE r.rowid <> g.seq ORDER BY r.rowid LIMIT {k}"
+        ).fetchall())
+    for cat in ("unknown_type", "invalid"):
+        if by_cat.get(cat):
+            examples[cat] = ex(con.execute(
+                f"SELECT seq, fidx, {fields} FROM {d} WHERE cat = ? ORDER BY seq LIMIT {k}", [cat]
+            ).fetchall())
+    for cat in ("unpaired_entries", "unpaired_exits", "exit_before_entry", "overlong"):
+        if st(cat):
+            examples[cat] = ex(con.execute(
+                f"SELECT seq, fidx, {fields} FROM {m} WHERE status = ? ORDER BY seq LIMIT {k}", [cat]
+            ).fetchall())
+
+    metro_kinds = {"entry": 0, "exit": 0}
+    for (_, kind), c in by_status.items():
+        metro_kinds[kind] += c
     return PairingStats(
-        taps=sum(counts.values()),
-        bus_taps=by_status("bus"),
-        metro_entries=sum(n for (st, k), n in counts.items() if st in metro and k == "entry"),
-        metro_exits=sum(n for (st, k), n in counts.items() if st in metro and k == "exit"),
-        trips_metro=by_status("trip"),
-        trips_bus=by_status("bus"),
-        unpaired_entries=by_status("unpaired_entries"),
-        unpaired_exits=by_status("unpaired_exits"),
-        exit_before_entry=by_status("exit_before_entry"),
-        overlong=by_status("overlong"),
-        exact_duplicates=by_status("exact_duplicates"),
-        unknown_type=by_status("unknown_type"),
+        taps=n_taps,
+        bus_taps=int(by_cat.get("bus", 0)),
+        metro_entries=metro_kinds["entry"],
+        metro_exits=metro_kinds["exit"],
+        trips_metro=st("trip"),
+        trips_bus=int(by_cat.get("bus", 0)),
+        unpaired_entries=st("unpaired_entries"),
+        unpaired_exits=st("unpaired_exits"),
+        exit_before_entry=st("exit_before_entry"),
+        overlong=st("overlong"),
+        exact_duplicates=dups,
+        unknown_type=int(by_cat.get("unknown_type", 0)),
         examples=examples,
-        invalid=by_status("invalid"),
+        invalid=int(by_cat.get("invalid", 0)),
     )
 
 
@@ -450,7 +473,7 @@ def _fen_sql(col: str) -> str:
     return f"CAST(round(TRY_CAST({col} AS DOUBLE)) AS BIGINT)"
 
 
-def _build_trips(con, cls: str, table: str) -> None:
+def _build_trips(con, names: dict, table: str) -> None:
     con.execute(
         f"""
         CREATE OR REPLACE TABLE {_q(table)} AS
@@ -458,19 +481,20 @@ def _build_trips(con, cls: str, table: str) -> None:
             user_id || '-' || strftime(start_time, '%Y%m%d%H%M%S') || '-'
                 || CAST(row_number() OVER (PARTITION BY user_id, start_time ORDER BY seq) AS VARCHAR) AS trip_id,
             user_id, mode, start_time, end_time, entry_station, exit_station, route,
-            CAST(NULL AS DOUBLE) AS distance_km, fare_fen, paid_fen, source_file, source_row
+            CAST(NULL AS DOUBLE) AS distance_km, fare_fen, paid_fen,
+            f.source_file, seq - f.row0 + 1 AS source_row
         FROM (
-            SELECT seq, card_no AS user_id, 'metro' AS mode, ts AS start_time, x_ts AS end_time,
+            SELECT seq, fidx, card_no AS user_id, 'metro' AS mode, ts AS start_time, x_ts AS end_time,
                    station AS entry_station, x_station AS exit_station, company_name AS route,
-                   {_fen_sql('x_value')} AS fare_fen, {_fen_sql('x_money')} AS paid_fen,
-                   source_file, source_row
-            FROM {_q(cls)} WHERE status = 'trip'
+                   {_fen_sql('x_value')} AS fare_fen, {_fen_sql('x_money')} AS paid_fen
+            FROM {_q(names['metro'])} WHERE status = 'trip'
             UNION ALL
-            SELECT seq, card_no, 'bus', ts, CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR),
+            SELECT seq, fidx, card_no, 'bus', ts, CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR),
                    CAST(NULL AS VARCHAR), COALESCE(station, company_name),
-                   {_fen_sql('deal_value')}, {_fen_sql('deal_money')}, source_file, source_row
-            FROM {_q(cls)} WHERE status = 'bus'
-        )
+                   {_fen_sql('deal_value')}, {_fen_sql('deal_money')}
+            FROM {_q(names['distinct'])} WHERE cat = 'bus'
+        ) t
+        JOIN {_q(names['files'])} f ON t.fidx = f.fidx
         ORDER BY seq
         """
     )
