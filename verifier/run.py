@@ -29,6 +29,7 @@ from verifier.methodology import CRS_NAMES, canonical_columns
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
+from verifier.schemas import validate_sample
 from verifier.submission import Submission, load_submission
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
@@ -209,7 +210,8 @@ def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
                     "selection": 'md5("<seed>:<record_key>") ascending'}
     tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
     fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
-    ctx.sample_table = sample[fields + tests].reset_index(drop=True)
+    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(
+        ctx.sub.methodology, sample[fields + tests].reset_index(drop=True))
 
 
 # -- findings ----------------------------------------------------------------------------------

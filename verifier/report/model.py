@@ -202,7 +202,7 @@ def sample_table(sample: pd.DataFrame, titles: dict) -> dict:
     for rec in sample.itertuples(index=False, name=None):
         cells = []
         for col, value in zip(sample.columns, rec):
-            if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
                 cells.append("")
             elif col in tests:
                 cells.append(str(value))

@@ -77,7 +77,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
 
 
 def _cell(value):
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
         return None
     if hasattr(value, "item"):
         value = value.item()
