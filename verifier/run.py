@@ -115,8 +115,9 @@ def stage(ctx: Context) -> None:
     if sub.uses_taps:
         from verifier.transit.taps import stage_trips
 
-        ctx.tap_stats = stage_trips(engine.con, sub.data_files["taps"], table="tap_trips",
-                                    encoding=sub.encoding)
+        ctx.tap_stats = stage_trips(engine.con, sub.data_files["taps"], table="tap_trips", encoding=sub.encoding,
+                                    tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
+                                    work_dir=engine.workdir)
         ctx.columns = {c: c for c in canonical_columns(sub.methodology)}
         relation = "(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM tap_trips)"
         ctx.population = engine.stage(None, ctx.columns, sub.timezone, boundary, users, sub.encoding,

@@ -131,7 +131,6 @@ EXAMPLES_PER_CATEGORY = 5
 _UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf8-sig"}
 _GBK = {"gbk", "cp936", "gb2312", "gb18030"}
 _CHUNK = 16 * 1024 * 1024
-_FILE_SHIFT = 1 << 40  # seq = file_idx * 2^40 + source_row
 
 
 @dataclass
