@@ -145,3 +145,25 @@ def test_json_report_same_as_yaml(tmp_path, bike_package):
     findings = json.loads((tmp_path / "out" / "findings.json").read_text(encoding="utf-8"))
     assert findings["checks"][0]["id"] == "report.completeness"
     assert findings["checks"][0]["status"] == "pass"
+
+
+def test_import_taps_pairs_the_real_file(tmp_path):
+    from conftest import SHARED
+    import duckdb
+
+    src = SHARED / "data" / "field" / "szt_card_records_2018-09-01_page14.csv"
+    out = tmp_path / "trips.parquet"
+    r = run_cli("import-taps", src, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "486 metro trips, 18118 bus trips" in r.stdout
+    assert "exact_duplicates: 1" in r.stdout
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT mode, count(*) FROM read_parquet('{out}') GROUP BY 1 ORDER BY 1").fetchall()
+    con.close()
+    assert rows == [("bus", 18118), ("metro", 486)]
+
+
+def test_import_taps_missing_file(tmp_path):
+    r = run_cli("import-taps", tmp_path / "nope.csv", "--out", tmp_path / "t.parquet")
+    assert_input_error(r, "nope.csv")
+    assert not (tmp_path / "t.parquet").exists()
