@@ -1,0 +1,24 @@
+"""The built wheel carries what an installed verifier needs outside the checkout."""
+
+import subprocess
+import sys
+import zipfile
+
+from conftest import REPO
+
+
+def test_wheel_carries_templates_checklists_samples_and_reference_data(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    (wheel,) = tmp_path.glob("verifier-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in ("verifier/_bundled/templates/report.html.j2", "verifier/_bundled/templates/report.css",
+                   "verifier/_bundled/templates/i18n.yaml",
+                   "verifier/_bundled/checklists/shenzhen-bike-sharing.yaml",
+                   "verifier/_bundled/checklists/shenzhen-public-transit.yaml",
+                   "verifier/_bundled/samples/bike-clean/report.yaml",
+                   "verifier/_bundled/samples/bike-clean/factors.yaml",
+                   "verifier/reference/factors.yaml", "verifier/reference/materiality.yaml",
+                   "verifier/transit/fares_shenzhen.yaml"):
+        assert needed in names, needed
