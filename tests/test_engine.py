@@ -41,6 +41,6 @@ def test_row_no_is_file_order(tmp_path, kind, threads):
         cols = {"user_id": "user_id", "trip_id": None}
         assert engine.stage(source, cols, "Asia/Shanghai") == N
         # line k of the file (0-based) holds user 'u<k % 97>': row_no must be k + 1
-        wrong = engine.sql("SELECT count(*) FROM records WHERE user_id <> 'u' || ((row_no - 1) % 97)")[0][0]
+        wrong = engine.sql("SELECT count(*) FROM staged WHERE user_id <> 'u' || ((row_no - 1) % 97)")[0][0]
         assert wrong == 0
-        assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no) FROM records")[0] == (1, N, N)
+        assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no) FROM staged")[0] == (1, N, N)

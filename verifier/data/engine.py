@@ -8,7 +8,12 @@ the sample. Another engine (Spark) implements the same methods over the same col
 The table's physical row order carries no meaning: every query that needs an order states it
 (row_no, or the md5 rank), so results do not depend on the thread count.
 
-Staged record columns (table `records`):
+The staged table `staged` is written once. Window rules (duplicates, overlaps, daily caps) run on
+a narrow projection and keep only the records they mark (table `marks`, usually tiny); the view
+`records` adds one boolean column per record-level check, evaluated on the fly, so the wide
+table is never rewritten.
+
+Staged record columns (table `staged`, seen through the view `records`):
   row_no        1-based record order (file order; folder files in name order)
   record_key    trip_id where the file has that column (else '#<row_no>'), or row_no
   trip_id, user_id, mode, order_source, start_time, end_time (local, naive), record_date,
@@ -87,7 +92,7 @@ class DuckDBEngine:
               boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8",
               relation: str | None = None, extra_columns: tuple[str, ...] = ()) -> int:
-        """Create `records` from the trip file (or an already staged `relation`) with typed
+        """Create `staged` from the trip file (or an already staged `relation`) with typed
         canonical columns and, given a `boundary`, each point's inside bits; returns the count."""
         self._set_timezone(timezone)
         self.has_trip_id = columns.get("trip_id") is not None
@@ -115,14 +120,14 @@ class DuckDBEngine:
         auth, auth_join = self._users_sql(users, users_encoding)
         try:
             self.con.execute(f"""
-                CREATE OR REPLACE TABLE records AS
+                CREATE OR REPLACE TABLE staged AS
                 SELECT t.row_no, {key} AS record_key, t.* EXCLUDE (row_no),
                        CAST(t.start_time AS DATE) AS record_date, {geo}, {auth} AS authorized_at
                 FROM ({typed}) t {auth_join}""")
         except duckdb.Error as exc:
             raise InputError(source.declared[0] if source else "trips", "data.trips",
                              f"cannot be read: {_first_line(exc)}") from None
-        return self.sql("SELECT count(*) FROM records")[0][0]
+        return self.sql("SELECT count(*) FROM staged")[0][0]
 
     def _set_timezone(self, timezone: str) -> None:
         try:
@@ -197,22 +202,21 @@ class DuckDBEngine:
             WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b""")
         distance = "coalesce(r.distance_km, s.km)" if fill_missing else "r.distance_km"
         self.con.execute(f"""
-            CREATE OR REPLACE TABLE records AS
+            CREATE OR REPLACE TABLE staged AS
             SELECT r.* REPLACE ({distance} AS distance_km), s.km AS table_km
-            FROM records r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
+            FROM staged r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
         return [self.sql(f"SELECT num_rows FROM parquet_file_metadata({sql_str(f)})")[0][0] for f in files]
 
     # -- flags -----------------------------------------------------------------------------
     def flag(self, predicates: dict[str, str], validity: str, daily_cap: dict[str, int] | None = None) -> None:
-        """Add one boolean column per record-level check to `records`.
+        """Define the view `records`: `staged` plus one boolean column per record-level check.
 
         `validity` is the records.validity predicate; duplicates are judged on every record,
         overlaps only among valid non-duplicate records, and the daily cap last, among the
         records no other check flags (contract section 5)."""
         named = {"records.validity": validity, **predicates}
-        cols = ", ".join(f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items())
         dup_id = ("(trip_id IS NOT NULL AND row_number() OVER (PARTITION BY trip_id ORDER BY row_no) > 1)"
                   if self.has_trip_id else "false")
         dup_tuple = ("(user_id IS NOT NULL AND start_time IS NOT NULL AND row_number() OVER "
@@ -222,30 +226,45 @@ class DuckDBEngine:
         overlap = """CASE WHEN ok THEN coalesce(max(coalesce(end_time, start_time)) OVER (
                         PARTITION BY user_id, ok ORDER BY start_time, coalesce(end_time, start_time) > start_time, row_no
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) > start_time, false) ELSE false END"""
+        # The windows see only the columns they need, and only marked records are kept.
         self.con.execute(f"""
-            CREATE OR REPLACE TABLE flagged AS
-            WITH f AS (SELECT *, {cols} FROM records),
-                 d AS (SELECT *, {dup_id} OR {dup_tuple} AS "records.duplicates" FROM f),
-                 o AS (SELECT *, NOT "records.validity" AND NOT "records.duplicates"
-                                 AND user_id IS NOT NULL AND start_time IS NOT NULL AS ok FROM d)
-            SELECT * EXCLUDE (ok), {overlap} AS "records.overlap" FROM o""")
+            CREATE OR REPLACE TABLE marks AS
+            WITH n AS (SELECT row_no, trip_id, user_id, mode, start_time, end_time,
+                              coalesce(({validity}), false) AS invalid FROM staged),
+                 d AS (SELECT *, {dup_id} OR {dup_tuple} AS dup FROM n),
+                 o AS (SELECT *, NOT invalid AND NOT dup AND user_id IS NOT NULL AND start_time IS NOT NULL AS ok FROM d),
+                 w AS (SELECT row_no, dup, {overlap} AS overlap FROM o)
+            SELECT row_no, dup, overlap, false AS cap FROM w WHERE dup OR overlap""")
+        self._flag_sql = [f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items()] + [
+            'coalesce(m.dup, false) AS "records.duplicates"', 'coalesce(m.overlap, false) AS "records.overlap"']
         self.flag_columns = list(named) + ["records.duplicates", "records.overlap"]
+        self._define_view()
         if daily_cap is not None:
             self._daily_cap(daily_cap)
-        self.con.execute("DROP TABLE records")
-        self.con.execute("ALTER TABLE flagged RENAME TO records")
+
+    def _define_view(self) -> None:
+        self.con.execute(f"""
+            CREATE OR REPLACE VIEW records AS
+            SELECT s.*, {', '.join(self._flag_sql)}
+            FROM staged s LEFT JOIN marks m ON m.row_no = s.row_no""")
 
     def _daily_cap(self, caps: dict[str, int]) -> None:
         excluded = self.excluded_sql()
         cap = "CASE mode " + " ".join(f"WHEN {sql_str(m)} THEN {int(c)}" for m, c in caps.items()) + " END"
         self.con.execute(f"""
-            CREATE OR REPLACE TABLE flagged AS
-            SELECT *, CASE WHEN NOT ({excluded}) AND {cap} IS NOT NULL THEN
-                row_number() OVER (PARTITION BY user_id, mode, record_date, ({excluded})
-                                   ORDER BY start_time, record_key) > {cap}
-                ELSE false END AS "transit.daily_cap"
-            FROM flagged""")
+            CREATE OR REPLACE TABLE capped AS
+            SELECT row_no FROM (
+                SELECT row_no, {cap} AS cap, row_number() OVER (
+                    PARTITION BY user_id, mode, record_date ORDER BY start_time, record_key) AS k
+                FROM records WHERE NOT {excluded})
+            WHERE cap IS NOT NULL AND k > cap""")
+        self.con.execute("""
+            CREATE OR REPLACE TABLE marks AS
+            SELECT row_no, bool_or(dup) AS dup, bool_or(overlap) AS overlap, bool_or(cap) AS cap FROM (
+                SELECT * FROM marks UNION ALL SELECT row_no, false, false, true FROM capped) GROUP BY row_no""")
+        self._flag_sql.append('coalesce(m.cap, false) AS "transit.daily_cap"')
         self.flag_columns.append("transit.daily_cap")
+        self._define_view()
 
     def excluded_sql(self) -> str:
         cols = [sql_ident(c) for c in self.flag_columns if c not in self.warn_only]
