@@ -35,7 +35,7 @@ VERIFY_SEED = 1     # sampling seed given to verify
 PANDAS_TIMEOUT_S = 600
 PANDAS_MAX_CSV = 10**7          # plain pandas on CSV above this would pass ~16 GB / 10 min
 PANDAS_MAX_PARQUET = 2 * 10**7  # at 10^8 plain pandas would need > 16 GB
-MEMORY_LIMIT = "2GB"            # the constrained verify variant at the largest size
+MEMORY_LIMIT = "4GB"            # the variant at the largest size: 4x the default engine budget (1GB)
 COLUMNS = ["trip_id", "user_id", "start_time", "end_time", "start_lon", "start_lat", "end_lon",
            "end_lat", "distance_km"]
 
@@ -140,9 +140,10 @@ def child_steps(pkg: str, out: str) -> dict:
                     e[1] += 1
         setattr(owner, name, wrapper)
 
-    for m in ("stage", "flag", "aggregate", "examples", "sample", "histogram", "daily", "parquet_counts"):
+    for m in ("stage", "flag", "aggregate", "examples", "sample", "quantile", "histogram", "daily", "parquet_counts"):
         timed(DuckDBEngine, m, f"engine.{m}")
-    timed(Boundary, "contains", "Boundary.contains (point-in-polygon, in DuckDB's UDF threads)")
+    timed(Boundary, "contains_exact", "Boundary.contains_exact (points in grid cells an outline crosses, "
+                                      "in DuckDB's UDF threads)")
     for f in ("_hash_inputs", "_findings", "_figure_data", "_write_outputs", "_draw_sample"):
         timed(run, f, f"run.{f}")
     import verifier.report.render as render

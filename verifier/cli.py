@@ -81,8 +81,10 @@ def main() -> None:
 @click.option("--materiality", type=FLOAT, help="Default: by the claimed reduction's size (CDM 9/CMP.7).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--fares", type=click.Path(path_type=Path), help="Transit: metro fare table for transit.fare_band.")
-@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (default: DuckDB's, 80 % of RAM).")
+@click.option("--memory-limit", help="Engine memory budget, e.g. 4GB (default 1GB); the rest spills to --temp-dir.")
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--temp-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the engine's spill files (default: the system's temporary folder).")
 @click.option("--report-date", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Date printed on the report (default: the day after the period).")
 def verify(submission, out, **options) -> None:

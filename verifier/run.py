@@ -37,7 +37,7 @@ MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
-           lang="zh", fares=None, memory_limit=None, threads=None, report_date=None,
+           lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
            write_pdf: bool = True, progress=None) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
@@ -50,7 +50,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     factor_table = FactorTable.load(factors)
     bnd = _boundary(boundary, boundary_crs)
     fare_table = _fares(fares)
-    with DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads)) as engine:
+    with DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         ctx = Context(sub=sub, opts=opts, factors=factor_table, boundary=bnd, engine=engine)
         ctx.fares = fare_table
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
@@ -354,7 +354,7 @@ def _figure_data(ctx: Context):
 def _histogram(engine, expr: str, where: str, floor: float = 0.0, bins: int = 40):
     """A histogram with about `bins` bars of a round width over the bulk of the data (the top
     0.5 % piled into the last bar; `floor` keeps a threshold inside the range)."""
-    top = engine.sql(f"SELECT approx_quantile({expr}, 0.995) FROM records WHERE {where}")[0][0]
+    top = engine.quantile(expr, 0.995, where)
     if top is None:
         return None
     top = max(float(top), floor, 1e-6)

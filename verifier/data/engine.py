@@ -45,9 +45,14 @@ NUMBER_COLUMNS = ("start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
 GEO_POINTS = (("start_geo", "start_lon", "start_lat"), ("end_geo", "end_lon", "end_lat"))
 
 
+# DuckDB's own default is 80 % of RAM; a fixed budget keeps a 10^8-record run flat in memory
+# (what does not fit spills to the temporary folder). Measured in bench/results.md.
+DEFAULT_MEMORY_LIMIT = "1GB"
+
+
 @dataclass
 class EngineOptions:
-    memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"; default: DuckDB's (80 % of RAM)
+    memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"; default DEFAULT_MEMORY_LIMIT
     threads: int | None = None
     temp_dir: Path | None = None
 
@@ -57,15 +62,25 @@ class DuckDBEngine:
 
     def __init__(self, options: EngineOptions | None = None):
         self.options = options or EngineOptions()
-        self._tmp = tempfile.TemporaryDirectory(prefix="verifier-",
-                                                dir=self.options.temp_dir or None)
+        try:
+            self._tmp = tempfile.TemporaryDirectory(prefix="verifier-", dir=self.options.temp_dir or None)
+        except OSError as exc:
+            raise InputError("command line", "--temp-dir", f"cannot create a work folder: {exc}") from None
         self.workdir = Path(self._tmp.name)
-        # A file-backed database, so tables larger than memory live on disk, not in RAM.
-        self.con = duckdb.connect(str(self.workdir / "work.duckdb"))
+        # An in-memory database with compression, bounded by the memory limit: what does not fit
+        # spills to the temporary folder. (A file-backed database wrote every staged table to
+        # disk, and was 2-3x slower to stage.)
+        self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET temp_directory = {sql_str(self.workdir / 'spill')}")
+        try:
+            self.con.execute(f"SET memory_limit = {sql_str(self.options.memory_limit or DEFAULT_MEMORY_LIMIT)}")
+        except duckdb.Error:
+            self.close()
+            raise InputError("command line", "--memory-limit",
+                             f"{self.options.memory_limit!r} is not a size (e.g. 1GB, 4GB, 500MB)") from None
+        self.con.execute("ATTACH ':memory:' AS work (COMPRESS)")
+        self.con.execute("USE work")
         self.con.execute("SET preserve_insertion_order = true")
-        if self.options.memory_limit:
-            self.con.execute(f"SET memory_limit = {sql_str(self.options.memory_limit)}")
         if self.options.threads:
             self.con.execute(f"SET threads = {int(self.options.threads)}")
         self.flag_columns: list[str] = []
@@ -107,25 +122,26 @@ class DuckDBEngine:
         types = source.types if source else {}
         for name in TIME_COLUMNS:
             col = columns.get(name)
-            exprs.append(f"CAST(TRY_CAST({_typed(col, types)} AS TIMESTAMPTZ) AS TIMESTAMP) AS {name}"
-                         if col else f"CAST(NULL AS TIMESTAMP) AS {name}")
+            exprs.append(f"{_local_time(col, types)} AS {name}" if col else f"CAST(NULL AS TIMESTAMP) AS {name}")
         for name in NUMBER_COLUMNS:
             col = columns.get(name)
             exprs.append(f"TRY_CAST({_typed(col, types)} AS DOUBLE) AS {name}" if col
                          else f"CAST(NULL AS DOUBLE) AS {name}")
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
-        key = ("coalesce(trip_id, '#' || CAST(row_no AS VARCHAR))" if self.has_trip_id else "row_no")
-        geo = self._geo_sql(boundary)
+        key = "coalesce(trip_id, '#' || CAST(row_no AS VARCHAR))" if self.has_trip_id else "row_no"
+        (drop, add, grid_join), geo = self._geo_sql(boundary)
         auth, auth_join = self._users_sql(users, users_encoding)
+        # Staged once (compressed in memory; beyond the memory limit it spills to the work
+        # folder): later passes read native columns instead of parsing the file again.
         try:
             self.con.execute(f"""
                 CREATE OR REPLACE TABLE staged AS
-                SELECT t.row_no, {key} AS record_key, t.* EXCLUDE (row_no),
+                SELECT t.row_no, {key} AS record_key, t.* EXCLUDE (row_no{drop}),
                        CAST(t.start_time AS DATE) AS record_date, {geo}, {auth} AS authorized_at
-                FROM ({typed}) t {auth_join}""")
+                FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t {auth_join}""")
         except duckdb.Error as exc:
-            raise InputError(source.declared[0] if source else "trips", "data.trips",
+            raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
                              f"cannot be read: {_first_line(exc)}") from None
         return self.sql("SELECT count(*) FROM staged")[0][0]
 
@@ -141,6 +157,8 @@ class DuckDBEngine:
     def _row_no_sql(self, source: TripSource) -> str:
         if source.kind == "csv":
             return "row_number() OVER ()"
+        if len(source.files) == 1:
+            return "(file_row_number + 1)"
         # Parquet: offset of the file plus the row inside it: file order without a sort.
         files = [str(f) for f in source.files]
         counts = [r[0] for r in self.sql(
@@ -148,27 +166,48 @@ class DuckDBEngine:
             + ", ".join(sql_str(f) for f in files) + "]) ORDER BY list_position(["
             + ", ".join(sql_str(f) for f in files) + "], file_name)")]
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int).tolist()
-        return (f"(list_extract({offsets}, list_position([{', '.join(sql_str(f) for f in files)}], "
-                f"filename)) + file_row_number + 1)")
+        return f"(list_extract({offsets}, CAST(file_index AS INTEGER) + 1) + file_row_number + 1)"
 
-    def _geo_sql(self, boundary) -> str:
-        """geo bits per point: bit i set when the point, read as CRS_NAMES[i], is inside. The
-        boundary is moved into each system once, so points are never converted one by one."""
+    def _geo_sql(self, boundary) -> tuple[tuple[str, str, str], str]:
+        """geo bits per point: bit i set when the point, read as CRS_NAMES[i], is inside.
+
+        A grid lookup (`Boundary.crs_grid`, one row joined to every record) settles the points
+        whose cell no outline crosses; only the others reach the exact test, a vectorised UDF.
+        Returns (cell columns to drop, cell columns to add, the grid join) and the geo columns."""
         if boundary is None:
-            return "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
-        tests = [boundary.in_crs(crs).contains for crs in CRS_NAMES]
+            return ("", "", ""), "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
+        grid = boundary.crs_grid(CRS_NAMES)
+        self.con.execute("CREATE OR REPLACE TABLE geo_grid AS SELECT $cells::UTINYINT[] AS cells",
+                         {"cells": grid.cells.tolist()})
+        moved = [boundary.in_crs(crs) for crs in CRS_NAMES]
 
         def bits(lon: pa.Array, lat: pa.Array) -> pa.Array:
             x = lon.to_numpy(zero_copy_only=False).astype(float)
             y = lat.to_numpy(zero_copy_only=False).astype(float)
             out = np.zeros(len(x), dtype=np.uint8)
-            for i, inside in enumerate(tests):
-                out |= inside(x, y).astype(np.uint8) << i
+            for i, b in enumerate(moved):
+                out |= b.contains_exact(x, y).astype(np.uint8) << i
             return pa.array(out, mask=np.isnan(x) | np.isnan(y))
 
+        try:  # staged again (tests): the new boundary replaces the old one
+            self.con.remove_function("geo_bits")
+        except duckdb.InvalidInputException:
+            pass
         self.con.create_function("geo_bits", bits, ["DOUBLE", "DOUBLE"], "UTINYINT",
                                  type="arrow", null_handling="special", side_effects=False)
-        return ", ".join(f"geo_bits(t.{lon}, t.{lat}) AS {name}" for name, lon, lat in GEO_POINTS)
+
+        def cell(lon: str, lat: str) -> str:
+            i = f"CAST(least(floor(({lon} - {grid.x0!r}) * {grid.sx!r}), {grid.n - 1}) AS INTEGER)"
+            j = f"CAST(least(floor(({lat} - {grid.y0!r}) * {grid.sy!r}), {grid.n - 1}) AS INTEGER)"
+            return (f"CASE WHEN {lon} > {grid.x0!r} AND {lon} < {grid.x1!r} AND {lat} > {grid.y0!r} "
+                    f"AND {lat} < {grid.y1!r} THEN g.cells[1 + {j} * {grid.n} + {i}] ELSE 0 END")
+
+        add = "".join(f", {cell(f'x.{lon}', f'x.{lat}')} AS {name}_cell" for name, lon, lat in GEO_POINTS)
+        drop = "".join(f", {name}_cell" for name, _, _ in GEO_POINTS)
+        geo = ", ".join(f"CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
+                        f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
+                        f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
+        return (drop, add, " CROSS JOIN geo_grid g"), geo
 
     def _users_sql(self, users: Path | None, encoding: str) -> tuple[str, str]:
         if users is None:
@@ -217,24 +256,28 @@ class DuckDBEngine:
         overlaps only among valid non-duplicate records, and the daily cap last, among the
         records no other check flags (contract section 5)."""
         named = {"records.validity": validity, **predicates}
-        dup_id = ("(trip_id IS NOT NULL AND row_number() OVER (PARTITION BY trip_id ORDER BY row_no) > 1)"
-                  if self.has_trip_id else "false")
-        dup_tuple = ("(user_id IS NOT NULL AND start_time IS NOT NULL AND row_number() OVER "
-                     "(PARTITION BY user_id, mode, start_time, end_time ORDER BY row_no) > 1)")
+        # Each rule reads only the columns it needs and keeps only the records it marks, so
+        # `marks` stays small. Duplicates: the repeated keys first (a hash aggregate), then the
+        # file order only inside those groups (a sort of every record costs twice as much).
+        rules = [(("trip_id",), "trip_id IS NOT NULL")] if self.has_trip_id else []
+        rules.append((("user_id", "mode", "start_time", "end_time"), "user_id IS NOT NULL AND start_time IS NOT NULL"))
+        self.con.execute("CREATE OR REPLACE TABLE dups AS " + " UNION ".join(_repeats_sql(*r) for r in rules))
         # Sorted by start, an instant (bus tap) before an interval starting at the same moment,
         # a record overlaps when an earlier one of the same user ends after it starts.
-        overlap = """CASE WHEN ok THEN coalesce(max(coalesce(end_time, start_time)) OVER (
-                        PARTITION BY user_id, ok ORDER BY start_time, coalesce(end_time, start_time) > start_time, row_no
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) > start_time, false) ELSE false END"""
-        # The windows see only the columns they need, and only marked records are kept.
         self.con.execute(f"""
+            CREATE OR REPLACE TABLE overlapping AS
+            SELECT row_no FROM (
+                SELECT row_no, start_time, max(coalesce(end_time, start_time)) OVER (
+                    PARTITION BY user_id ORDER BY start_time, coalesce(end_time, start_time) > start_time, row_no
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS earlier_end
+                FROM (SELECT row_no, user_id, start_time, end_time FROM staged
+                      WHERE user_id IS NOT NULL AND start_time IS NOT NULL AND NOT coalesce(({validity}), false)) s
+                WHERE NOT EXISTS (SELECT 1 FROM dups d WHERE d.row_no = s.row_no))
+            WHERE earlier_end > start_time""")
+        self.con.execute("""
             CREATE OR REPLACE TABLE marks AS
-            WITH n AS (SELECT row_no, trip_id, user_id, mode, start_time, end_time,
-                              coalesce(({validity}), false) AS invalid FROM staged),
-                 d AS (SELECT *, {dup_id} OR {dup_tuple} AS dup FROM n),
-                 o AS (SELECT *, NOT invalid AND NOT dup AND user_id IS NOT NULL AND start_time IS NOT NULL AS ok FROM d),
-                 w AS (SELECT row_no, dup, {overlap} AS overlap FROM o)
-            SELECT row_no, dup, overlap, false AS cap FROM w WHERE dup OR overlap""")
+            SELECT row_no, true AS dup, false AS overlap, false AS cap FROM dups
+            UNION ALL SELECT row_no, false, true, false FROM overlapping""")
         self._flag_sql = [f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items()] + [
             'coalesce(m.dup, false) AS "records.duplicates"', 'coalesce(m.overlap, false) AS "records.overlap"']
         self.flag_columns = list(named) + ["records.duplicates", "records.overlap"]
@@ -301,8 +344,22 @@ class DuckDBEngine:
     def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame:
         """The first `size + extra` records by md5("<seed>:<record_key>"), in draw order."""
         key = selection_key_sql(str(int(seed)), "record_key")
-        return self.con.execute(f"SELECT *, {key} AS draw_key FROM records "
-                                f"ORDER BY draw_key, row_no LIMIT {int(size + extra)}").df()
+        # Ranked on the staged table alone; only the drawn records go through the flag view (an
+        # IN list the scan can prune by row_no).
+        drawn = self.sql(f"SELECT row_no FROM staged ORDER BY {key}, row_no LIMIT {int(size + extra)}")
+        if not drawn:
+            return self.con.execute(f"SELECT *, {key} AS draw_key FROM records LIMIT 0").df()
+        rows = ", ".join(str(int(r[0])) for r in drawn)
+        return self.con.execute(f"SELECT *, {key} AS draw_key FROM records WHERE row_no IN ({rows}) "
+                                f"ORDER BY draw_key, row_no").df()
+
+    # Figures describe the records as submitted: they read `staged`, not the flags.
+    def quantile(self, expr: str, q: float, where: str = "true"):
+        """An approximate quantile of `expr` where `where` holds (None if nowhere), taken over every
+        k-th record (k = records / 200,000, at least 1): deterministic, and enough for an axis."""
+        step = max(1, self.sql("SELECT count(*) FROM staged")[0][0] // 200_000)
+        return self.sql(f"SELECT approx_quantile({expr}, {float(q)}) FROM staged "
+                        f"WHERE row_no % {step} = 0 AND {where}")[0][0]
 
     def histogram(self, expr: str, width: float, where: str = "true", cap: float | None = None) -> pd.DataFrame:
         """Counts of `expr` in bins of `width` (values above `cap` in the last bin)."""
@@ -310,7 +367,7 @@ class DuckDBEngine:
         return self.con.execute(f"""
             SELECT floor({value} / {width}) * {width} AS bin_start,
                    floor({value} / {width}) * {width} + {width} AS bin_end, count(*) AS records
-            FROM records WHERE {where} AND {expr} IS NOT NULL AND isfinite({expr})
+            FROM staged WHERE {where} AND {expr} IS NOT NULL AND isfinite({expr})
             GROUP BY 1 ORDER BY 1""").df()
 
     def daily(self, out_of_period: str, by_mode: bool = False) -> pd.DataFrame:
@@ -318,7 +375,27 @@ class DuckDBEngine:
         return self.con.execute(f"""
             SELECT record_date AS date{mode}, count(*) AS records,
                    count_if({out_of_period}) AS out_of_period
-            FROM records WHERE record_date IS NOT NULL GROUP BY ALL ORDER BY ALL""").df()
+            FROM staged WHERE record_date IS NOT NULL GROUP BY ALL ORDER BY ALL""").df()
+
+
+def _repeats_sql(key: tuple[str, ...], present: str) -> str:
+    """row_no of every record (where `present` holds) whose `key` an earlier record in file
+    order already had; NULL equals NULL inside a key (an empty end time counts as a value)."""
+    cols = ", ".join(key)
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM r.{c}" for c in key)
+    return f"""(SELECT row_no FROM (
+        SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k
+        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
+      WHERE k > 1)"""
+
+
+def _local_time(col: str, types: dict[str, str]) -> str:
+    """A naive local timestamp: a typed one as it is (with a zone: in the session's zone), text
+    parsed with or without an offset (without: local in the session's zone)."""
+    kind = types.get(col, "VARCHAR")
+    if kind.startswith("TIMESTAMP") or kind == "DATE":
+        return f"CAST({sql_ident(col)} AS TIMESTAMP)"
+    return f"CAST(TRY_CAST({_typed(col, types)} AS TIMESTAMPTZ) AS TIMESTAMP)"
 
 
 def _typed(col: str, types: dict[str, str]) -> str:

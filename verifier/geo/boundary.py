@@ -18,7 +18,9 @@ import functools
 import json
 import struct
 from importlib import metadata, resources
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import shapely
@@ -31,6 +33,29 @@ _OUT, _IN, _BORDER = 0, 1, 2
 _EPS = 1e-9      # degrees (0.1 mm): margin around a cell before it may be decided without shapely
 _CHUNK = 1 << 18  # points per chunk: bounds temporary memory and stays in cache
 BOUNDARY_CRS = ("wgs84", "gcj02")  # the contract's --boundary-crs values
+
+
+@dataclass(frozen=True)
+class CrsGrid:
+    """Cells of ``n`` x ``n`` over the box (x0, y0)-(x1, y1), row-major (cell j*n + i holds
+    x in [x0 + i/sx, ...), y in [y0 + j/sy, ...)); a point outside the open box is outside in
+    every reading. See ``Boundary.crs_grid``."""
+
+    UNDECIDED: ClassVar[int] = 255
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    n: int
+    cells: np.ndarray  # uint8
+
+    @property
+    def sx(self) -> float:
+        return self.n / (self.x1 - self.x0)
+
+    @property
+    def sy(self) -> float:
+        return self.n / (self.y1 - self.y0)
 
 
 class Boundary:
@@ -46,7 +71,6 @@ class Boundary:
         self._n = grid
         self._sx = grid / (self._x1 - self._x0)
         self._sy = grid / (self._y1 - self._y0)
-        self._cells = self._classify_cells()
 
     @property
     def geometry(self) -> BaseGeometry:
@@ -69,23 +93,32 @@ class Boundary:
     def n_vertices(self) -> int:
         return int(shapely.get_num_coordinates(self._geom))
 
-    def _classify_cells(self) -> np.ndarray:
-        n = self._n
-        xs = self._x0 + np.arange(n + 1) / self._sx
-        ys = self._y0 + np.arange(n + 1) / self._sy
-        gx0, gy0 = np.meshgrid(xs[:-1], ys[:-1])  # row j (y), column i (x): flat index j*n + i
-        gx1, gy1 = np.meshgrid(xs[1:], ys[1:])
-        boxes = shapely.box(gx0.ravel() - _EPS, gy0.ravel() - _EPS, gx1.ravel() + _EPS, gy1.ravel() + _EPS)
-        cells = np.full(n * n, _BORDER, dtype=np.int8)
-        # Only cells that touch the outline are border cells; any other cell is wholly inside or
-        # wholly outside, which its centre tells (cheaper than contains_properly on every box).
-        outline = self._geom.boundary
-        shapely.prepare(outline)
-        clear = ~shapely.intersects(outline, boxes)
-        cx = (gx0.ravel() + gx1.ravel())[clear] / 2
-        cy = (gy0.ravel() + gy1.ravel())[clear] / 2
-        cells[clear] = np.where(shapely.contains_xy(self._geom, cx, cy), _IN, _OUT)
-        return cells
+    @functools.cached_property
+    def _cells(self) -> np.ndarray:
+        """The grid prefilter, built on the first ``contains`` (``crs_grid`` users never need it)."""
+        return _classify(self._geom, self._x0, self._y0, self._sx, self._sy, self._n)
+
+    def contains_exact(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """``contains`` without the grid: for the few points a ``crs_grid`` leaves undecided."""
+        return shapely.contains_xy(self._geom, lon, lat)
+
+    def crs_grid(self, systems: tuple[str, ...], grid: int = 512) -> "CrsGrid":
+        """One grid over the area of this boundary as moved into each of ``systems``: per cell,
+        the bits every point in it shares (bit i: inside when read as ``systems[i]``), or
+        ``CrsGrid.UNDECIDED`` where an outline crosses the cell. Lets the engine settle most
+        points with a table lookup and test only the rest exactly."""
+        moved = [self.in_crs(c) for c in systems]
+        x0, y0 = min(b._x0 for b in moved), min(b._y0 for b in moved)
+        x1, y1 = max(b._x1 for b in moved), max(b._y1 for b in moved)
+        sx, sy = grid / (x1 - x0), grid / (y1 - y0)
+        cells = np.zeros(grid * grid, dtype=np.uint8)
+        undecided = np.zeros(grid * grid, dtype=bool)
+        for i, b in enumerate(moved):
+            state = _classify(b._geom, x0, y0, sx, sy, grid)
+            cells |= (state == _IN).astype(np.uint8) << i
+            undecided |= state == _BORDER
+        cells[undecided] = CrsGrid.UNDECIDED
+        return CrsGrid(x0, y0, x1, y1, grid, cells)
 
     def contains(self, lon, lat) -> np.ndarray:
         """Boolean array: WGS-84 point strictly inside the boundary (NaN and edge points: False)."""
@@ -147,6 +180,40 @@ class Boundary:
         Kong border; kept for comparison. Both pass the known inside/outside points.
         """
         return _default(source)
+
+
+def _classify(geom: BaseGeometry, x0: float, y0: float, sx: float, sy: float, n: int,
+              block: int = 8) -> np.ndarray:
+    """State of each cell of an n x n grid (row j, column i: flat index j*n + i) against
+    ``geom``: _IN, _OUT, or _BORDER where the cell, grown by _EPS, touches the outline.
+    Blocks of block x block cells are classified first; only cells of border blocks are
+    classified one by one (a cell grown by _EPS lies inside its block grown by _EPS)."""
+    if n % block:
+        block = 1
+    m = n // block
+    jj, ii = np.divmod(np.arange(m * m), m)
+    coarse = _classify_cells_at(geom, x0, y0, sx / block, sy / block, ii, jj).reshape(m, m)
+    cells = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1).ravel()
+    todo = np.flatnonzero(cells == _BORDER)
+    if block > 1 and todo.size:
+        jj, ii = np.divmod(todo, n)
+        cells[todo] = _classify_cells_at(geom, x0, y0, sx, sy, ii, jj)
+    return cells
+
+
+def _classify_cells_at(geom: BaseGeometry, x0: float, y0: float, sx: float, sy: float,
+                       ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+    gx0, gx1 = x0 + ii / sx, x0 + (ii + 1) / sx
+    gy0, gy1 = y0 + jj / sy, y0 + (jj + 1) / sy
+    boxes = shapely.box(gx0 - _EPS, gy0 - _EPS, gx1 + _EPS, gy1 + _EPS)
+    cells = np.full(ii.size, _BORDER, dtype=np.int8)
+    # Only cells that touch the outline are border cells; any other cell is wholly inside or
+    # wholly outside, which its centre tells (cheaper than contains_properly on every box).
+    outline = geom.boundary
+    shapely.prepare(outline)
+    clear = ~shapely.intersects(outline, boxes)
+    cells[clear] = np.where(shapely.contains_xy(geom, ((gx0 + gx1) / 2)[clear], ((gy0 + gy1) / 2)[clear]), _IN, _OUT)
+    return cells
 
 
 def _geojson_polygons(doc):
