@@ -80,7 +80,8 @@ def test_mapped_column_absent(tmp_path, bike_package):
 
 
 @pytest.mark.parametrize("option", [["--confidence", "1.5"], ["--tolerable-rate", "0"],
-                                    ["--expected-rate", "0.2"], ["--lang", "fr"], ["--seed", "-1"]])
+                                    ["--expected-rate", "0.2"], ["--lang", "fr"], ["--seed", "-1"],
+                                    ["--memory-limit", "lots"], ["--temp-dir", "/nonexistent/spill"]])
 def test_bad_option(tmp_path, bike_package, option):
     pkg = bike_package(rides())
     r = run_cli("verify", pkg, "--out", tmp_path / "out", *option)

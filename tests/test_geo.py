@@ -251,3 +251,53 @@ def test_missing_file_and_unknown_crs(tmp_path):
     with pytest.raises(InputError) as e:
         Boundary.from_geojson(OSM_FILE, crs="bd09")
     assert e.value.field == "--boundary-crs"
+
+
+# --- the per-CRS grid the engine looks points up in ------------------------------------------------
+
+def _near_outline(b: Boundary, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points scattered within about 1.5 km of the outline's vertices: where readings disagree."""
+    rng = np.random.default_rng(seed)
+    verts = shapely.get_coordinates(b.geometry)
+    pick = verts[rng.integers(0, len(verts), n)]
+    return pick[:, 0] + rng.uniform(-0.015, 0.015, n), pick[:, 1] + rng.uniform(-0.015, 0.015, n)
+
+
+@pytest.mark.parametrize("which", ["osm", "default"])
+def test_crs_grid_decided_cells_agree_with_the_exact_tests(which, osm):
+    from verifier.geo.boundary import CrsGrid
+    from verifier.methodology import CRS_NAMES
+
+    b = osm if which == "osm" else Boundary.default()
+    grid = b.crs_grid(CRS_NAMES)
+    rng = np.random.default_rng(3)
+    bx, by = rng.uniform(grid.x0, grid.x1, 100_000), rng.uniform(grid.y0, grid.y1, 100_000)
+    nx, ny = _near_outline(b, 100_000, 4)
+    lon, lat = np.concatenate([bx, nx]), np.concatenate([by, ny])
+    exact = np.zeros(lon.size, dtype=np.uint8)
+    for i, crs in enumerate(CRS_NAMES):
+        exact |= b.in_crs(crs).contains_exact(lon, lat).astype(np.uint8) << i
+    inside_box = (lon > grid.x0) & (lon < grid.x1) & (lat > grid.y0) & (lat < grid.y1)
+    assert not exact[~inside_box].any()  # off the grid's box: outside in every reading
+    i = np.minimum(((lon - grid.x0) * grid.sx).astype(int), grid.n - 1)
+    j = np.minimum(((lat - grid.y0) * grid.sy).astype(int), grid.n - 1)
+    cell = np.where(inside_box, grid.cells[np.clip(j, 0, grid.n - 1) * grid.n + np.clip(i, 0, grid.n - 1)], 0)
+    decided = cell != CrsGrid.UNDECIDED
+    assert np.array_equal(cell[decided], exact[decided])
+    # The readings really disagree near the outline (mixed bits), and the grid leaves only a
+    # small share of the box to the exact test.
+    assert ((exact > 0) & (exact < 7)).sum() > 1000
+    assert (grid.cells == CrsGrid.UNDECIDED).mean() < 0.08
+    assert decided[:100_000].mean() > 0.9
+
+
+def test_block_classification_equals_cell_by_cell(osm):
+    from verifier.geo.boundary import _classify, _classify_cells_at
+
+    x0, y0, x1, y1 = osm.geometry.bounds
+    n = 256
+    sx, sy = n / (x1 - x0), n / (y1 - y0)
+    jj, ii = np.divmod(np.arange(n * n), n)
+    flat = _classify_cells_at(osm.geometry, x0, y0, sx, sy, ii, jj)
+    assert np.array_equal(_classify(osm.geometry, x0, y0, sx, sy, n), flat)
+    assert len(set(flat.tolist())) == 3

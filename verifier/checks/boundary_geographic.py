@@ -11,9 +11,10 @@ from verifier.methodology import BIKE, CRS_NAMES
 class BoundaryGeographic(FlagCheck):
     """Mileage outside Shenzhen's administrative area is not credited. Each record's start and
     end point, converted from the declared `data.crs` to the boundary's system, must lie inside
-    the boundary; a record with either point outside is excluded. Points on the edge count as
-    inside. Records without coordinates are left to records.validity. With no boundary at all
-    the check is not evaluated, never passed."""
+    the boundary; a record with either point outside is excluded. A point exactly on the
+    outline counts as outside (the conservative reading, shapely's `contains`). Records without
+    coordinates are left to records.validity. With no boundary at all the check is not
+    evaluated, never passed."""
 
     id = "boundary.geographic"
     methodologies = frozenset({BIKE})

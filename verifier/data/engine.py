@@ -1,17 +1,27 @@
 """The full-population engine: the only module that speaks SQL to DuckDB.
 
 Checks never query the data themselves. They hand the engine SQL predicates over the canonical
-record columns below; the engine stages the trip file once, evaluates every predicate and the
-window rules (duplicates, overlaps, daily caps) in one table, aggregates in one scan and draws
-the sample. Another engine (Spark) implements the same methods over the same column names.
+record columns below; the engine stages the trip file once, evaluates the window rules
+(duplicates, overlaps, daily caps) and every predicate, aggregates in one scan and draws the
+sample. Another engine (Spark) would implement the same methods over the same column names.
+
+Memory stays bounded: the database lives in memory, compressed, under a memory limit (default
+DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. No pass pulls records
+into Python except the drawn sample and the examples.
 
 The table's physical row order carries no meaning: every query that needs an order states it
 (row_no, or the md5 rank), so results do not depend on the thread count.
 
-The staged table `staged` is written once. Window rules (duplicates, overlaps, daily caps) run on
-a narrow projection and keep only the records they mark (table `marks`, usually tiny); the view
-`records` adds one boolean column per record-level check, evaluated on the fly, so the wide
-table is never rewritten.
+Passes over the records (bench/results.md measures them):
+  stage      one read of the file into `staged`: typed columns, the boundary bits (a grid
+             lookup in SQL; the exact test only for points in cells an outline crosses) and
+             the user's authorisation time (users file joined once);
+  flag       duplicates by hash aggregate (file order only inside repeated groups), overlaps by
+             one window over (user, start); both keep only the records they mark (table
+             `marks`, usually tiny); the view `records` adds one boolean column per record-level
+             check, evaluated on the fly, so the wide table is never rewritten;
+  aggregate  one scan for every count and total; sample: md5 rank over `staged`, then only the
+             drawn records through `records`; figures: histograms and daily counts over `staged`.
 
 Staged record columns (table `staged`, seen through the view `records`):
   row_no        1-based record order (file order; folder files in name order)
@@ -20,7 +30,7 @@ Staged record columns (table `staged`, seen through the view `records`):
   start_lon, start_lat, end_lon, end_lat, distance_km, entry_station, exit_station, route,
   start_geo, end_geo    bit i set = inside the boundary when read as CRS_NAMES[i]
   authorized_at         the user's authorisation time (users file), NULL when unknown
-plus one boolean column per record-level check id, named by the id.
+plus, in `records`, one boolean column per record-level check id, named by the id.
 """
 
 from __future__ import annotations
