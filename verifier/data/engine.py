@@ -96,6 +96,7 @@ class DuckDBEngine:
         self.flag_columns: list[str] = []
         self.warn_only: tuple[str, ...] = ()  # flagged, but the records stay eligible
         self.has_trip_id = False
+        self.population = 0  # records staged
 
     def close(self) -> None:
         try:
@@ -153,7 +154,8 @@ class DuckDBEngine:
         except duckdb.Error as exc:
             raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
                              f"cannot be read: {_first_line(exc)}") from None
-        return self.sql("SELECT count(*) FROM staged")[0][0]
+        self.population = self.sql("SELECT count(*) FROM staged")[0][0]
+        return self.population
 
     def _set_timezone(self, timezone: str) -> None:
         try:
@@ -354,8 +356,7 @@ class DuckDBEngine:
     def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame:
         """The first `size + extra` records by md5("<seed>:<record_key>"), in draw order."""
         key = selection_key_sql(str(int(seed)), "record_key")
-        # Ranked on the staged table alone; only the drawn records go through the flag view (an
-        # IN list the scan can prune by row_no).
+        # Ranked on the staged table alone; only the drawn records then get their flags.
         drawn = self.sql(f"SELECT row_no FROM staged ORDER BY {key}, row_no LIMIT {int(size + extra)}")
         if not drawn:
             return self.con.execute(f"SELECT *, {key} AS draw_key FROM records LIMIT 0").df()
@@ -367,7 +368,7 @@ class DuckDBEngine:
     def quantile(self, expr: str, q: float, where: str = "true"):
         """An approximate quantile of `expr` where `where` holds (None if nowhere), taken over every
         k-th record (k = records / 200,000, at least 1): deterministic, and enough for an axis."""
-        step = max(1, self.sql("SELECT count(*) FROM staged")[0][0] // 200_000)
+        step = max(1, self.population // 200_000)
         return self.sql(f"SELECT approx_quantile({expr}, {float(q)}) FROM staged "
                         f"WHERE row_no % {step} = 0 AND {where}")[0][0]
 

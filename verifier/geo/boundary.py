@@ -1,9 +1,10 @@
 """The area inside which trips are credited, and a fast vectorised point-in-polygon test for it.
 
 ``Boundary.contains`` answers exactly what ``shapely.contains_xy`` answers, only faster on jagged
-outlines: a bounding-box test, then a grid over the bounding box whose cells were classified once
-at build time (fully inside / fully outside / on the border); only points in border cells get the
-exact shapely test.
+outlines: a bounding-box test, then a grid over the bounding box whose cells are classified once,
+on first use (fully inside / fully outside / on the border); only points in border cells get the
+exact shapely test. ``Boundary.crs_grid`` builds the same kind of grid for the three coordinate
+readings at once, for the engine to look points up in SQL.
 
 Points exactly on the outline count as outside (shapely's ``contains``: the boundary of a polygon
 is not in its interior). The grid never changes that: a cell is only decided when the cell, grown
