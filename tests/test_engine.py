@@ -91,3 +91,115 @@ def test_bad_memory_limit_and_temp_dir(tmp_path):
         assert engine.workdir.parent == tmp_path
         assert engine.sql("SELECT current_setting('memory_limit')")[0][0].replace(" ", "") in ("286.1MiB", "300.0MB")
     assert list(tmp_path.iterdir()) == []  # the work folder is gone with the engine
+
+
+def _sorted_scan(df, valid):
+    """The overlap and duplicate rules as written (engine.flag's docstring), record by record."""
+    seen_ids, seen_tuples, dup = set(), set(), {}
+    for r in df.itertuples():
+        t = (r.user_id, r.mode, r.start_time, r.end_time)
+        dup[r.row_no] = (r.trip_id in seen_ids) or (t in seen_tuples)
+        seen_ids.add(r.trip_id)
+        seen_tuples.add(t)
+    over = dict.fromkeys(df["row_no"], False)
+    ends = df["end_time"].fillna(df["start_time"])
+    eligible = df[[valid[n] and not dup[n] for n in df["row_no"]]].assign(ends=ends)
+    eligible = eligible.assign(interval=eligible["ends"] > eligible["start_time"])
+    for _, g in eligible.sort_values(["start_time", "interval", "row_no"]).groupby("user_id"):
+        latest = None
+        for r in g.itertuples():
+            over[r.row_no] = latest is not None and latest > r.start_time
+            latest = r.ends if latest is None else max(latest, r.ends)
+    return dup, over
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
+    """Starts drawn from a few minutes, so most records share a start with others: instants
+    (no end, or end = start), intervals, exact copies, repeated ids, invalid records. The engine's
+    flags must equal a plain sorted scan of the same rules."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    start = pd.Timestamp("2024-03-01 08:00") + pd.to_timedelta(rng.integers(0, 40, n), unit="min")
+    length = rng.choice([0, 0, 1, 3, 10, 25], n)
+    end = start + pd.to_timedelta(length, unit="min")
+    df = pd.DataFrame({"trip_id": [f"t{i}" for i in range(n)], "user_id": [f"u{k}" for k in rng.integers(0, 12, n)],
+                       "mode": rng.choice(["bus", "metro"], n), "start_time": start, "end_time": end})
+    df.loc[rng.random(n) < 0.1, "end_time"] = pd.NaT  # a bus tap: an instant
+    df.loc[rng.random(n) < 0.05, "trip_id"] = "bad" + df["trip_id"]  # invalid by the predicate below
+    copies = df.sample(60, random_state=1)
+    reused = df.sample(30, random_state=2).assign(trip_id=lambda d: d["trip_id"].sample(frac=1, random_state=3).values)
+    df = pd.concat([df, copies, reused], ignore_index=True).sample(frac=1, random_state=4).reset_index(drop=True)
+    df.to_csv(tmp_path / "trips.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
+    df["row_no"] = range(1, len(df) + 1)
+    valid = dict(zip(df["row_no"], ~df["trip_id"].str.startswith("bad")))
+    want_dup, want_over = _sorted_scan(df, valid)
+
+    with DuckDBEngine(EngineOptions(threads=threads)) as engine:
+        source = open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir)
+        cols = {c: c for c in ("trip_id", "user_id", "mode", "start_time", "end_time")}
+        engine.stage(source, cols, "Asia/Shanghai")
+        engine.flag({}, "trip_id LIKE 'bad%'")
+        got = engine.con.execute('SELECT row_no, "records.duplicates" AS dup, "records.overlap" AS over '
+                                 "FROM records ORDER BY row_no").df()
+    assert sum(want_dup.values()) > 60 and sum(want_over.values()) > 500  # the rules are exercised
+    assert dict(zip(got["row_no"], got["dup"])) == want_dup
+    assert dict(zip(got["row_no"], got["over"])) == want_over
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_text_is_trimmed_of_spaces_and_empty_is_null(tmp_path, kind):
+    """Surrounding spaces go, inner ones and tabs stay, an empty or all-space value is NULL; the
+    users file is read the same way, so a padded user id still finds its authorisation."""
+    import pandas as pd
+
+    ids = ["a", " a", "a ", "  a b  ", "", "   ", "\ta", "a\t ", None]
+    df = pd.DataFrame({"trip_id": [f"t{i}" for i in range(len(ids))], "user_id": ids})
+    if kind == "csv":
+        df.to_csv(tmp_path / "trips.csv", index=False)
+        path = tmp_path / "trips.csv"
+    else:
+        df.to_parquet(tmp_path / "trips.parquet", index=False)
+        path = tmp_path / "trips.parquet"
+    (tmp_path / "users.csv").write_text("user_id,authorized_at\n  a  ,2024-01-02\n", encoding="utf-8")
+    with DuckDBEngine() as engine:
+        source = open_source([path], "utf-8", engine.workdir)
+        engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id"}, "Asia/Shanghai",
+                     users=tmp_path / "users.csv")
+        got = engine.sql("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM staged ORDER BY row_no")
+    auth = "2024-01-02 00:00:00"
+    assert got == [("a", auth), ("a", auth), ("a", auth), ("a b", None), (None, None), (None, None),
+                   ("\ta", None), ("a\t", None), (None, None)]
+
+
+def test_histograms_and_quantiles_in_one_query(tmp_path):
+    """Two figures from one grouping-sets scan: each counts only its own records, values above
+    the cap in the last bin; the axis quantile falls back to the population when the drawn
+    records hold no qualifying value."""
+    import numpy as np
+    import pandas as pd
+
+    km = [0.1, 0.4, 0.5, 0.99, 1.0, 2.2, 7.5, 30.0, 0.0, -1.0, None, float("inf")]
+    pd.DataFrame({"trip_id": [f"t{i}" for i in range(len(km))], "distance_km": km}).to_csv(
+        tmp_path / "trips.csv", index=False)
+    with DuckDBEngine() as engine:
+        source = open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir)
+        engine.stage(source, {"trip_id": "trip_id", "distance_km": "distance_km"}, "Asia/Shanghai")
+        engine.flag({}, "false")
+        h = engine.histograms({"km": ("distance_km", 0.5, "distance_km > 0", 2.25),
+                               "small": ("distance_km * 10", 2.0, "distance_km < 0.5", None)})
+        assert h["km"].to_dict("list") == {"bin_start": [0.0, 0.5, 1.0, 2.0], "bin_end": [0.5, 1.0, 1.5, 2.5],
+                                           "records": [2, 2, 1, 3]}  # 2.2, 7.5 and 30 capped at 2.25
+        assert h["small"].to_dict("list") == {"bin_start": [-10.0, 0.0, 4.0], "bin_end": [-8.0, 2.0, 6.0],
+                                              "records": [1, 2, 1]}  # -10, then 1 and 0, then 4
+        # nothing drawn yet: from the population (finite values only: the median of 8)
+        assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 0")}) == {"q": 0.995}
+        engine.sample(seed=1, size=4)
+        drawn = [d for (d,) in engine.sql("SELECT distance_km FROM drawn") if d is not None and 0 < d < float("inf")]
+        assert 2 <= len(drawn) < 8  # the seed draws some, not all, of the finite values
+        assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 0")}) == {"q": float(np.median(drawn))}
+        # a condition no drawn record meets: from the population again
+        assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 20")}) == {"q": 30.0}

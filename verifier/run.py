@@ -6,6 +6,7 @@ import hashlib
 import math
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,7 +30,6 @@ from verifier.methodology import CRS_NAMES, canonical_columns
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
-from verifier.schemas import validate_sample
 from verifier.submission import Submission, load_submission
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
@@ -45,6 +45,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     be read. `progress(step)` is told each step as it starts (for a progress bar)."""
     step = progress or (lambda name: None)
     step("reading the package")
+    warm_up = _warm_up(write_pdf)
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     sub = load_submission(submission)
     factor_table = FactorTable.load(factors)
@@ -57,7 +58,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             hashes = pool.submit(_hash_inputs, sub, factors, boundary, fares)
             step("staging the records")
             stage(ctx)
-            checks = _run_checks(ctx, step)
+            checks = _run_checks(ctx, step, imports_ready=warm_up.join)
             step("hashing the inputs")
             inputs = hashes.result()
         findings = _findings(ctx, checks, inputs, factors, report_date)
@@ -65,6 +66,27 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     step("writing the report")
     _write_outputs(Path(out), findings, ctx.sample_table, figures, opts.lang, write_pdf)
     return findings
+
+
+def _warm_up(write_pdf: bool) -> threading.Thread:
+    """Import the libraries needed only after the full-population passes (statistics, schemas,
+    report) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
+    imports overlap with staging instead of adding to it. Join the thread before the first use
+    (two threads importing the same modules could otherwise wait on each other's import locks)."""
+    names = ["scipy.stats", "verifier.schemas"] + (["verifier.report.render"] if write_pdf else [])
+
+    def load():
+        import importlib
+
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001: the import on first use reports it
+                return
+
+    thread = threading.Thread(target=load, name="verifier-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # -- options and reference data ---------------------------------------------------------------
@@ -140,7 +162,7 @@ def _applies(check: Check, ctx: Context) -> bool:
     return ctx.sub.methodology in check.methodologies
 
 
-def _run_checks(ctx: Context, step) -> list[CheckResult]:
+def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckResult]:
     checks = [cls() for cls in REGISTRY.checks.values()]
     flags = [c for c in checks if isinstance(c, FlagCheck) and _applies(c, ctx)]
     engine_rules = {"records.validity", "records.duplicates", "records.overlap", "transit.daily_cap"}
@@ -164,6 +186,7 @@ def _run_checks(ctx: Context, step) -> list[CheckResult]:
     step("totals")
     ctx.stats = ctx.engine.aggregate(extra)
     step("drawing the sample")
+    imports_ready()
     _draw_sample(ctx, [c.id for c in flags])
     ctx.recalculation = recalculate(ctx)
     claimed = ctx.recalculation.get("reported_reduction_tco2")
@@ -209,6 +232,8 @@ def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
                     "confidence": o.confidence, "tolerable_rate": o.tolerable_rate, "expected_rate": o.expected_rate,
                     "allowed_deviations": plan.allowed_deviations, "planned_size": plan.size,
                     "selection": 'md5("<seed>:<record_key>") ascending'}
+    from verifier.schemas import validate_sample
+
     tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
     fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
     ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(
@@ -334,16 +359,16 @@ def _figure_data(ctx: Context):
                                "start_inside": (pts["start_geo"].fillna(0).astype(int) & bit) > 0,
                                "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
     valid = "end_time > start_time AND distance_km > 0"
-    distance_hist = speed_hist = None
+    hists = {}
     if ctx.is_bike:
-        distance_hist = _histogram(engine, "distance_km", "distance_km > 0")
-        speed_hist = _histogram(engine, speed_kmh_sql(), valid, floor=RecordsPlausibility.MAX_SPEED_KMH * 1.2)
+        hists = _histograms(engine, {"distance": ("distance_km", "distance_km > 0", 0.0),
+                                     "speed": (speed_kmh_sql(), valid, RecordsPlausibility.MAX_SPEED_KMH * 1.2)})
     return FigureData(
         methodology=sub.methodology,
         boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
         points=points,
-        distance_hist=distance_hist,
-        speed_hist=speed_hist,
+        distance_hist=hists.get("distance"),
+        speed_hist=hists.get("speed"),
         daily=engine.daily(out_of_period),
         thresholds={"max_speed_kmh": RecordsPlausibility.MAX_SPEED_KMH,
                     "min_duration_s": RecordsPlausibility.MIN_DURATION_S},
@@ -351,17 +376,22 @@ def _figure_data(ctx: Context):
     )
 
 
-def _histogram(engine, expr: str, where: str, floor: float = 0.0, bins: int = 40):
-    """A histogram with about `bins` bars of a round width over the bulk of the data (the top
-    0.5 % piled into the last bar; `floor` keeps a threshold inside the range)."""
-    top = engine.quantile(expr, 0.995, where)
-    if top is None:
-        return None
-    top = max(float(top), floor, 1e-6)
-    raw = top / bins
-    magnitude = 10 ** math.floor(math.log10(raw))
-    width = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return engine.histogram(expr, width, where=where, cap=math.ceil(top / width) * width - width / 2)
+def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40) -> dict:
+    """name -> a histogram of expr where `where` holds, for specs name -> (expr, where, floor):
+    about `bins` bars of a round width over the bulk of the data (the top 0.5 % piled into the
+    last bar; `floor` keeps a threshold inside the range); None where no value is given."""
+    tops = engine.quantiles({name: (expr, 0.995, where) for name, (expr, where, _) in specs.items()})
+    axes = {}
+    for name, (expr, where, floor) in specs.items():
+        if tops[name] is None:
+            continue
+        top = max(float(tops[name]), floor, 1e-6)
+        raw = top / bins
+        magnitude = 10 ** math.floor(math.log10(raw))
+        width = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+        axes[name] = (expr, width, where, math.ceil(top / width) * width - width / 2)
+    hists = engine.histograms(axes) if axes else {}
+    return {name: hists.get(name) for name in specs}
 
 
 def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "SamplePlan",
@@ -116,6 +115,14 @@ def _smallest_n(cdf, alpha: float, rate: Fraction, n_max: int) -> int | None:
         batch *= 2
 
 
+def _stats():
+    # scipy.stats takes 0.6 s to import: imported on first use (verify warms it up in the
+    # background while DuckDB stages the records).
+    from scipy import stats
+
+    return stats
+
+
 def plan_sample(confidence: float, tolerable_rate: float, expected_rate: float = 0.0,
                 population: int | None = None, hypergeometric: bool = False) -> SamplePlan:
     """The attribute-sampling plan of contract section 6 (binomial unless asked otherwise)."""
@@ -126,10 +133,12 @@ def plan_sample(confidence: float, tolerable_rate: float, expected_rate: float =
     rate = _decimal(expected_rate)
     if hypergeometric:
         defects = _ceil(population, _decimal(tolerable_rate))
+        stats = _stats()
         n = _smallest_n(lambda k, n: stats.hypergeom.cdf(k, population, defects, n),
                         alpha, rate, population)
         n = population if n is None else n  # no smaller plan: examine every record
     else:
+        stats = _stats()
         n = _smallest_n(lambda k, n: stats.binom.cdf(k, n, tolerable_rate), alpha, rate, _MAX_N)
         if n is None:
             raise ValueError(f"no sample of at most {_MAX_N} records reaches this plan: "
@@ -150,7 +159,7 @@ def upper_deviation_rate(deviations: int, n: int, confidence: float) -> float:
         raise ValueError(f"need 0 <= deviations <= n, got {deviations} of {n}")
     if n == 0 or deviations == n:
         return 1.0
-    return float(stats.beta.ppf(confidence, deviations + 1, n - deviations))
+    return float(_stats().beta.ppf(confidence, deviations + 1, n - deviations))
 
 
 def selection_key_sql(seed_sql: str, key_sql: str) -> str:
