@@ -149,13 +149,23 @@ def stage(ctx: Context) -> None:
         source = open_source(sub.data_files["trips"], sub.encoding, engine.workdir)
         m = ctx.methodology
         ctx.columns = source.resolve(sub.column_map, canonical_columns(sub.methodology), m.required_columns)
-        ctx.population = engine.stage(source, ctx.columns, sub.timezone, boundary, users, sub.encoding)
+        ctx.population = engine.stage(source, ctx.columns, sub.timezone, boundary, users, sub.encoding,
+                                      derived=_derived_columns(ctx))
         ctx.trip_source = source
         ctx.has_fares = False
     stations = sub.data_files.get("station_distances")
     if stations:
         engine.attach_station_distances(stations[0], sub.encoding, fill_missing=sub.uses_taps)
         ctx.station_table = True
+
+
+def _derived_columns(ctx: Context) -> dict[str, str]:
+    """The columns the applicable record checks derive (RecordCheck.derived)."""
+    out: dict[str, str] = {}
+    for cls in REGISTRY.checks.values():
+        if ctx.sub.methodology in cls.methodologies:
+            out.update(getattr(cls, "derived", {}))
+    return out
 
 
 def _applies(check: Check, ctx: Context) -> bool:

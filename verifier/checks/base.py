@@ -66,6 +66,10 @@ class RecordCheck(Check):
     check reads back how many records it flagged."""
 
     record_level: ClassVar[bool] = True
+    # Columns the predicate reads that are derived from the canonical ones (name -> SQL): the
+    # engine adds them to the view `staged`, so each is evaluated once per record and pass
+    # (written out inside a predicate, DuckDB evaluated it at every mention).
+    derived: ClassVar[dict[str, str]] = {}
 
     def predicate(self, ctx: Context) -> str | None:
         """SQL that is true for a record this check flags; None when it cannot be evaluated."""

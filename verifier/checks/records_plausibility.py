@@ -11,10 +11,15 @@ from verifier.methodology import BIKE
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 
 
+# Great-circle distance between the start and end point (km), haversine.
+STRAIGHT_KM = (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians(end_lat - start_lat) / 2), 2) + "
+               "cos(radians(start_lat)) * cos(radians(end_lat)) * pow(sin(radians(end_lon - start_lon) / 2), 2)))")
+
+
 def straight_km_sql() -> str:
-    """Great-circle distance between the start and end point (km)."""
-    return (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians(end_lat - start_lat) / 2), 2) + "
-            "cos(radians(start_lat)) * cos(radians(end_lat)) * pow(sin(radians(end_lon - start_lon) / 2), 2)))")
+    """The great-circle distance between the start and end point (km): the column the engine
+    derives from STRAIGHT_KM (see RecordsPlausibility.derived)."""
+    return "straight_km"
 
 
 def speed_kmh_sql() -> str:
@@ -36,6 +41,7 @@ class RecordsPlausibility(FlagCheck):
     id = "records.plausibility"
     methodologies = frozenset({BIKE})
     excludes = False
+    derived = {"straight_km": STRAIGHT_KM}
     MAX_SPEED_KMH: ClassVar[float] = 25.0
     MIN_DURATION_S: ClassVar[float] = 60.0
     catalogue = {

@@ -100,6 +100,8 @@ class DuckDBEngine:
         self.warn_only: tuple[str, ...] = ()  # flagged, but the records stay eligible
         self.has_trip_id = False
         self.population = 0  # records staged
+        self._absent: dict[str, str] = {}  # canonical columns the file lacks: name -> SQL type
+        self._derived: dict[str, str] = {}  # columns derived on read: name -> SQL
 
     def close(self) -> None:
         try:
@@ -120,10 +122,13 @@ class DuckDBEngine:
     def stage(self, source: TripSource, columns: dict[str, str | None], timezone: str,
               boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8",
-              relation: str | None = None, extra_columns: tuple[str, ...] = ()) -> int:
+              relation: str | None = None, extra_columns: tuple[str, ...] = (),
+              derived: dict[str, str] | None = None) -> int:
         """Create `staged` from the trip file (or an already staged `relation`) with typed
-        canonical columns and, given a `boundary`, each point's inside bits; returns the count."""
+        canonical columns, given a `boundary` each point's inside bits, and the `derived` columns
+        (name -> SQL over the others, evaluated on read); returns the count."""
         self._set_timezone(timezone)
+        self._derived = dict(derived or {})
         self.has_trip_id = columns.get("trip_id") is not None
         raw = self._raw_relation(source) if relation is None else relation
         exprs = [f"{self._row_no_sql(source) if relation is None else 'row_no'} AS row_no"]
@@ -143,7 +148,13 @@ class DuckDBEngine:
                          else f"CAST(NULL AS DOUBLE) AS {name}")
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
-        (drop, add, grid_join), geo = self._geo_sql(boundary)
+        # A column the file does not have is NULL for every record: named in the view `staged`,
+        # not stored (stored, a NULL column costs 5-10 bytes a record in every pass).
+        self._absent = {name: kind for names, kind in ((TEXT_COLUMNS, "VARCHAR"), (TIME_COLUMNS, "TIMESTAMP"),
+                                                        (NUMBER_COLUMNS, "DOUBLE"))
+                        for name in names if not columns.get(name)}
+        (cells, add, grid_join), geo = self._geo_sql(boundary)
+        drop = ", ".join(cells + list(self._absent))
         auth, auth_join = self._users_sql(users, users_encoding)
         # Stored once (in memory; beyond the memory limit it spills to the work folder): later
         # passes read native columns instead of parsing the file again.
@@ -163,10 +174,12 @@ class DuckDBEngine:
         # The record key and date are derived on read: stored, they widened every pass by a
         # quarter (a second copy of trip_id), and every pass here is a scan of `stored`.
         key = "coalesce(trip_id, '#' || CAST(row_no AS VARCHAR))" if self.has_trip_id else "row_no"
+        absent = "".join(f", CAST(NULL AS {kind}) AS {name}" for name, kind in self._absent.items())
+        derived = "".join(f", {sql} AS {sql_ident(name)}" for name, sql in self._derived.items())
         self.con.execute(f"""
             CREATE OR REPLACE VIEW staged AS
-            SELECT row_no, {key} AS record_key, * EXCLUDE (row_no), CAST(start_time AS DATE) AS record_date
-            FROM stored""")
+            SELECT *, {key} AS record_key, CAST(start_time AS DATE) AS record_date{derived}
+            FROM (SELECT *{absent} FROM stored)""")
 
     def _set_timezone(self, timezone: str) -> None:
         try:
@@ -198,7 +211,7 @@ class DuckDBEngine:
         whose cell no outline crosses; only the others reach the exact test, a vectorised UDF.
         Returns (cell columns to drop, cell columns to add, the grid join) and the geo columns."""
         if boundary is None:
-            return ("", "", ""), "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
+            return ([], "", ""), "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
         grid = boundary.crs_grid(CRS_NAMES)
         self.con.execute("CREATE OR REPLACE TABLE geo_grid AS SELECT $cells::UTINYINT[] AS cells",
                          {"cells": grid.cells.tolist()})
@@ -226,7 +239,7 @@ class DuckDBEngine:
                     f"AND {lat} < {grid.y1!r} THEN g.cells[1 + {j} * {grid.n} + {i}] ELSE 0 END")
 
         add = "".join(f", {cell(f'x.{lon}', f'x.{lat}')} AS {name}_cell" for name, lon, lat in GEO_POINTS)
-        drop = ", ".join(f"{name}_cell" for name, _, _ in GEO_POINTS)
+        drop = [f"{name}_cell" for name, _, _ in GEO_POINTS]
         geo = ", ".join(f"CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
                         f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
                         f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
@@ -265,8 +278,10 @@ class DuckDBEngine:
         distance = "coalesce(r.distance_km, s.km)" if fill_missing else "r.distance_km"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE stored AS
-            SELECT r.* REPLACE ({distance} AS distance_km), s.km AS table_km
-            FROM stored r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
+            SELECT r.* EXCLUDE ({', '.join(['record_key', 'record_date', *map(sql_ident, self._derived)])})
+                   REPLACE ({distance} AS distance_km), s.km AS table_km
+            FROM staged r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
+        self._absent = {}  # stored again from `staged`: every column is there now
         self._define_staged()
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
@@ -318,10 +333,11 @@ class DuckDBEngine:
             self._daily_cap(daily_cap)
 
     def _define_view(self) -> None:
-        self.con.execute(f"""
-            CREATE OR REPLACE VIEW records AS
-            SELECT s.*, {', '.join(self._flag_sql)}
-            FROM staged s LEFT JOIN marks m ON m.row_no = s.row_no""")
+        self.con.execute(f"CREATE OR REPLACE VIEW records AS {self._records_sql('staged')}")
+
+    def _records_sql(self, relation: str) -> str:
+        """`relation` (staged records) with one boolean column per record-level check."""
+        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {relation} s LEFT JOIN marks m ON m.row_no = s.row_no"
 
     def _daily_cap(self, caps: dict[str, int]) -> None:
         excluded = self.excluded_sql()
@@ -377,11 +393,13 @@ class DuckDBEngine:
         """The first `size + extra` records by md5("<seed>:<record_key>"), in draw order; kept
         as the table `drawn` (the figures' axes are read from it)."""
         key = selection_key_sql(str(int(seed)), "record_key")
-        # Ranked on the staged table alone; only the drawn records then get their flags.
-        drawn = self.sql(f"SELECT row_no FROM staged ORDER BY {key}, row_no LIMIT {int(size + extra)}")
-        rows = ", ".join(str(int(r[0])) for r in drawn) or "NULL"
-        self.con.execute(f"CREATE OR REPLACE TABLE drawn AS SELECT *, {key} AS draw_key FROM records "
-                         f"WHERE row_no IN ({rows})")
+        # Ranked on the key alone; the drawn records are then fetched by a join with the small
+        # ranked table (faster than an IN list, or than a top-N carrying every column) and only
+        # they get their flags.
+        self.con.execute(f"CREATE OR REPLACE TABLE drawn_keys AS SELECT row_no, {key} AS draw_key FROM staged "
+                         f"ORDER BY draw_key, row_no LIMIT {int(size + extra)}")
+        fetched = "(SELECT s.*, d.draw_key FROM staged s JOIN drawn_keys d ON d.row_no = s.row_no)"
+        self.con.execute(f"CREATE OR REPLACE TABLE drawn AS {self._records_sql(fetched)}")
         return self.con.execute("SELECT * FROM drawn ORDER BY draw_key, row_no").df()
 
     # Figures describe the records as submitted: they read `staged` (or the drawn records), not
@@ -406,15 +424,18 @@ class DuckDBEngine:
     def histograms(self, specs: dict[str, tuple[str, float, str, float | None]]) -> dict[str, pd.DataFrame]:
         """name -> counts of expr in bins of width (values above cap in the last bin), for specs
         name -> (expr, width, where, cap): one scan, one grouping set per figure."""
-        bins = []
+        # Each value and condition is computed once, in an inner projection: written out inside
+        # the CASE, DuckDB evaluated the expression at every mention (a speed: three haversines).
+        inner, bins = [], []
         for i, (expr, width, where, cap) in enumerate(specs.values()):
-            value = f"least({expr}, {cap})" if cap is not None else expr
-            bins.append(f"CASE WHEN ({where}) AND {expr} IS NOT NULL AND isfinite({expr}) "
-                        f"THEN floor({value} / {width}) END AS b{i}")
+            inner += [f"{expr} AS v{i}", f"coalesce(({where}), false) AS w{i}"]
+            value = f"least(v{i}, {cap})" if cap is not None else f"v{i}"
+            bins.append(f"CASE WHEN w{i} AND v{i} IS NOT NULL AND isfinite(v{i}) THEN floor({value} / {width}) END AS b{i}")
         sets = ", ".join(f"(b{i})" for i in range(len(bins)))
         df = self.con.execute(f"SELECT {', '.join(f'grouping(b{i}) = 0 AS g{i}' for i in range(len(bins)))}, "
                               f"{', '.join(f'b{i}' for i in range(len(bins)))}, count(*) AS records "
-                              f"FROM (SELECT {', '.join(bins)} FROM staged) GROUP BY GROUPING SETS ({sets})").df()
+                              f"FROM (SELECT {', '.join(bins)} FROM (SELECT {', '.join(inner)} FROM staged)) "
+                              f"GROUP BY GROUPING SETS ({sets})").df()
         out = {}
         for i, (name, (_, width, _, _)) in enumerate(specs.items()):
             part = df[df[f"g{i}"] & df[f"b{i}"].notna()].sort_values(f"b{i}")
