@@ -48,6 +48,39 @@ def test_row_no_is_file_order(tmp_path, kind, threads):
         assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no) FROM staged")[0] == (1, N, N)
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_row_no_is_file_order_with_boundary_users_and_text_times(tmp_path, kind):
+    """The full staging statement (grid lookup, the exact test near the outline, text times
+    with and without an offset) keeps file order; users missing from the users file still get
+    their rows right."""
+    from verifier.geo.boundary import Boundary
+
+    con = duckdb.connect()
+    q = (f"SELECT 'T' || range AS trip_id, 'u' || (range % 97) AS user_id, "
+         f"CASE WHEN range % 5 = 0 THEN '2024-01-01T08:00:00+00:00' ELSE '2024-01-01 08:00:00' END AS start_time, "
+         f"113.75 + (range % 1000) * 0.0009 AS start_lon, 22.40 + (range % 777) * 0.0006 AS start_lat FROM range({N})")
+    path = tmp_path / f"trips.{kind}"
+    con.execute(f"COPY ({q}) TO '{path}' " + ("(HEADER)" if kind == "csv" else "(FORMAT parquet, ROW_GROUP_SIZE 50000)"))
+    con.execute(f"COPY (SELECT 'u' || range AS user_id, '2023-06-01' AS authorized_at FROM range(0, 97, 2)) "
+                f"TO '{tmp_path / 'users.csv'}' (HEADER)")
+    con.close()
+    with DuckDBEngine(EngineOptions(threads=2, memory_limit="500MB")) as engine:
+        source = open_source([path], "utf-8", engine.workdir)
+        cols = {"trip_id": "trip_id", "user_id": "user_id", "start_time": "start_time",
+                "start_lon": "start_lon", "start_lat": "start_lat"}
+        engine.stage(source, cols, "Asia/Shanghai", boundary=Boundary.default(), users=tmp_path / "users.csv")
+        engine.flag({}, "false")
+        wrong = engine.sql(
+            "SELECT count(*) FROM records WHERE trip_id <> 'T' || (row_no - 1) "
+            "OR user_id <> 'u' || ((row_no - 1) % 97) "
+            "OR (authorized_at IS NULL) <> (((row_no - 1) % 97) % 2 = 1) "
+            "OR start_time <> CASE WHEN (row_no - 1) % 5 = 0 THEN TIMESTAMP '2024-01-01 16:00:00' "
+            "ELSE TIMESTAMP '2024-01-01 08:00:00' END")[0][0]
+        assert wrong == 0
+        assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no), count(start_geo) FROM staged")[0] == (
+            1, N, N, N)
+
+
 def test_geo_bits_equal_the_exact_test_near_the_outline(tmp_path):
     """Staging settles most points by the grid in SQL and the rest by the exact test: every
     point's bits must equal the exact test in each reading, also next to the outline."""
@@ -169,7 +202,8 @@ def test_text_is_trimmed_of_spaces_and_empty_is_null(tmp_path, kind):
         source = open_source([path], "utf-8", engine.workdir)
         engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id"}, "Asia/Shanghai",
                      users=tmp_path / "users.csv")
-        got = engine.sql("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM staged ORDER BY row_no")
+        engine.flag({}, "false")
+        got = engine.sql("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM records ORDER BY row_no")
     auth = "2024-01-02 00:00:00"
     assert got == [("a", auth), ("a", auth), ("a", auth), ("a b", None), (None, None), (None, None),
                    ("\ta", None), ("a\t", None), (None, None)]

@@ -14,15 +14,15 @@ The table's physical row order carries no meaning: every query that needs an ord
 (row_no, or the md5 rank), so results do not depend on the thread count.
 
 Passes over the records (bench/results.md measures them):
-  stage      one read of the file into the table `stored`: typed columns, the boundary bits (a
-             grid lookup in SQL; the exact test only for points in cells an outline crosses) and
-             the user's authorisation time (users file joined once); the view `staged` adds
-             record_key and record_date, derived on read;
+  stage      one read of the file into the table `stored`: typed columns and the boundary bits
+             (a grid lookup in SQL; the exact test only for points in cells an outline crosses);
+             the view `staged` adds record_key, record_date and the checks' derived columns on
+             read (for CSV also row_no: the table keeps the file's order);
   flag       duplicates by hash aggregate (file order only inside repeated groups), overlaps by
              one window over (user, start); both keep only the records they mark (table
              `marks`, usually tiny); the view `records` adds one boolean column per record-level
              check, evaluated on the fly, so the wide table is never rewritten;
-  aggregate  one scan for every count and total; sample: md5 rank over `staged`, then only the
+  aggregate  one scan of `records` (which joins the users file) for every count and total; sample: md5 rank over `staged`, then only the
              drawn records through `records` (table `drawn`); figures: the axes from `drawn`,
              both histograms in one scan of `staged`, daily counts.
 
@@ -32,8 +32,10 @@ Staged record columns (view `staged`, seen through the view `records`):
   trip_id, user_id, mode, order_source, start_time, end_time (local, naive), record_date,
   start_lon, start_lat, end_lon, end_lat, distance_km, entry_station, exit_station, route,
   start_geo, end_geo    bit i set = inside the boundary when read as CRS_NAMES[i]
+  plus the columns the record checks derive (RecordCheck.derived);
+and in `records` also
   authorized_at         the user's authorisation time (users file), NULL when unknown
-plus, in `records`, one boolean column per record-level check id, named by the id.
+and one boolean column per record-level check id, named by the id.
 """
 
 from __future__ import annotations
@@ -102,6 +104,8 @@ class DuckDBEngine:
         self.population = 0  # records staged
         self._absent: dict[str, str] = {}  # canonical columns the file lacks: name -> SQL type
         self._derived: dict[str, str] = {}  # columns derived on read: name -> SQL
+        self._row_no_from_rowid = False  # CSV: row_no is the stored table's rowid + 1
+        self._has_users = False
 
     def close(self) -> None:
         try:
@@ -131,7 +135,13 @@ class DuckDBEngine:
         self._derived = dict(derived or {})
         self.has_trip_id = columns.get("trip_id") is not None
         raw = self._raw_relation(source) if relation is None else relation
-        exprs = [f"{self._row_no_sql(source) if relation is None else 'row_no'} AS row_no"]
+        # CSV has no row number column: the table is written in file order (preserve_insertion_
+        # order; nothing in the statement below reorders rows, which is why the users join is
+        # in `records`) and `staged` numbers its rows. row_number() OVER () ran the whole
+        # statement on one thread: CSV staging took twice as long.
+        self._row_no_from_rowid = relation is None and source.kind == "csv"
+        exprs = [] if self._row_no_from_rowid else [
+            f"{self._row_no_sql(source) if relation is None else 'row_no'} AS row_no"]
         for name in TEXT_COLUMNS:
             col = columns.get(name)
             value = _trimmed(col) if col else "CAST(NULL AS VARCHAR)"
@@ -155,14 +165,14 @@ class DuckDBEngine:
                         for name in names if not columns.get(name)}
         (cells, add, grid_join), geo = self._geo_sql(boundary)
         drop = ", ".join(cells + list(self._absent))
-        auth, auth_join = self._users_sql(users, users_encoding)
+        self._has_users = self._load_users(users, users_encoding)
         # Stored once (in memory; beyond the memory limit it spills to the work folder): later
         # passes read native columns instead of parsing the file again.
         try:
             self.con.execute(f"""
                 CREATE OR REPLACE TABLE stored AS
-                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}, {auth} AS authorized_at
-                FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t {auth_join}""")
+                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}
+                FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
         except duckdb.Error as exc:
             raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
                              f"cannot be read: {_first_line(exc)}") from None
@@ -176,10 +186,11 @@ class DuckDBEngine:
         key = "coalesce(trip_id, '#' || CAST(row_no AS VARCHAR))" if self.has_trip_id else "row_no"
         absent = "".join(f", CAST(NULL AS {kind}) AS {name}" for name, kind in self._absent.items())
         derived = "".join(f", {sql} AS {sql_ident(name)}" for name, sql in self._derived.items())
+        row_no = "rowid + 1 AS row_no, " if self._row_no_from_rowid else ""
         self.con.execute(f"""
             CREATE OR REPLACE VIEW staged AS
             SELECT *, {key} AS record_key, CAST(start_time AS DATE) AS record_date{derived}
-            FROM (SELECT *{absent} FROM stored)""")
+            FROM (SELECT {row_no}*{absent} FROM stored)""")
 
     def _set_timezone(self, timezone: str) -> None:
         try:
@@ -191,8 +202,6 @@ class DuckDBEngine:
         return source.scan_sql()
 
     def _row_no_sql(self, source: TripSource) -> str:
-        if source.kind == "csv":
-            return "row_number() OVER ()"
         if len(source.files) == 1:
             return "(file_row_number + 1)"
         # Parquet: offset of the file plus the row inside it: file order without a sort.
@@ -245,9 +254,10 @@ class DuckDBEngine:
                         f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
         return (drop, add, " CROSS JOIN geo_grid g"), geo
 
-    def _users_sql(self, users: Path | None, encoding: str) -> tuple[str, str]:
+    def _load_users(self, users: Path | None, encoding: str) -> bool:
+        """The users file as the table `users` (user_id, authorized_at); False without one."""
         if users is None:
-            return "CAST(NULL AS TIMESTAMP)", ""
+            return False
         from verifier.data.sources import open_source
 
         src = open_source([users], encoding, self.workdir, field_name="data.users")
@@ -258,7 +268,7 @@ class DuckDBEngine:
             SELECT {_trimmed(cols['user_id'])} AS user_id,
                    max(CAST(TRY_CAST({_trimmed(cols['authorized_at'])} AS TIMESTAMPTZ) AS TIMESTAMP)) AS authorized_at
             FROM {src.scan_sql()} GROUP BY 1""")
-        return "u.authorized_at", "LEFT JOIN users u ON u.user_id = t.user_id"
+        return True
 
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None:
         """Add `table_km` (the station-pair distance, either direction) to every record; with
@@ -281,7 +291,8 @@ class DuckDBEngine:
             SELECT r.* EXCLUDE ({', '.join(['record_key', 'record_date', *map(sql_ident, self._derived)])})
                    REPLACE ({distance} AS distance_km), s.km AS table_km
             FROM staged r LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station""")
-        self._absent = {}  # stored again from `staged`: every column is there now
+        self._absent = {}  # stored again from `staged`: every column is there now, row_no too
+        self._row_no_from_rowid = False
         self._define_staged()
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
@@ -336,8 +347,12 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE VIEW records AS {self._records_sql('staged')}")
 
     def _records_sql(self, relation: str) -> str:
-        """`relation` (staged records) with one boolean column per record-level check."""
-        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {relation} s LEFT JOIN marks m ON m.row_no = s.row_no"
+        """`relation` (staged records) with the user's authorisation time and one boolean column
+        per record-level check. (The users join is here, not in staging, so that staging keeps
+        the file's row order: see `stage`; only the passes over `records` pay for it.)"""
+        users = (f"(SELECT r.*, u.authorized_at FROM {relation} r LEFT JOIN users u ON u.user_id = r.user_id)"
+                 if self._has_users else f"(SELECT r.*, CAST(NULL AS TIMESTAMP) AS authorized_at FROM {relation} r)")
+        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {users} s LEFT JOIN marks m ON m.row_no = s.row_no"
 
     def _daily_cap(self, caps: dict[str, int]) -> None:
         excluded = self.excluded_sql()
@@ -469,7 +484,12 @@ def _local_time(col: str, types: dict[str, str]) -> str:
     kind = types.get(col, "VARCHAR")
     if kind.startswith("TIMESTAMP") or kind == "DATE":
         return f"CAST({sql_ident(col)} AS TIMESTAMP)"
-    return f"CAST(TRY_CAST({_typed(col, types)} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    # 'YYYY-MM-DD HH:MM:SS' has no room for an offset: a plain cast gives the same local time
+    # and skips the time-zone round trip (a third of CSV staging). Anything else may carry an
+    # offset (a plain cast would drop it): parsed with the zone. The casts ignore spaces.
+    text = f"CAST({sql_ident(col)} AS VARCHAR)"
+    return (f"CASE WHEN length({text}) = 19 AND {text}[14] = ':' AND {text}[17] = ':' "
+            f"THEN TRY_CAST({text} AS TIMESTAMP) ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END")
 
 
 def _typed(col: str, types: dict[str, str]) -> str:
