@@ -587,10 +587,14 @@ def write_md(path: Path, mach: dict, rows: list[dict], notes: list[str], gens: d
     big = [r for r in rows if r["size"] == 10**8 and r["task"].startswith("verify")]
     if big:
         for r in big:
-            ok = r.get("code") in (0, 1) and r["rss_mb"] <= 4096
-            L.append(f"- 10^8 Parquet, {r['task']} completes with peak RSS ≤ 4 GB: "
-                     f"{'completed' if r.get('code') in (0, 1) else 'did not complete'}, "
-                     f"{r['rss_mb']:.0f} MB, {r['wall']:.0f} s {verdict(ok)}")
+            done = r.get("code") in (0, 1)
+            if r["task"] == "verify":
+                L.append(f"- 10^8 Parquet, verify completes with peak RSS ≤ 4 GB: "
+                         f"{'completed' if done else 'did not complete'}, {r['rss_mb']:.0f} MB, {r['wall']:.0f} s "
+                         f"{verdict(done and r['rss_mb'] <= 4096)}")
+            else:  # a larger budget asked for on purpose: what it buys, not the target
+                L.append(f"- (not a target) 10^8 Parquet, {r['task']}: "
+                         f"{'completed' if done else 'did not complete'}, {r['rss_mb']:.0f} MB, {r['wall']:.0f} s")
     else:
         L.append("- 10^8 Parquet completes with peak RSS ≤ 4 GB: not run (`--with-1e8`)")
     if notes:

@@ -10,8 +10,9 @@ DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. (Its tabl
 only at a checkpoint, which cost more than it saved: 12 s at 2x10^7 records.) No pass pulls
 records into Python except the drawn sample and the examples.
 
-The table's physical row order carries no meaning: every query that needs an order states it
-(row_no, or the md5 rank), so results do not depend on the thread count.
+Every query that needs an order states it (row_no, or the md5 rank), so results do not depend
+on the thread count. The stored table's physical order matters in one place only: a CSV file has
+no row numbers, so it is stored in file order and row_no is its rowid + 1.
 
 Passes over the records (bench/results.md measures them):
   stage      one read of the file into the table `stored`: typed columns and the boundary bits
@@ -22,9 +23,10 @@ Passes over the records (bench/results.md measures them):
              one window over (user, start); both keep only the records they mark (table
              `marks`, usually tiny); the view `records` adds one boolean column per record-level
              check, evaluated on the fly, so the wide table is never rewritten;
-  aggregate  one scan of `records` (which joins the users file) for every count and total; sample: md5 rank over `staged`, then only the
-             drawn records through `records` (table `drawn`); figures: the axes from `drawn`,
-             both histograms in one scan of `staged`, daily counts.
+  aggregate  one scan of `records` (which joins the users file) for every count and total;
+             sample: md5 rank over `staged`, then only the drawn records through `records`
+             (table `drawn`); figures: the axes from `drawn`, both histograms in one scan of
+             `staged`, daily counts.
 
 Staged record columns (view `staged`, seen through the view `records`):
   row_no        1-based record order (file order; folder files in name order)
