@@ -84,9 +84,10 @@ class DuckDBEngine:
         except OSError as exc:
             raise InputError("command line", "--temp-dir", f"cannot create a work folder: {exc}") from None
         self.workdir = Path(self._tmp.name)
-        # An in-memory database with compression, bounded by the memory limit: what does not fit
-        # spills to the temporary folder. (A file-backed database wrote every staged table to
-        # disk, and was 2-3x slower to stage.)
+        # An in-memory database bounded by the memory limit: what does not fit spills to the
+        # temporary folder. (A file-backed database compresses what it writes, but took 9-11 s
+        # to stage 2x10^7 records against 3 s; in memory, DuckDB compresses only at a CHECKPOINT,
+        # which cost more than it saved: bench/results.md.)
         self.con = duckdb.connect(":memory:")
         self.con.execute(f"SET temp_directory = {sql_str(self.workdir / 'spill')}")
         try:
@@ -95,8 +96,6 @@ class DuckDBEngine:
             self.close()
             raise InputError("command line", "--memory-limit",
                              f"{self.options.memory_limit!r} is not a size (e.g. 1GB, 4GB, 500MB)") from None
-        self.con.execute("ATTACH ':memory:' AS work (COMPRESS)")
-        self.con.execute("USE work")
         self.con.execute("SET preserve_insertion_order = true")
         if self.options.threads:
             self.con.execute(f"SET threads = {int(self.options.threads)}")
@@ -144,27 +143,19 @@ class DuckDBEngine:
         self._row_no_from_rowid = relation is None and source.kind == "csv"
         exprs = [] if self._row_no_from_rowid else [
             f"{self._row_no_sql(source) if relation is None else 'row_no'} AS row_no"]
-        for name in TEXT_COLUMNS:
-            col = columns.get(name)
-            value = _trimmed(col) if col else "CAST(NULL AS VARCHAR)"
-            if name in ("mode", "order_source"):
-                value = f"lower({value})"
-            exprs.append(f"{value} AS {name}")
         types = source.types if source else {}
-        for name in TIME_COLUMNS:
-            col = columns.get(name)
-            exprs.append(f"{_local_time(col, types)} AS {name}" if col else f"CAST(NULL AS TIMESTAMP) AS {name}")
-        for name in NUMBER_COLUMNS:
-            col = columns.get(name)
-            exprs.append(f"TRY_CAST({_typed(col, types)} AS DOUBLE) AS {name}" if col
-                         else f"CAST(NULL AS DOUBLE) AS {name}")
+        # A column the file does not have is NULL for every record: NULL here (the boundary test
+        # may read it), named in the view `staged`, not stored (stored, a NULL column costs 5-10
+        # bytes a record in every pass).
+        self._absent = {}
+        for names, kind in ((TEXT_COLUMNS, "VARCHAR"), (TIME_COLUMNS, "TIMESTAMP"), (NUMBER_COLUMNS, "DOUBLE")):
+            for name in names:
+                col = columns.get(name)
+                if not col:
+                    self._absent[name] = kind
+                exprs.append(f"{_canonical(name, col, kind, types) if col else f'CAST(NULL AS {kind})'} AS {name}")
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
-        # A column the file does not have is NULL for every record: named in the view `staged`,
-        # not stored (stored, a NULL column costs 5-10 bytes a record in every pass).
-        self._absent = {name: kind for names, kind in ((TEXT_COLUMNS, "VARCHAR"), (TIME_COLUMNS, "TIMESTAMP"),
-                                                        (NUMBER_COLUMNS, "DOUBLE"))
-                        for name in names if not columns.get(name)}
         (cells, add, grid_join), geo = self._geo_sql(boundary)
         drop = ", ".join(cells + list(self._absent))
         self._has_users = self._load_users(users, users_encoding)
@@ -268,7 +259,7 @@ class DuckDBEngine:
         self.con.execute(f"""
             CREATE OR REPLACE TABLE users AS
             SELECT {_trimmed(cols['user_id'])} AS user_id,
-                   max(CAST(TRY_CAST({_trimmed(cols['authorized_at'])} AS TIMESTAMPTZ) AS TIMESTAMP)) AS authorized_at
+                   max({_local_time(cols['authorized_at'], src.types)}) AS authorized_at
             FROM {src.scan_sql()} GROUP BY 1""")
         return True
 
@@ -478,6 +469,15 @@ def _repeats_sql(key: tuple[str, ...], present: str) -> str:
         SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k
         FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
       WHERE k > 1)"""
+
+
+def _canonical(name: str, col: str, kind: str, types: dict[str, str]) -> str:
+    """The file column `col` as the canonical column `name` of SQL type `kind`."""
+    if kind == "TIMESTAMP":
+        return _local_time(col, types)
+    if kind == "DOUBLE":
+        return f"TRY_CAST({_typed(col, types)} AS DOUBLE)"
+    return f"lower({_trimmed(col)})" if name in ("mode", "order_source") else _trimmed(col)
 
 
 def _local_time(col: str, types: dict[str, str]) -> str:
