@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from verifier import __version__
-from verifier.errors import InputError
+from verifier.errors import EnvironmentFailure, InputError
 
 FLOAT = click.FLOAT
 
@@ -45,6 +45,9 @@ def _guard(fn, *args, **kwargs):
         return fn(*args, **kwargs)
     except InputError as err:
         _fail_input(err)
+    except EnvironmentFailure as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(3)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

@@ -1,4 +1,8 @@
-"""The one error users see for input the tool cannot read: exit code 2, one line, no traceback."""
+"""The errors users see: one line on stderr, never a traceback.
+
+`InputError` (exit 2): the package or an option cannot be read. `EnvironmentFailure` (exit 3):
+the machine failed the run (memory, disk, a missing font or library), not the applicant.
+"""
 
 from __future__ import annotations
 
@@ -25,3 +29,18 @@ class InputError(Exception):
         if self.row is not None:
             where += f", row {self.row}"
         return f"{where}: {self.message}"
+
+
+class EnvironmentFailure(Exception):
+    """Out of memory, disk full, a missing font or system library: exit 3, one line saying what
+    ran out and what helps (an option, a package to install)."""
+
+    exit_code = 3
+
+    def __init__(self, what: str, hint: str):
+        self.what = what
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return f"{self.what}; {self.hint}"
