@@ -182,19 +182,18 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
     ctx.engine.flag(predicates, validity, daily_cap=caps)
-    extra = crs_aggregates() if ctx.is_bike else {}
+    extra, pkm = (crs_aggregates() if ctx.is_bike else {}), {}
     if ctx.is_transit:
         excluded = ctx.engine.excluded_sql()
         extra.update({
             "mode:bus": "count_if(mode = 'bus')", "mode:metro": "count_if(mode = 'metro')",
             "mode:other": "count_if(mode IS NULL OR mode NOT IN ('bus', 'metro'))",
-            "pkm:metro": "coalesce(sum(distance_km) FILTER (WHERE mode = 'metro'), 0)",
             "eligible:bus": f"count_if(mode = 'bus' AND NOT {excluded})",
             "eligible:metro": f"count_if(mode = 'metro' AND NOT {excluded})",
-            "eligible_pkm:metro": f"coalesce(sum(distance_km) FILTER (WHERE mode = 'metro' AND NOT {excluded}), 0)",
         })
+        pkm = {"pkm:metro": "mode = 'metro'", "eligible_pkm:metro": f"mode = 'metro' AND NOT {excluded}"}
     step("totals")
-    ctx.stats = ctx.engine.aggregate(extra)
+    ctx.stats = ctx.engine.aggregate(extra, pkm)
     step("drawing the sample")
     imports_ready()
     _draw_sample(ctx, [c.id for c in flags])

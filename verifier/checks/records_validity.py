@@ -7,6 +7,9 @@ from verifier.checks.record import FlagCheck
 
 BIKE_REQUIRED = ("user_id", "start_time", "end_time", "start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
 METRO_REQUIRED = ("end_time", "entry_station", "exit_station", "distance_km")
+# NaN and ±inf (a Parquet double, or CSV text 'nan'/'inf') are not a distance: SQL's NaN > 0 holds,
+# so they are named here; the exact totals count them as nothing (verifier.data.exact).
+NOT_A_NUMBER = "NOT isfinite(coalesce(distance_km, 0))"
 
 
 @register
@@ -15,8 +18,9 @@ class RecordsValidity(FlagCheck):
     range (longitude −180..180, latitude −90..90). Bike: user, times, both points and the
     distance. Transit: trip_id (when the column exists), user_id, mode in {bus, metro} and
     start_time; an end time, where given, after the start; metro rows also end_time,
-    entry_station, exit_station and distance_km > 0 (a metro distance filled from the station
-    table, for tap data, counts as given). A value that does not parse is missing."""
+    entry_station, exit_station and distance_km > 0, finite (a metro distance filled from the station
+    table, for tap data, counts as given). A value that does not parse is missing; a
+    distance of NaN or ±inf is invalid."""
 
     id = "records.validity"
     catalogue = {
@@ -36,11 +40,11 @@ class RecordsValidity(FlagCheck):
         trip_id = ["trip_id IS NULL"] if ctx.has("trip_id") else []
         if ctx.is_bike:
             bad = trip_id + [f"{c} IS NULL" for c in BIKE_REQUIRED] + [
-                "NOT (end_time > start_time)", "NOT (distance_km > 0)",
+                "NOT (end_time > start_time)", "NOT (distance_km > 0)", NOT_A_NUMBER,
                 "NOT (start_lon BETWEEN -180 AND 180)", "NOT (end_lon BETWEEN -180 AND 180)",
                 "NOT (start_lat BETWEEN -90 AND 90)", "NOT (end_lat BETWEEN -90 AND 90)"]
         else:
-            metro = " OR ".join(f"{c} IS NULL" for c in METRO_REQUIRED) + " OR NOT (distance_km > 0)"
+            metro = " OR ".join(f"{c} IS NULL" for c in METRO_REQUIRED) + f" OR NOT (distance_km > 0) OR {NOT_A_NUMBER}"
             bad = trip_id + ["user_id IS NULL", "start_time IS NULL", "mode IS NULL",
                              "mode NOT IN ('bus', 'metro')",
                              "(end_time IS NOT NULL AND NOT (end_time > start_time))",

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from verifier.data import exact
 from verifier.data.sources import TripSource, sql_ident, sql_str
 from verifier.errors import InputError
 from verifier.methodology import CRS_NAMES
@@ -370,25 +371,37 @@ class DuckDBEngine:
         return "(" + " OR ".join(cols) + ")" if cols else "false"
 
     # -- aggregates ------------------------------------------------------------------------
-    def aggregate(self, extra: dict[str, str] | None = None) -> dict:
-        """One scan: counts per flag, pkm per flag, totals, eligible totals and `extra` SQL
-        aggregates (name -> expression) in a single row."""
+    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None) -> dict:
+        """One scan: counts per flag, pkm per flag, totals, eligible totals, `extra` SQL
+        aggregates (name -> expression) and `pkm` totals (name -> condition) in a single row.
+
+        Every pkm total is the exact sum of distance_km (verifier.data.exact), the same on any
+        thread count; NaN and ±inf add nothing (records.validity excludes them)."""
         excluded = self.excluded_sql()
+        sums = {"pkm": None, "eligible_pkm": f"NOT {excluded}",
+                **{f"pkm:{cid}": sql_ident(cid) for cid in self.flag_columns}, **(pkm or {})}
         parts = {
             "records": "count(*)",
-            "pkm": "sum(distance_km)",
             "first_date": "min(record_date)",
             "last_date": "max(record_date)",
             "eligible": f"count_if(NOT {excluded})",
-            "eligible_pkm": f"coalesce(sum(distance_km) FILTER (WHERE NOT {excluded}), 0)",
+            **{f"n:{cid}": f"count_if({sql_ident(cid)})" for cid in self.flag_columns},
+            **{f"sum:{name}": exact.window_sum_sql("distance_km", where) for name, where in sums.items()},
+            "sum:rest": exact.rest_count_sql("distance_km"),
         }
-        for cid in self.flag_columns:
-            parts[f"n:{cid}"] = f"count_if({sql_ident(cid)})"
-            parts[f"pkm:{cid}"] = f"coalesce(sum(distance_km) FILTER (WHERE {sql_ident(cid)}), 0)"
         parts.update(extra or {})
         row = self.con.execute("SELECT " + ", ".join(f"{sql} AS {sql_ident(n)}" for n, sql in parts.items())
                                + " FROM records").fetchall()[0]
-        return dict(zip(parts, row))
+        out = dict(zip(parts, row))
+        rest = self._rest_sums(sums) if out.pop("sum:rest") else {}
+        out.update({name: exact.combine(out.pop(f"sum:{name}"), rest.get(name, ())) for name in sums})
+        return out
+
+    def _rest_sums(self, sums: dict[str, str | None]) -> dict[str, list[tuple[int, int]]]:
+        """The distances outside the exact sum's window (tiny or huge; none on clean data), per
+        total: a second pass, grouped by binary scale."""
+        rows = self.sql(exact.rest_query("distance_km", "records", sums))
+        return {name: [(r[0], r[i + 1]) for r in rows] for i, name in enumerate(sums)}
 
     def examples(self, check_id: str, fields: list[str], limit: int = 5, reason: str | None = None) -> list[dict]:
         """The first flagged records in file order (with `reason`, SQL text, when given)."""
