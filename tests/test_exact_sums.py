@@ -129,3 +129,23 @@ def test_not_a_number_distance_is_invalid_and_adds_nothing(tmp_path):
     assert validity["affected"] == 3
     assert findings["recalculation"]["eligible_pkm"] == round(math.fsum(km[np.isfinite(km)]), 6)
     assert findings["recalculation"]["eligible_records"] == 297
+
+
+def test_engine_totals_through_the_second_pass(tmp_path):
+    """Distances outside the window (tiny, huge) reach every total: all, eligible, per check."""
+    from verifier.data.engine import DuckDBEngine, EngineOptions
+    from verifier.data.sources import open_source
+
+    km = [1e-300, 2.5, 3e-7, 1e12 + 0.001, 0.001, float("nan"), 1.0, 5e-324]
+    (tmp_path / "trips.csv").write_text("d\n" + "\n".join(map(repr, km)) + "\n", encoding="utf-8")
+    with DuckDBEngine(EngineOptions(threads=2)) as engine:
+        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir),
+                     {"distance_km": "d", "trip_id": None}, "Asia/Shanghai")
+        engine.flag({"small": "distance_km < 0.01"}, "NOT isfinite(distance_km)")
+        stats = engine.aggregate(pkm={"big": "distance_km > 100"})
+    finite = [v for v in km if math.isfinite(v)]
+    assert stats["pkm"] == _exact(finite) == 1000000000003.502
+    assert stats["pkm:small"] == _exact(v for v in finite if v < 0.01) == 0.001 + 3e-7
+    assert stats["eligible_pkm"] == _exact(v for v in finite if v >= 0.01)
+    assert stats["big"] == 1e12 + 0.001
+    assert stats["n:records.validity"] == 1 and stats["pkm:records.validity"] == 0.0

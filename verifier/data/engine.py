@@ -23,7 +23,9 @@ Passes over the records (bench/results.md measures them):
              one window over (user, start); both keep only the records they mark (table
              `marks`, usually tiny); the view `records` adds one boolean column per record-level
              check, evaluated on the fly, so the wide table is never rewritten;
-  aggregate  one scan of `records` (which joins the users file) for every count and total;
+  aggregate  one scan of `records` (which joins the users file) for every count and total
+             (totals exact, verifier.data.exact; a second pass only where a distance lies
+             outside its window: tiny or huge values, none on real data);
              sample: md5 rank over `staged`, then only the drawn records through `records`
              (table `drawn`); figures: the axes from `drawn`, both histograms in one scan of
              `staged`, daily counts.
