@@ -278,8 +278,10 @@ def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
 
     tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
     fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
-    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(
-        ctx.sub.methodology, sample[fields + tests].reset_index(drop=True))
+    table = sample[fields + tests].reset_index(drop=True)
+    if table.empty:  # no record drawn: DuckDB types an empty text column as object, not text
+        table = table.astype({c: "str" for c in table.columns if table[c].dtype == object})
+    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(ctx.sub.methodology, table)
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -402,7 +404,9 @@ def _figure_data(ctx: Context):
                                "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
     valid = "end_time > start_time AND distance_km > 0"
     hists = {}
-    if ctx.is_bike:
+    if ctx.is_bike and not ctx.population:  # drawn empty: the report shows there was nothing
+        hists = dict.fromkeys(("distance", "speed"), pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
+    elif ctx.is_bike:
         hists = _histograms(engine, {"distance": ("distance_km", "distance_km > 0", 0.0),
                                      "speed": (speed_kmh_sql(), valid, RecordsPlausibility.MAX_SPEED_KMH * 1.2)})
     return FigureData(
