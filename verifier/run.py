@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 
 from verifier import __version__
@@ -22,11 +23,12 @@ from verifier.checks.record import FlagCheck
 from verifier.checks.sample_completeness import complete
 from verifier.checks.transit_daily_cap import daily_caps
 from verifier.context import Context, Options
-from verifier.data.engine import DuckDBEngine, EngineOptions
+from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
 from verifier.data.sources import open_source
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings
 from verifier.methodology import CRS_NAMES, canonical_columns
+from verifier.outdir import check_out, replace_dir, temp_beside
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
@@ -45,13 +47,15 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     be read. `progress(step)` is told each step as it starts (for a progress bar)."""
     step = progress or (lambda name: None)
     step("reading the package")
+    out = check_out(out, _input_paths(submission, factors, boundary, fares, temp_dir))
     warm_up = _warm_up(write_pdf)
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     sub = load_submission(submission)
     factor_table = FactorTable.load(factors)
     bnd = _boundary(boundary, boundary_crs)
     fare_table = _fares(fares)
-    with DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
+    with _environment_failures(), \
+            DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         ctx = Context(sub=sub, opts=opts, factors=factor_table, boundary=bnd, engine=engine)
         ctx.fares = fare_table
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
@@ -64,8 +68,28 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         findings = _findings(ctx, checks, inputs, factors, report_date)
         figures = _figure_data(ctx) if write_pdf else None
     step("writing the report")
-    _write_outputs(Path(out), findings, ctx.sample_table, figures, opts.lang, write_pdf)
+    with _environment_failures():
+        _write_outputs(out, findings, ctx.sample_table, figures, opts.lang, write_pdf)
     return findings
+
+
+def _input_paths(submission, factors, boundary, fares, temp_dir) -> dict:
+    """Every path the run reads (the package folder holds the data files), for check_out."""
+    package = Path(submission)
+    return {"package": package if not package.is_file() else package.parent, "--factors": factors,
+            "--boundary": boundary, "--fares": fares, "--temp-dir": temp_dir}
+
+
+@contextmanager
+def _environment_failures():
+    """Out of memory or disk after the package was read is the machine's failure, not the
+    applicant's (exit 3 with what helps); any other engine error there is an internal error."""
+    try:
+        yield
+    except (duckdb.Error, MemoryError, OSError) as exc:
+        if (failure := environment_failure(exc)) is None:
+            raise
+        raise failure from None
 
 
 def _warm_up(write_pdf: bool) -> threading.Thread:
@@ -193,7 +217,7 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
         })
         pkm = {"pkm:metro": "mode = 'metro'", "eligible_pkm:metro": f"mode = 'metro' AND NOT {excluded}"}
     step("totals")
-    ctx.stats = ctx.engine.aggregate(extra, pkm)
+    ctx.stats = _empty_as_zero(ctx.engine.aggregate(extra, pkm))
     step("drawing the sample")
     imports_ready()
     _draw_sample(ctx, [c.id for c in flags])
@@ -218,6 +242,14 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     for r in out:
         r.message = r.messages.get(ctx.opts.lang, r.message)
     return out
+
+
+def _empty_as_zero(stats: dict) -> dict:
+    """Without records SQL's count_if and sum give NULL: every count and total is 0 then (the
+    first and last dates stay unknown)."""
+    if stats.get("records"):
+        return stats
+    return {k: v if v is not None or k in ("first_date", "last_date") else 0 for k, v in stats.items()}
 
 
 def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
@@ -245,8 +277,10 @@ def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
 
     tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
     fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
-    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(
-        ctx.sub.methodology, sample[fields + tests].reset_index(drop=True))
+    table = sample[fields + tests].reset_index(drop=True)
+    if table.empty:  # no record drawn: DuckDB types an empty text column as object, not text
+        table = table.astype({c: "str" for c in table.columns if table[c].dtype == object})
+    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(ctx.sub.methodology, table)
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -369,7 +403,9 @@ def _figure_data(ctx: Context):
                                "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
     valid = "end_time > start_time AND distance_km > 0"
     hists = {}
-    if ctx.is_bike:
+    if ctx.is_bike and not ctx.population:  # drawn empty: the report shows there was nothing
+        hists = dict.fromkeys(("distance", "speed"), pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
+    elif ctx.is_bike:
         hists = _histograms(engine, {"distance": ("distance_km", "distance_km > 0", 0.0),
                                      "speed": (speed_kmh_sql(), valid, RecordsPlausibility.MAX_SPEED_KMH * 1.2)})
     return FigureData(
@@ -404,11 +440,9 @@ def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40
 
 
 def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
-    """Everything goes to a temporary folder beside `out` and is moved into place at the end:
-    a failure leaves `out` as it was."""
-    out = out.resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
+    (verifier.outdir): a failure at any point leaves `out` as it was."""
+    tmp = temp_beside(out)
     try:
         (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
         sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")
@@ -416,13 +450,6 @@ def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures,
             from verifier.report.render import write_report
 
             write_report(tmp, findings.to_dict(), sample, figures, lang=lang)
-        if not out.exists():
-            tmp.rename(out)
-            return
-        for item in tmp.iterdir():
-            target = out / item.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            item.replace(target)
+        replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

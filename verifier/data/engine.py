@@ -44,6 +44,7 @@ and one boolean column per record-level check id, named by the id.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ import pyarrow as pa
 
 from verifier.data import exact
 from verifier.data.sources import TripSource, sql_ident, sql_str
-from verifier.errors import InputError
+from verifier.errors import EnvironmentFailure, InputError
 from verifier.methodology import CRS_NAMES
 from verifier.sampling import selection_key_sql
 
@@ -85,7 +86,8 @@ class DuckDBEngine:
         try:
             self._tmp = tempfile.TemporaryDirectory(prefix="verifier-", dir=self.options.temp_dir or None)
         except OSError as exc:
-            raise InputError("command line", "--temp-dir", f"cannot create a work folder: {exc}") from None
+            raise (environment_failure(exc) or InputError(
+                "command line", "--temp-dir", f"cannot create a work folder: {exc}")) from None
         self.workdir = Path(self._tmp.name)
         # An in-memory database bounded by the memory limit: what does not fit spills to the
         # temporary folder. (A file-backed database compresses what it writes, but took 9-11 s
@@ -170,6 +172,8 @@ class DuckDBEngine:
                 SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}
                 FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
         except duckdb.Error as exc:
+            if (failure := environment_failure(exc)) is not None:
+                raise failure from None
             raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
                              f"cannot be read: {_first_line(exc)}") from None
         self._define_staged()
@@ -536,6 +540,28 @@ def _plain(record: dict) -> dict:
         else:
             out[k] = v
     return out
+
+
+def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
+    """What the machine ran out of, for an engine or system error; None when it is something else
+    (bad input during staging, a defect after it). DuckDB reports a full spill folder as an
+    out-of-memory error that "failed to offload" a block: the spill files are in the work folder
+    (`--temp-dir`), DuckDB's own temp files are named duckdb_temp_*."""
+    text = str(exc).lower()
+    if isinstance(exc, (duckdb.OutOfMemoryException, MemoryError)) or "out of memory" in text:
+        if "offload" in text:
+            return EnvironmentFailure("out of memory: the engine's spill folder is full",
+                                      "give --temp-dir a folder on a disk with room (or raise --memory-limit)")
+        return EnvironmentFailure("out of memory", f"raise --memory-limit (default {DEFAULT_MEMORY_LIMIT}) if the "
+                                  "machine has the memory; what does not fit spills to --temp-dir")
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or "no space left" in text:
+        return EnvironmentFailure("disk full", "free space, or name a --temp-dir (engine spill files) or an "
+                                  "--out on a disk with room")
+    if isinstance(exc, duckdb.IOException) and ("duckdb_temp" in text or "temp_directory" in text
+                                               or "temporary directory" in text):
+        return EnvironmentFailure("the engine cannot write its spill files",
+                                  "name a writable --temp-dir on a disk with room")
+    return None
 
 
 def _first_line(exc: Exception) -> str:

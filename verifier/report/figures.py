@@ -52,6 +52,7 @@ _L = {
     "bus": ("公交", "Bus"),
     "metro": ("地铁", "Metro"),
     "total": ("合计", "Total"),
+    "no_records": ("数据没有记录", "The data holds no records"),
 }
 
 
@@ -148,9 +149,23 @@ def _map(data: FigureData, lang: str, period) -> Any:
     return fig
 
 
+def _no_records(xlabel: str, lang: str):
+    """An empty chart that says so: the reader sees the figure was drawn, from no records."""
+    fig, ax = plt.subplots(figsize=(_W, _W * 0.3), layout="constrained")
+    ax.text(0.5, 0.5, _t("no_records", lang), transform=ax.transAxes, ha="center", va="center",
+            fontsize=9, color="#555555")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(_t("records", lang))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig
+
+
 def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[float, str]]):
-    if frame is None or frame.empty:
+    if frame is None:  # no value to draw an axis from: left out
         return None
+    if frame.empty:  # no records at all
+        return _no_records(xlabel, lang)
     fig, ax = plt.subplots(figsize=(_W, _W * 0.3), layout="constrained")
     width = frame["bin_end"] - frame["bin_start"]
     ax.bar(frame["bin_start"], frame["records"], width=width, align="edge", color="#7f9fbf",
@@ -190,8 +205,10 @@ def _speed(data: FigureData, lang: str, period) -> Any:
 
 def _daily(data: FigureData, lang: str, period) -> Any:
     daily, per_mode = data.daily, data.per_mode_daily
-    if (daily is None or daily.empty) and (per_mode is None or per_mode.empty):
+    if daily is None and per_mode is None:
         return None
+    if (daily is None or daily.empty) and (per_mode is None or per_mode.empty):
+        return _no_records(_t("date", lang), lang)
     fig, ax = plt.subplots(figsize=(_W, _W * 0.36), layout="constrained")
     if per_mode is not None and not per_mode.empty:
         pm = per_mode.assign(date=pd.to_datetime(per_mode["date"]))

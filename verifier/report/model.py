@@ -6,6 +6,7 @@ No HTML here: the template (autoescaped) decides how things look.
 from __future__ import annotations
 
 import math
+import unicodedata
 from functools import lru_cache
 
 import pandas as pd
@@ -13,6 +14,27 @@ import yaml
 
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.resources import resource_dir
+
+# Characters a reader cannot see or that rearrange what they see: controls (NUL, ESC, BEL, ...;
+# tab and line breaks excepted, which HTML and a cell show as white space), the invisible format
+# characters (bidi overrides, BOM, zero-width) and the line/paragraph separators.
+_HIDDEN = ("Cc", "Cf", "Zl", "Zp")
+
+
+def visible(text: str) -> str:
+    """`text` with every hidden character written as its Python escape (NUL -> `\\x00`, U+202E
+    -> `\\u202e`): what the report and the workpaper print. HTML and XML cannot carry NUL, and
+    a bidi override would show a reader another value; findings.json and sample.csv keep the
+    value exactly as read."""
+    if text.isprintable():  # the usual case: no character to look at
+        return text
+    return "".join(_escape(c) if c not in "\t\n\r" and unicodedata.category(c) in _HIDDEN else c for c in text)
+
+
+def _escape(c: str) -> str:
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+
 
 STATUS_ORDER = ("fail", "warn", "manual", "not_evaluated", "pass", "not_applicable")
 MAX_EXAMPLES = 5
@@ -177,8 +199,9 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
             "allowed_deviations": fmt_num(sampling.get("allowed_deviations")),
             "size": fmt_num(sampling.get("size")), "deviations": fmt_num(sampling.get("deviations")),
             "upper_rate": fmt_pct(sampling.get("upper_deviation_rate")),
-            "ok": (sampling.get("upper_deviation_rate") or 0) <= (sampling.get("tolerable_rate") or 0),
+            "status": _sampling_status(sampling),
         },
+        "no_records": sampling.get("population") == 0,
         "boundary": findings.get("boundary"),
         "factors": [{**f, "reported": fmt_num(f.get("reported")),
                      "published": fmt_num(f.get("published")) if f.get("published") is not None
@@ -186,6 +209,14 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
                     for f in findings.get("factors") or []],
         "sample": sample_table(sample, titles),
     }
+
+
+def _sampling_status(sampling: dict) -> str:
+    """The sampling result as sample.completeness judges it: nothing drawn is not_evaluated."""
+    if not sampling.get("size"):
+        return "not_evaluated"
+    ok = (sampling.get("upper_deviation_rate") or 0) <= (sampling.get("tolerable_rate") or 0)
+    return "pass" if ok else "fail"
 
 
 # The fields the printed sample list shows (all fields are in sample.csv and sample.xlsx).

@@ -30,9 +30,15 @@ def _env(templates: Path) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,  # every submission string is escaped (.j2 files included)
+        finalize=_shown,  # ... and its hidden characters made visible
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
+
+
+def _shown(value):
+    """What `{{ value }}` prints: text with its hidden characters escaped (model.visible)."""
+    return model.visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def _css_string(value: str) -> str:
@@ -59,7 +65,7 @@ def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], l
     status_label = {s: t(f"st_{s}") for s in model.STATUS_ORDER}
 
     def tm(key: str, **values) -> Markup:  # a trusted string with markup, values escaped
-        return Markup(t(key)).format(**values)
+        return Markup(t(key)).format(**{k: _shown(v) for k, v in values.items()})
 
     def badge(status: str) -> Markup:
         label = status_label.get(status, status)

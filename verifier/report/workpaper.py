@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from verifier.report.model import visible
 from verifier.report.pdf import report_datetime
 
 CONFIRM_COLUMNS = {
@@ -48,6 +49,9 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     ws.append(header)
     for i, rec in enumerate(sample.itertuples(index=False, name=None), start=1):
         ws.append([i] + [_cell(v) for v in rec] + [None] * len(confirm))
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # text from the submission, never a formula ("=cmd|...")
 
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="E8EDF2")
@@ -81,9 +85,10 @@ def _cell(value):
         return None
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, (int, float, str, bool)):
+    if isinstance(value, (int, float, bool)):
         return value
-    return str(value)
+    # openpyxl refuses control characters: written as visible escapes, like the report
+    return visible(str(value))
 
 
 def _fixed_zip(data: bytes, when) -> bytes:
