@@ -86,14 +86,25 @@ def test_font_face_urls_resolve_to_the_shipped_files_from_the_base():
     assert [(base / u).resolve() for u in urls] == [p.resolve() for p in fonts.font_paths()]
 
 
-def test_matplotlib_uses_the_registered_file_not_its_cache():
+def test_matplotlib_finds_the_shipped_font_despite_a_stale_cache(monkeypatch):
+    """A font cache written before any CJK font was installed (the issue's case): the shipped
+    files are registered directly, so figures still get them, and the absent system family is
+    left out of font.family (no 'findfont: Font family not found' line per figure)."""
     from matplotlib import font_manager
 
-    families = fonts.matplotlib_families()
-    assert families[0] == fonts.SHIPPED_FAMILY
-    path = font_manager.findfont(font_manager.FontProperties(family=families[0], weight="bold"),
-                                 fallback_to_default=False)
-    assert Path(path).name == "NotoSansCJKSCVerifier-Bold.otf"
+    fm = font_manager.fontManager
+    stale = [entry for entry in fm.ttflist if "CJK" not in entry.name]
+    monkeypatch.setattr(fm, "ttflist", stale)
+    fm._findfont_cached.cache_clear()
+    try:
+        families = fonts.matplotlib_families.__wrapped__()  # not the process-wide cached answer
+        assert families == (fonts.SHIPPED_FAMILY,)
+        bold = font_manager.FontProperties(family=list(families), weight="bold")
+        assert Path(fm.findfont(bold, fallback_to_default=False)).name == \
+            "NotoSansCJKSCVerifier-Bold.otf"
+    finally:
+        fm._findfont_cached.cache_clear()
+    assert fonts.matplotlib_families()[0] == fonts.SHIPPED_FAMILY
 
 
 # -- preflight ----------------------------------------------------------------------------------
