@@ -5,6 +5,7 @@ import sys
 import zipfile
 
 from conftest import REPO
+from verifier.report.fonts import FONT_FILES, font_dir
 
 
 def test_wheel_carries_templates_checklists_samples_and_reference_data(tmp_path):
@@ -20,5 +21,8 @@ def test_wheel_carries_templates_checklists_samples_and_reference_data(tmp_path)
                    "verifier/_bundled/samples/bike-clean/report.yaml",
                    "verifier/_bundled/samples/bike-clean/factors.yaml",
                    "verifier/reference/factors.yaml", "verifier/reference/materiality.yaml",
-                   "verifier/transit/fares_shenzhen.yaml"):
+                   "verifier/transit/fares_shenzhen.yaml", "verifier/fonts/OFL.txt"):
         assert needed in names, needed
+    with zipfile.ZipFile(wheel) as wz:  # the shipped CJK fonts, byte for byte
+        for _, _, name in FONT_FILES:
+            assert wz.read(f"verifier/fonts/{name}") == (font_dir() / name).read_bytes(), name

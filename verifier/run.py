@@ -31,6 +31,7 @@ from verifier.methodology import CRS_NAMES, canonical_columns
 from verifier.outdir import check_out, replace_dir, temp_beside
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
+from verifier.report.fonts import preflight
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
 from verifier.submission import Submission, load_submission
 
@@ -45,6 +46,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
     be read. `progress(step)` is told each step as it starts (for a progress bar)."""
+    preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
     out = check_out(out, _input_paths(submission, factors, boundary, fares, temp_dir))

@@ -1,8 +1,9 @@
 """A WeasyPrint URL fetcher that serves only the report's own assets and refuses everything else.
 
-Served: files inside the ``templates`` resource folder (``file:`` URLs, symlinks resolved) and
-the figures rendered in memory for this report (``verifier-figure:NAME``). Refused, whatever a
-submission's text might try: other files (``file:///etc/passwd``), ``http(s):``, ``data:``, ...
+Served: files inside the ``templates`` resource folder and any ``extra_dirs`` (the shipped fonts)
+(``file:`` URLs, symlinks resolved) and the figures rendered in memory for this report
+(``verifier-figure:NAME``). Refused, whatever a submission's text might try: other files
+(``file:///etc/passwd``), ``http(s):``, ``data:``, ...
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ class RefusedURL(ValueError):
 
 
 class SafeFetcher(URLFetcher):
-    def __init__(self, assets_dir: Path, figures: dict[str, bytes] | None = None):
+    def __init__(self, assets_dir: Path, figures: dict[str, bytes] | None = None, *extra_dirs: Path):
         super().__init__(allowed_protocols=("file", FIGURE_SCHEME))
         self.assets_dir = Path(assets_dir).resolve()
+        self.roots = [self.assets_dir] + [Path(d).resolve() for d in extra_dirs]
         self.figures = dict(figures or {})
         self.requested: list[str] = []  # every URL asked for (tests inspect it)
         self.refused: list[str] = []
@@ -38,7 +40,7 @@ class SafeFetcher(URLFetcher):
                 return URLFetcherResponse(url, self.figures[name], {"Content-Type": mime})
         elif parts.scheme == "file" and parts.netloc in ("", "localhost"):
             path = Path(unquote(parts.path)).resolve()
-            if path.is_file() and path.is_relative_to(self.assets_dir):
+            if path.is_file() and any(path.is_relative_to(root) for root in self.roots):
                 mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 return URLFetcherResponse(url, path.read_bytes(), {"Content-Type": mime})
         self.refused.append(url)

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from verifier.report.fonts import CJK_FAMILY, cjk_font_file  # noqa: E402
+from verifier.report.fonts import matplotlib_families  # noqa: E402
 
 
 @dataclass
@@ -61,8 +61,7 @@ def _t(key: str, lang: str, **kw) -> str:
     return (en if lang == "en" else zh).format(**kw)
 
 
-_RC = {
-    "font.family": [CJK_FAMILY],
+_RC = {  # font.family: set per call, once the shipped font is registered
     "font.size": 8,
     "axes.titlesize": 9,
     "axes.labelsize": 8,
@@ -80,10 +79,9 @@ _W = 16.5 / 2.54  # figure width in inches: the A4 text column
 def render_figures(data: FigureData, names: list[str], lang: str = "zh",
                    period: tuple[str, str] | None = None) -> dict[str, bytes]:
     """PNG bytes per requested figure name; a figure without data is left out."""
-    cjk_font_file()  # fail clearly when the CJK font is missing
     drawers = {"map": _map, "distance": _distance, "speed": _speed, "daily": _daily}
     out: dict[str, bytes] = {}
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context({**_RC, "font.family": list(matplotlib_families())}):
         for name in names:
             draw = drawers.get(name)
             fig = draw(data, lang, period) if draw else None

@@ -17,7 +17,7 @@ from verifier.report import model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, render_figures
-from verifier.report.fonts import cjk_font_file
+from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
 from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
 from verifier.resources import resource_dir
@@ -45,14 +45,15 @@ def _css_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def _page_css(t) -> Markup:
-    """Page-number margin box in the report's language (trusted strings only)."""
+def _page_css(t, templates: Path) -> Markup:
+    """The shipped fonts' @font-face rules (URLs relative to ``templates``, the base_url) and the
+    page-number margin box in the report's language (trusted strings only)."""
     before, middle, after = t("page_of")
     content = (f"{_css_string(before)} counter(page) {_css_string(middle)} counter(pages) "
                f"{_css_string(after)}")
     return Markup(
-        "@page { @bottom-center { content: " + content + "; "
-        'font-family: "Noto Sans CJK SC", sans-serif; font-size: 7.5pt; color: #555; } }')
+        font_face_css(templates) + "\n@page { @bottom-center { content: " + content + "; "
+        f"font-family: {CSS_SANS}; font-size: 7.5pt; color: #555; }} }}")
 
 
 def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], lang: str) -> str:
@@ -71,16 +72,17 @@ def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], l
         label = status_label.get(status, status)
         return Markup('<span class="badge st-{}">{}</span>').format(status, label)
 
-    template = _env(resource_dir("templates")).get_template("report.html.j2")
+    templates = resource_dir("templates")
+    template = _env(templates).get_template("report.html.j2")
     return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
-                           page_css=_page_css(t))
+                           page_css=_page_css(t, templates))
 
 
 def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: FigureData,
                  lang: str = "zh") -> None:
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``."""
     out_dir = Path(out_dir)
-    cjk_font_file()  # a missing CJK font would print blank glyphs silently: fail clearly instead
+    check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
     checklist = load_checklist(findings["methodology"])
     names = [f for p in checklist["points"] for f in p.get("figures", [])]
@@ -88,7 +90,8 @@ def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: F
     span = (period["start"], period["end"]) if period.get("start") and period.get("end") else None
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
-    fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()})
+    fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
+                          font_dir())
 
     html = render_html(findings, sample, urls, lang)
     (out_dir / "report.html").write_text(html, encoding="utf-8")
