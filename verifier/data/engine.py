@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from verifier.data.sources import TripSource, sql_ident, sql_str
+from verifier.data.sources import TripSource, read_error, sql_ident, sql_str
 from verifier.errors import InputError
 from verifier.methodology import CRS_NAMES
 from verifier.sampling import selection_key_sql
@@ -167,8 +167,7 @@ class DuckDBEngine:
                 SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}
                 FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
         except duckdb.Error as exc:
-            raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
-                             f"cannot be read: {_first_line(exc)}") from None
+            raise read_error(source, exc) from None
         self._define_staged()
         self.population = self.sql("SELECT count(*) FROM stored")[0][0]
         return self.population
@@ -186,10 +185,18 @@ class DuckDBEngine:
             FROM (SELECT {row_no}*{absent} FROM stored)""")
 
     def _set_timezone(self, timezone: str) -> None:
+        """Naive timestamps are local time in `timezone`. A zone DuckDB does not know (the
+        submission already replaced those zoneinfo does not know) stops nothing: the records
+        are read in the methodologies' city zone and report.completeness names the zone it
+        replaced (`timezone_rejected`)."""
+        from verifier.submission import CITY_TIMEZONE
+
+        self.timezone_rejected = None
         try:
             self.con.execute(f"SET TimeZone = {sql_str(timezone)}")
         except duckdb.Error:
-            raise InputError("report", "data.timezone", f"unknown time zone {timezone!r}") from None
+            self.timezone_rejected = timezone
+            self.con.execute(f"SET TimeZone = {sql_str(CITY_TIMEZONE)}")
 
     def _raw_relation(self, source: TripSource) -> str:
         return source.scan_sql()
