@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from verifier import __version__
-from verifier.errors import EnvironmentFailure, InputError
+from verifier.errors import EnvironmentFailure, InputError, one_line
 
 FLOAT = click.FLOAT
 
@@ -39,6 +39,48 @@ def _fail_input(err: InputError) -> None:
     sys.exit(2)
 
 
+def _usage_error(exc: click.ClickException) -> InputError:
+    """A command-line error click raised, as one InputError line: `command line: --seed: ...`."""
+    if isinstance(exc, click.BadParameter):  # MissingParameter included
+        param = exc.param
+        name = exc.param_hint if isinstance(exc.param_hint, str) else None
+        if param is not None and name is None:
+            name = (param.opts[0] if param.param_type_name == "option" and param.opts
+                    else (param.name or "argument").upper())
+        if isinstance(exc, click.MissingParameter):
+            return InputError("command line", name, "required, not given")
+        return InputError("command line", name, exc.message)
+    if isinstance(exc, click.NoSuchOption):
+        hint = f"; did you mean {' or '.join(exc.possibilities)}?" if exc.possibilities else ""
+        return InputError("command line", exc.option_name, f"no such option{hint}")
+    if isinstance(exc, click.BadOptionUsage):
+        return InputError("command line", exc.option_name, exc.message)
+    return InputError("command line", None, exc.format_message())
+
+
+class OneLineGroup(click.Group):
+    """The command group whose every command-line error is one line on stderr (exit 2), like
+    every other unreadable input: click prints usage, a hint and the error (three lines)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `verifier`: the help, as asked
+                click.echo(exc.format_message())
+                sys.exit(0)
+            if not isinstance(exc, click.UsageError):
+                click.echo(f"error: {one_line(exc.format_message())}", err=True)
+                sys.exit(exc.exit_code)
+            _fail_input(_usage_error(exc))
+        if not standalone_mode:
+            return result
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 def _guard(fn, *args, **kwargs):
     """Run a command body: unreadable input -> one line and exit 2; a bug -> one line and exit 3."""
     try:
@@ -54,8 +96,8 @@ def _guard(fn, *args, **kwargs):
     except Exception as exc:  # noqa: BLE001: a user sees one line, never a traceback
         if "--debug" in sys.argv or _env_debug():
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (run with VERIFIER_DEBUG=1 for details; "
-                   "please report it)", err=True)
+        click.echo(one_line(f"internal error: {type(exc).__name__}: {exc} (run with VERIFIER_DEBUG=1 for "
+                            "details; please report it)"), err=True)
         sys.exit(3)
 
 
@@ -65,7 +107,7 @@ def _env_debug() -> bool:
     return os.environ.get("VERIFIER_DEBUG") == "1"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="verifier")
 def main() -> None:
     """verifier: check Shenzhen carbon-inclusion (碳普惠) filings against their methodology."""
@@ -113,13 +155,14 @@ def _summary(findings, out: Path) -> None:
     for c in d["checks"]:
         counts[c["status"]] = counts.get(c["status"], 0) + 1
     r = d["recalculation"]
+    # Check messages carry report values: each printed line stays one line (one_line).
     click.echo(f"conclusion: {d['conclusion']}  ({', '.join(f'{k} {v}' for k, v in counts.items())})")
     click.echo(f"reported {r['reported_reduction_tco2']} tCO2, recalculated {r['recalculated_reduction_tco2']} tCO2, "
                f"verified {r['verified_reduction_tco2']} tCO2")
     for c in d["checks"]:
         if c["status"] in ("fail", "warn"):
-            click.echo(f"  {c['status']:4} {c['id']}: {c['message']}")
-    click.echo(f"seed {d['sampling']['seed']}; written to {out}")
+            click.echo(one_line(f"  {c['status']:4} {c['id']}: {c['message']}"))
+    click.echo(one_line(f"seed {d['sampling']['seed']}; written to {out}"))
 
 
 @main.command("sample-size")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
+from verifier.errors import field_path, quoted
 
 APPENDIX_B = {
     "application_form": "碳普惠减排量备案申请表",
@@ -19,7 +20,9 @@ APPENDIX_B = {
 @register
 class DocumentsMaterials(Check):
     """The application materials of Appendix B that the package lists under `documents` (id ->
-    file) exist; each file's SHA-256 is recorded in the evidence list. Their content (revenue
+    file) exist; each file's SHA-256 is recorded in the evidence list. (A listed file that
+    resolves outside the package folder, or to anything but a regular file, is not a finding but
+    an unreadable package: exit 2.) Their content (revenue
     sharing agreements, commitments, licences) is the verifier's own review: with none listed
     the check is `manual`."""
 
@@ -37,8 +40,7 @@ class DocumentsMaterials(Check):
         docs = ctx.sub.raw.get("documents")
         if not isinstance(docs, dict) or not docs:
             return self.result("none")
-        missing = [f"{k}: {v}" for k, v in docs.items()
-                   if not isinstance(v, str) or not (ctx.sub.root / v).is_file()]
+        missing = [f"{field_path(k)}: {quoted(v, 120)}" for k, v in docs.items() if k not in ctx.sub.documents]
         if missing:
             return self.result("absent", affected=len(missing), examples=[{"document": m} for m in missing],
                                summary="; ".join(missing), reported=len(docs), observed=len(docs) - len(missing))
@@ -46,8 +48,11 @@ class DocumentsMaterials(Check):
 
 
 def listed_documents(sub) -> dict[str, str]:
-    """The existing listed documents: id -> relative path (for hashing into the evidence list)."""
+    """The existing listed documents: id -> path as listed, relative to the package folder (for
+    hashing into the evidence list). Only those `load_submission` resolved to a regular file
+    inside the package (`Submission.documents`): one outside it, or a named pipe, stopped the
+    run there (exit 2), before anything read it."""
     docs = sub.raw.get("documents")
     if not isinstance(docs, dict):
         return {}
-    return {k: v for k, v in docs.items() if isinstance(v, str) and (sub.root / v).is_file()}
+    return {k: v for k, v in docs.items() if k in sub.documents}

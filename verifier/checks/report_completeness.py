@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 from verifier.checks.base import Check, Outcome, register
+from verifier.errors import field_path, quoted
 from verifier.methodology import CRS_NAMES, DOMAINS, ENTITY_TYPES, METHODOLOGIES, TRANSIT
-from verifier.submission import parse_date, parse_number
+from verifier.submission import CITY_TIMEZONE, PLAUSIBLE_YEARS, known_timezone, parse_date, parse_number
 from verifier.uscc import is_valid_uscc
 
 TEXT_FIELDS = {
@@ -13,6 +16,10 @@ TEXT_FIELDS = {
     "project": ("name", "domain", "methodology_name", "period_start", "period_end", "boundary"),
     "results": ("baseline_emissions_tco2", "project_emissions_tco2", "reduction_tco2"),
 }
+# Units counted in whole records (rides, trips): a count is a whole number, never negative.
+COUNT_UNITS = ("rides", "trips")
+# Results that are emissions (never negative); the reduction is their difference.
+EMISSIONS = ("baseline_emissions_tco2", "project_emissions_tco2")
 
 
 @register
@@ -21,7 +28,14 @@ class ReportCompleteness(Check):
     applicant (USCC with a valid GB 32100-2015 check character, entity type, business model),
     the project (domain, dates, start not after end), the default and monitored data (each
     parameter of the methodology with its unit and a number; no unknown parameter names), the
-    results (numbers) and the data section (coordinate system). Each problem is one example."""
+    results (numbers) and the data section (coordinate system, time zone). Each problem is one
+    example.
+
+    A value that is there but cannot be what its field needs is a problem too: an impossible or
+    implausible date (`2024-13-45`, a year outside 1900-2999), a count (rides, trips) that is
+    negative or not whole, a negative amount (pkm, km, factor, emissions), NaN or an infinity
+    anywhere a number is needed, and a `data.timezone` that names no known zone (the records are
+    then read in Asia/Shanghai, the methodologies' city zone, and the message says so)."""
 
     id = "report.completeness"
     catalogue = {
@@ -32,6 +46,9 @@ class ReportCompleteness(Check):
 
     def evaluate(self, ctx):
         problems = list(problems_of(ctx.sub))
+        rejected = getattr(ctx.engine, "timezone_rejected", None)  # known to zoneinfo, not to the engine
+        if rejected is not None and not any(p["field"] == "data.timezone" for p in problems):
+            problems.append(_timezone_problem(rejected))
         if not problems:
             return self.result("ok")
         summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:6])
@@ -41,7 +58,7 @@ class ReportCompleteness(Check):
 def problems_of(sub):
     m = METHODOLOGIES[sub.methodology]
     if sub.raw.get("schema_version") not in (1, "1"):
-        yield _p("schema_version", f"expected 1, got {sub.raw.get('schema_version')!r}")
+        yield _p("schema_version", f"expected 1, got {_shown(sub.raw.get('schema_version'))}")
     for section, names in TEXT_FIELDS.items():
         values = sub.section(section)
         for name in names:
@@ -57,17 +74,53 @@ def problems_of(sub):
     if project.get("domain") and project["domain"] not in DOMAINS:
         yield _p("project.domain", f"not one of {', '.join(DOMAINS)}")
     for name in ("period_start", "period_end"):
-        if project.get(name) not in (None, "") and parse_date(project[name]) is None:
-            yield _p(f"project.{name}", "not a date (YYYY-MM-DD)")
+        value = project.get(name)
+        if value in (None, "") or parse_date(value) is not None:
+            continue
+        if parse_date(value, plausible=False) is None:
+            yield _p(f"project.{name}", f"not a date (YYYY-MM-DD): {_shown(value)}")
+        else:
+            yield _p(f"project.{name}", f"not a plausible date (a year from {PLAUSIBLE_YEARS[0]} to "
+                                        f"{PLAUSIBLE_YEARS[1]}): {_shown(value)}")
     if sub.period_start and sub.period_end and sub.period_start > sub.period_end:
         yield _p("project.period_start", "after period_end")
     for name in TEXT_FIELDS["results"]:
-        if sub.results.get(name) not in (None, "") and parse_number(sub.results[name]) is None:
-            yield _p(f"results.{name}", "not a number")
+        value = sub.results.get(name)
+        if value in (None, ""):
+            continue
+        problem = _number_problem(value, negative_ok=name not in EMISSIONS)
+        if problem:
+            yield _p(f"results.{name}", problem)
     yield from _parameters(sub, "default_data", m.default_params)
     yield from _parameters(sub, "monitored_data", m.monitored_params)
     if not (sub.methodology == TRANSIT) and sub.crs not in CRS_NAMES:
         yield _p("data.crs", f"missing or not one of {', '.join(CRS_NAMES)}")
+    if not known_timezone(sub.timezone_declared):
+        yield _timezone_problem(sub.timezone_declared)
+
+
+def _timezone_problem(declared):
+    return _p("data.timezone", f"unknown time zone {_shown(declared)}; the records were read in "
+                               f"{CITY_TIMEZONE} (the methodology's city zone)")
+
+
+def _number_problem(value, negative_ok=False, whole=False):
+    """Why `value` is not the number a field needs, or None."""
+    number = parse_number(value)
+    if number is None:
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"not a finite number: {_shown(value)}"
+        return f"not a number: {_shown(value)}"
+    if number < 0 and not negative_ok:
+        return f"negative: {_shown(value)}"
+    if whole and not number.is_integer():
+        return f"not a whole number: {_shown(value)}"
+    return None
+
+
+def _shown(value):
+    """A report value in a message: quoted repr-style, at most 80 characters."""
+    return quoted(value, 80)
 
 
 def _parameters(sub, section, expected):
@@ -78,18 +131,19 @@ def _parameters(sub, section, expected):
     given = sub.parameters(section)
     for item in items:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            yield _p(section, f"entry without a name: {item!r}")
+            yield _p(section, f"entry without a name: {_shown(item)}")
         elif item["name"] not in expected:
-            yield _p(f"{section}.{item['name']}", f"unknown parameter name; expected {', '.join(expected)}")
+            yield _p(field_path(section, item["name"]), f"unknown parameter name; expected {', '.join(expected)}")
     for name, unit in expected.items():
         p = given.get(name)
         if p is None:
             yield _p(f"{section}.{name}", "missing")
             continue
         if str(p.unit).strip() != unit:
-            yield _p(f"{section}.{name}.unit", f"expected {unit}, got {p.unit!r}")
-        if p.number is None:
-            yield _p(f"{section}.{name}.value", f"not a number: {p.value!r}")
+            yield _p(f"{section}.{name}.unit", f"expected {unit}, got {_shown(p.unit)}")
+        problem = _number_problem(p.value, whole=unit in COUNT_UNITS)
+        if problem:
+            yield _p(f"{section}.{name}.value", problem)
 
 
 def _p(field, problem):

@@ -47,15 +47,17 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from verifier.data import exact
-from verifier.data.sources import TripSource, sql_ident, sql_str
+from verifier.data.sources import TripSource, read_error, sql_ident, sql_str
 from verifier.errors import EnvironmentFailure, InputError
 from verifier.methodology import CRS_NAMES
 from verifier.sampling import selection_key_sql
@@ -166,16 +168,11 @@ class DuckDBEngine:
         self._has_users = self._load_users(users, users_encoding)
         # Stored once (in memory; beyond the memory limit it spills to the work folder): later
         # passes read native columns instead of parsing the file again.
-        try:
+        with _reading(source):
             self.con.execute(f"""
                 CREATE OR REPLACE TABLE stored AS
                 SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}
                 FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
-        except duckdb.Error as exc:
-            if (failure := environment_failure(exc)) is not None:
-                raise failure from None
-            raise InputError(source.declared[0] if source else "taps", source.field_name if source else "data.taps",
-                             f"cannot be read: {_first_line(exc)}") from None
         self._define_staged()
         self.population = self.sql("SELECT count(*) FROM stored")[0][0]
         return self.population
@@ -193,10 +190,18 @@ class DuckDBEngine:
             FROM (SELECT {row_no}*{absent} FROM stored)""")
 
     def _set_timezone(self, timezone: str) -> None:
+        """Naive timestamps are local time in `timezone`. A zone DuckDB does not know (the
+        submission already replaced those zoneinfo does not know) stops nothing: the records
+        are read in the methodologies' city zone and report.completeness names the zone it
+        replaced (`timezone_rejected`)."""
+        from verifier.submission import CITY_TIMEZONE
+
+        self.timezone_rejected = None
         try:
             self.con.execute(f"SET TimeZone = {sql_str(timezone)}")
         except duckdb.Error:
-            raise InputError("report", "data.timezone", f"unknown time zone {timezone!r}") from None
+            self.timezone_rejected = timezone
+            self.con.execute(f"SET TimeZone = {sql_str(CITY_TIMEZONE)}")
 
     def _raw_relation(self, source: TripSource) -> str:
         return source.scan_sql()
@@ -263,11 +268,12 @@ class DuckDBEngine:
         src = open_source([users], encoding, self.workdir, field_name="data.users")
         cols = src.resolve({}, ("user_id", "authorized_at"), ("user_id", "authorized_at"))
         # A user listed twice counts from the latest date: the conservative reading.
-        self.con.execute(f"""
-            CREATE OR REPLACE TABLE users AS
-            SELECT {_trimmed(cols['user_id'])} AS user_id,
-                   max({_local_time(cols['authorized_at'], src.types)}) AS authorized_at
-            FROM {src.scan_sql()} GROUP BY 1""")
+        with _reading(src):
+            self.con.execute(f"""
+                CREATE OR REPLACE TABLE users AS
+                SELECT {_trimmed(cols['user_id'])} AS user_id,
+                       max({_local_time(cols['authorized_at'], src.types)}) AS authorized_at
+                FROM {src.scan_sql()} GROUP BY 1""")
         return True
 
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None:
@@ -280,11 +286,12 @@ class DuckDBEngine:
                            ("from_station", "to_station", "distance_km"))
         a, b, km = (_trimmed(cols[c]) for c in ("from_station", "to_station", "distance_km"))
         # A pair listed twice with different distances counts with the shorter (conservative).
-        self.con.execute(f"""
-            CREATE OR REPLACE TABLE stations AS
-            WITH s AS (SELECT {a} AS a, {b} AS b, TRY_CAST({km} AS DOUBLE) AS km FROM {src.scan_sql()})
-            SELECT a, b, min(km) AS km FROM (SELECT a, b, km FROM s UNION ALL SELECT b, a, km FROM s)
-            WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b""")
+        with _reading(src):
+            self.con.execute(f"""
+                CREATE OR REPLACE TABLE stations AS
+                WITH s AS (SELECT {a} AS a, {b} AS b, TRY_CAST({km} AS DOUBLE) AS km FROM {src.scan_sql()})
+                SELECT a, b, min(km) AS km FROM (SELECT a, b, km FROM s UNION ALL SELECT b, a, km FROM s)
+                WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b""")
         distance = "coalesce(r.distance_km, s.km)" if fill_missing else "r.distance_km"
         self.con.execute(f"""
             CREATE OR REPLACE TABLE stored AS
@@ -542,6 +549,18 @@ def _plain(record: dict) -> dict:
     return out
 
 
+@contextmanager
+def _reading(source: TripSource | None):
+    """A statement that reads a submission file: a full disk or memory is the machine's failure
+    (exit 3), any other engine error the file's (exit 2, naming its real line where it can)."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        if (failure := environment_failure(exc)) is not None:
+            raise failure from None
+        raise read_error(source, exc) from None
+
+
 def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
     """What the machine ran out of, for an engine or system error; None when it is something else
     (bad input during staging, a defect after it). DuckDB reports a full spill folder as an
@@ -562,11 +581,6 @@ def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
         return EnvironmentFailure("the engine cannot write its spill files",
                                   "name a writable --temp-dir on a disk with room")
     return None
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def default_threads() -> int:

@@ -4,17 +4,29 @@ A CSV is read with every column as text (the engine casts and judges each value,
 cell is a finding on its record, not a crash); Parquet keeps its types. GBK files are transcoded
 to a UTF-8 copy in the work folder (DuckDB reads UTF-8 only without extensions, which cannot be
 installed here); the input itself is never touched.
+
+When DuckDB cannot read a CSV, `read_error` (and `csv_read_error`, for the tap reader) names
+the real line and the cause, found in Python on the failure path only (`locate_csv_problem`):
+the first line that is not UTF-8, longer than DuckDB's line limit, holding the wrong number of
+fields, or opening a quote that never closes.
 """
 
 from __future__ import annotations
 
 import codecs
+import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from verifier.errors import InputError
+from verifier.errors import InputError, quoted
+
+# DuckDB's default max_line_size (read_csv): a longer line is an error (named by the message,
+# else this). Lines are measured in bytes, without the line break.
+MAX_LINE_BYTES = 2_000_000
+DELIMITERS = (",", "\t", ";", "|")
 
 
 def sql_str(value: str | Path) -> str:
@@ -51,9 +63,10 @@ class TripSource:
             wanted = column_map.get(name, name)
             found = wanted if wanted in self.columns else by_lower.get(wanted.lower())
             if found is None and (name in required or name in column_map):
-                mapped = f" (mapped from '{wanted}')" if name in column_map else ""
+                mapped = f" (mapped from {quoted(wanted, 80)})" if name in column_map else ""
+                has = ", ".join(quoted(c, 80) for c in self.columns[:30]) + (", ..." if len(self.columns) > 30 else "")
                 raise InputError(self.declared[0], f"{self.field_name}: column {name}{mapped}",
-                                 f"column '{wanted}' not found; the file has: {', '.join(self.columns)}")
+                                 f"column {quoted(wanted, 80)} not found; the file has: {has}")
             out[name] = found
         return out
 
@@ -93,10 +106,18 @@ def _columns(source: TripSource) -> dict[str, str]:
     try:
         rows = con.execute(f"DESCRIBE SELECT * FROM {source.scan_sql()}").fetchall()
     except duckdb.Error as exc:
-        raise InputError(source.declared[0], source.field_name, f"cannot be read: {_first_line(exc)}") from None
+        raise read_error(source, exc) from None
     finally:
         con.close()
-    return {r[0]: r[1] for r in rows if r[0] not in ("filename", "file_row_number")}
+    columns = {r[0]: r[1] for r in rows if r[0] not in ("filename", "file_row_number")}
+    if source.kind == "csv" and len(columns) == 1 and any(d in next(iter(columns)) for d in DELIMITERS):
+        # The sniffer found no consistent dialect and read each line as one column: a line
+        # with the wrong number of fields, most likely. Name it when it is there.
+        for shown, actual in zip(source.declared, source.files):
+            problem = locate_csv_problem(actual)
+            if problem:
+                raise _problem_error(shown, source.field_name, problem) from None
+    return columns
 
 
 def _transcode(path: Path, workdir: Path) -> Path:
@@ -110,12 +131,135 @@ def _transcode(path: Path, workdir: Path) -> Path:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 bad = line + chunk[: max(exc.start, 0)].count(b"\n")
-                raise InputError(path, "data.encoding", "not valid GBK text (file line number)", row=bad) from None
+                raise InputError(path, "data.encoding", f"not GBK (line {bad}); is the file UTF-8?") from None
             line += text.count("\n")
             dst.write(text)
         dst.write(decoder.decode(b"", final=True))
     return out
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+@dataclass
+class CsvProblem:
+    kind: str  # "utf8" | "long_line" | "fields" | "quote"
+    line: int  # 1-based line of the file (the header is line 1)
+    message: str  # says the line and the cause
+
+
+def locate_csv_problem(path: Path, max_line: int = MAX_LINE_BYTES) -> CsvProblem | None:
+    """The first line of a CSV file that DuckDB cannot read, and why: not UTF-8, longer than
+    `max_line` bytes, another number of fields than the header, or an unterminated quote.
+    None when none is found. Reads the whole file in Python: for the failure path only."""
+    with open(path, "rb") as fh:  # 1: bytes (line length, UTF-8), memory bounded by max_line
+        line = 0
+        while True:
+            raw = fh.readline(max_line + 3)
+            if not raw:
+                break
+            line += 1
+            body = raw.rstrip(b"\r\n")
+            if len(body) > max_line:
+                return CsvProblem("long_line", line, f"line {line} is longer than {max_line:,} bytes")
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                return CsvProblem("utf8", line, f"not UTF-8 (line {line}); set data.encoding: gbk?")
+    with open(path, encoding="utf-8-sig", newline="") as fh:  # 2: records (fields, quotes)
+        header = fh.readline()
+        delimiter = max(DELIMITERS, key=header.count)
+        fh.seek(0)
+        if header.startswith("\ufeff"):
+            fh.read(1)
+        reader = csv.reader(fh, delimiter=delimiter)
+        expected, start, spanning = None, 1, None
+        try:
+            for row in reader:
+                end, first = reader.line_num, start
+                start = end + 1
+                if not row:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                    continue
+                multiline = end > first and any("\n" in cell or "\r" in cell for cell in row)
+                if len(row) != expected:
+                    if multiline and next(reader, None) is None:
+                        return CsvProblem("quote", first, f"line {first} opens a quote that is never closed")
+                    return CsvProblem("fields", first, f"line {first} has {len(row)} fields; the header has {expected}")
+                if multiline and spanning is None:
+                    spanning = first
+        except csv.Error as exc:  # a field beyond csv's size limit: a quote left open, most likely
+            return CsvProblem("quote", start, f"line {start}: {exc} (a quote never closed?)")
+    if spanning is not None:  # nothing else wrong: the quote opened there closes on a later line
+        return CsvProblem("quote", spanning, f"line {spanning} opens a quote that does not close on that line")
+    return None
+
+
+def _problem_error(shown: Path, field_name: str | None, problem: CsvProblem, prefix: str = "cannot be read: ",
+                   utf8_field: str | None = None, utf8_hint: str | None = None) -> InputError:
+    if problem.kind == "utf8":
+        message = problem.message if utf8_hint is None else f"not UTF-8 (line {problem.line}); {utf8_hint}"
+        return InputError(shown, utf8_field or field_name, message)
+    return InputError(shown, field_name, prefix + problem.message)
+
+
+def csv_read_error(shown: Path, actual: Path, field_name: str | None, exc: Exception, *,
+                   prefix: str = "cannot be read: ", utf8_field: str | None = None,
+                   utf8_hint: str | None = None) -> InputError:
+    """The InputError for a CSV file DuckDB failed to read (`actual` is the file read, `shown`
+    the one the user named, e.g. the GBK original of a UTF-8 copy): the real line and cause when
+    Python finds it, else DuckDB's own words (without the line it quotes)."""
+    try:
+        problem = locate_csv_problem(actual, _line_limit(exc))
+    except OSError:
+        problem = None
+    if problem:
+        return _problem_error(shown, field_name, problem, prefix, utf8_field, utf8_hint)
+    if _says_not_utf8(exc):  # DuckDB found what Python did not: its words, as an encoding error
+        return InputError(shown, utf8_field or field_name,
+                          f"not UTF-8; {utf8_hint or 'set data.encoding: gbk?'} ({duckdb_reason(exc)})")
+    return InputError(shown, field_name, prefix + duckdb_reason(exc))
+
+
+def _says_not_utf8(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "invalid unicode" in text or "not utf-8 encoded" in text
+
+
+def read_error(source: TripSource | None, exc: Exception) -> InputError:
+    """The InputError for a trip source (data.trips, data.users, data.station_distances) that
+    DuckDB failed to read, at DESCRIBE or at staging; `source` None: the staged tap records."""
+    if source is None:
+        return InputError("taps", "data.taps", f"cannot be read: {duckdb_reason(exc)}")
+    if source.kind == "csv":
+        for shown, actual in zip(source.declared, source.files):
+            try:
+                problem = locate_csv_problem(actual, _line_limit(exc))
+            except OSError:
+                continue
+            if problem:
+                return _problem_error(shown, source.field_name, problem)
+        if _says_not_utf8(exc):
+            return InputError(source.declared[0], source.field_name,
+                              f"not UTF-8; set data.encoding: gbk? ({duckdb_reason(exc)})")
+    return InputError(source.declared[0], source.field_name, f"cannot be read: {duckdb_reason(exc)}")
+
+
+def _line_limit(exc: Exception) -> int:
+    limit = re.search(r"Maximum line size of (\d+) bytes", str(exc))
+    return int(limit.group(1)) if limit else MAX_LINE_BYTES
+
+
+def duckdb_reason(exc: Exception, limit: int = 300) -> str:
+    """DuckDB's message in one line: its first paragraph; for a CSV error the line naming the
+    error and the cause, without the file's content it quotes ("Original Line: ...", which may
+    run over several lines); at most `limit` characters."""
+    paragraph: list[str] = []
+    for line in str(exc).strip().splitlines():
+        if line.strip():
+            paragraph.append(line.strip())
+        elif paragraph:
+            break
+    if len(paragraph) > 2 and paragraph[1].startswith("Original Line"):
+        paragraph = [paragraph[0], paragraph[-1]]
+    reason = "; ".join(paragraph) or type(exc).__name__
+    return reason if len(reason) <= limit else reason[: limit - 3] + "..."

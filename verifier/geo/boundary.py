@@ -149,6 +149,9 @@ class Boundary:
         path = Path(path)
         if crs not in BOUNDARY_CRS:
             raise InputError(path, "--boundary-crs", f"unknown coordinate system {crs!r}; expected one of {', '.join(BOUNDARY_CRS)}")
+        from verifier.submission import option_file
+
+        option_file(path, "--boundary")  # a regular file, checked before it is opened (a pipe would block)
         try:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -21,6 +21,7 @@ from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_fac
 from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
 from verifier.resources import resource_dir
+from verifier.submission import parse_date
 
 LANGS = ("zh", "en")
 ATTACHED = ("findings.json", "sample.csv")
@@ -87,7 +88,8 @@ def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: F
     checklist = load_checklist(findings["methodology"])
     names = [f for p in checklist["points"] for f in p.get("figures", [])]
     period = findings.get("period") or {}
-    span = (period["start"], period["end"]) if period.get("start") and period.get("end") else None
+    # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
+    span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
     fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},

@@ -94,7 +94,7 @@ def _cell(value):
 def _fixed_zip(data: bytes, when) -> bytes:
     """Rewrite the xlsx zip with a fixed timestamp on every entry (zipfile stamps the clock) and
     the report date as the modification date (openpyxl's save sets it to now)."""
-    stamp = when.timetuple()[:6]
+    stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))  # a zip entry cannot be dated before 1980
     iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()

@@ -103,9 +103,9 @@ class FareTable:
 
     @classmethod
     def load(cls, path: str | Path) -> "FareTable":
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(str(path), None, "fare table file not found")
+        from verifier.submission import option_file
+
+        path = option_file(path, "--fares")  # a regular file, checked before it is opened
         try:
             text = path.read_bytes().decode("utf-8-sig")
         except UnicodeDecodeError as e:

@@ -184,11 +184,6 @@ def _lit(s: str) -> str:
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def _err_line(e: Exception) -> str:
-    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-    return " ".join(lines[:2])[:300] if lines else type(e).__name__
-
-
 def _norm_encoding(encoding: str | None, file: str) -> str:
     enc = (encoding or "utf-8").strip().lower().replace("_", "-")
     if enc in _UTF8:
@@ -202,6 +197,7 @@ def _transcode_gbk(src: Path, dst: Path) -> None:
     """Stream a GBK (decoded as its superset GB18030) file into UTF-8, chunk by chunk."""
     dec = codecs.getincrementaldecoder("gb18030")(errors="strict")
     offset = 0
+    line = 1
     try:
         with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
             while True:
@@ -209,12 +205,17 @@ def _transcode_gbk(src: Path, dst: Path) -> None:
                 if not chunk:
                     fout.write(dec.decode(b"", final=True))
                     break
-                fout.write(dec.decode(chunk))
+                try:
+                    text = dec.decode(chunk)
+                except UnicodeDecodeError as e:
+                    line += chunk[: max(e.start, 0)].count(b"\n")
+                    raise InputError(Path(src), "encoding", f"not GBK (line {line}, byte {offset + max(e.start, 0)}); "
+                                                            "is the file UTF-8?") from None
+                fout.write(text)
+                line += text.count("\n")
                 offset += len(chunk)
-    except UnicodeDecodeError as e:
-        raise InputError(str(src), "encoding", f"not valid GBK near byte {offset + e.start}")
     except OSError as e:
-        raise InputError(str(src), None, f"cannot read file: {e.strerror or e}")
+        raise InputError(Path(src), None, f"cannot read file: {e.strerror or e}") from None
 
 
 def _read_csv_sql(path: Path) -> str:
@@ -249,8 +250,8 @@ def stage_trips(
         raise ValueError(f"max_stay_minutes must be a positive number, got {max_stay_minutes!r}")
     enc = _norm_encoding(encoding, str(files[0]))
     for f in files:
-        if not f.is_file():
-            raise InputError(str(f), None, "tap file not found")
+        if not f.is_file():  # os.stat: a named pipe is not a file (and is never opened)
+            raise InputError(f, None, "tap file not found" if not f.exists() else "not a regular file")
 
     p = f"_taps_{uuid.uuid4().hex[:10]}_"
     names = {k: p + k for k in ("raw", "files", "distinct", "metro")}
@@ -305,14 +306,14 @@ def _load_file(con, f: Path, src: Path, i: int, raw: str) -> int:
     try:
         desc = con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
     except duckdb.Error as e:
-        raise _read_error(f, e)
+        raise _read_error(f, e, src) from None
     header: dict[str, str] = {}
     for row in desc:
         col = str(row[0])
         header.setdefault(col.strip().lstrip("\ufeff").strip().lower(), col)
     for c in REQUIRED_COLUMNS:
         if c not in header:
-            raise InputError(str(f), c, "required column absent (header: " + ", ".join(header) + ")")
+            raise InputError(f, c, "required column absent (header: " + ", ".join(map(repr, header)) + ")")
     select = ", ".join(
         f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-')" if c in header else "CAST(NULL AS VARCHAR)"
         for c in TAP_COLUMNS
@@ -320,16 +321,17 @@ def _load_file(con, f: Path, src: Path, i: int, raw: str) -> int:
     try:
         res = con.execute(f"INSERT INTO {_q(raw)} SELECT {i}, {select} FROM {_read_csv_sql(src)}").fetchall()
     except duckdb.Error as e:
-        raise _read_error(f, e)
+        raise _read_error(f, e, src) from None
     return int(res[0][0]) if res else 0
 
 
-def _read_error(f: Path, e: Exception) -> InputError:
-    msg = _err_line(e)
-    low = str(e).lower()
-    if "unicode" in low or "utf-8" in low or "utf8" in low or "encoding" in low:
-        return InputError(str(f), "encoding", f"not valid UTF-8 (is it GBK? set data.encoding): {msg}")
-    return InputError(str(f), None, f"unreadable CSV: {msg}")
+def _read_error(f: Path, e: Exception, src: Path | None = None) -> InputError:
+    """The line and the cause (`verifier.data.sources.csv_read_error`) of a tap file DuckDB
+    could not read; `src` is the file read (the UTF-8 copy of a GBK file)."""
+    from verifier.data.sources import csv_read_error
+
+    return csv_read_error(Path(f), Path(src or f), None, e, prefix="unreadable CSV: ", utf8_field="encoding",
+                          utf8_hint="set data.encoding: gbk? (import-taps: --encoding gbk)")
 
 
 def _distinct(con, names: dict) -> None:
