@@ -313,6 +313,12 @@ def empty_population(out: Path, pkg: Path) -> None:
     assert (out / "report.pdf").stat().st_size > 0
 
 
+def population_is(n: int):
+    def check(out: Path, pkg: Path) -> None:
+        assert findings(out)["sampling"]["population"] == n
+    return check
+
+
 def all_outputs(out: Path, pkg: Path) -> None:
     for name in ("findings.json", "sample.csv", "sample.xlsx", "report.html", "report.pdf"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
@@ -524,9 +530,11 @@ CASES: list[Case] = [
          2, ("trips.csv", "201")),
     Case("csv-overlong-line", 6, BIKE, csv_lines(set_line(150, b"B1,U1,own," + b"x" * (9 << 20))),
          2, ("trips.csv", "150")),
+    # A stray quote is kept as a character of its value: it neither swallows the lines after it
+    # nor stops the run (the record is judged like any other).
     Case("csv-unterminated-quote", 6, BIKE, csv_lines(set_line(300, b'B1,"U1,own,2024-01-02 11:32:14,'
                                                                b"2024-01-02 11:44:19,114.05,22.70,114.06,22.69,1.6")),
-         2, ("trips.csv",)),
+         1, check=lambda out, pkg: population_is(400)(out, pkg)),
     Case("gbk-declared-invalid", 6, BIKE, chain(edit_report(data__encoding="gbk"),
                                                 csv_lines(set_line(42, b"B1,\x80\xff,own"))), 2,
          ("trips.csv", "42")),
