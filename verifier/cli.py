@@ -135,7 +135,8 @@ def main() -> None:
 def verify(submission, out, **options) -> None:
     """Verify SUBMISSION (a package folder) and write findings.json, sample.csv and the report.
 
-    Exit 0: conclusion pass; 1: fail; 2: the package or an option cannot be read."""
+    Exit 0: conclusion pass; 1: fail; 2: the package or an option cannot be read; 3: an internal
+    or environment failure (memory, disk, a missing font or library)."""
     from verifier.run import verify as run_verify
 
     if options.get("report_date"):
