@@ -259,20 +259,12 @@ def package_file(root: Path, field_name: str | None, value: Any, *, report: Path
     shown = root / value
     real_root = Path(os.path.realpath(root))
     real = Path(os.path.realpath(shown))
-    if not real.is_relative_to(real_root):
-        raise InputError(shown, field_name, f"resolves to {quoted(real)}, outside the package folder; "
-                                            "a package names only files inside its folder")
-    try:
-        mode = os.stat(real).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(shown, field_name, "file not found") from None
-    except OSError as exc:
-        raise InputError(shown, field_name, f"cannot read: {exc.strerror}") from None
+    _require_inside(real, real_root, shown, field_name)
+    mode = _mode(real, shown, field_name)
     if stat.S_ISDIR(mode) and folder_ok:
         _check_members(real, real_root, shown, field_name)
         return real
-    if not stat.S_ISREG(mode):
-        raise InputError(shown, field_name, f"{_kind(mode)}, not a regular file")
+    _require_regular(mode, shown, field_name)
     try:
         with open(real, "rb") as fh:
             fh.read(1)
@@ -291,30 +283,37 @@ def _check_members(folder: Path, real_root: Path, shown: Path, field_name: str |
         if Path(name).suffix.lower() != ".parquet":
             continue
         member = Path(os.path.realpath(folder / name))
-        if not member.is_relative_to(real_root):
-            raise InputError(shown / name, field_name, f"resolves to {quoted(member)}, outside the package "
-                                                       "folder; a package names only files inside its folder")
-        try:
-            mode = os.stat(member).st_mode
-        except OSError as exc:
-            raise InputError(shown / name, field_name, f"cannot read: {exc.strerror}") from None
-        if not stat.S_ISREG(mode):
-            raise InputError(shown / name, field_name, f"{_kind(mode)}, not a regular file")
+        _require_inside(member, real_root, shown / name, field_name)
+        _require_regular(_mode(member, shown / name, field_name), shown / name, field_name)
 
 
 def option_file(path: Path | str, option: str) -> Path:
     """An option's file (--factors, --boundary, --fares): anywhere, but a regular file; checked
     with os.stat before it is opened (a named pipe would block the run)."""
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):
-        raise InputError(path, option, "file not found") from None
-    except OSError as exc:
-        raise InputError(path, option, f"cannot read: {exc.strerror}") from None
-    if not stat.S_ISREG(mode):
-        raise InputError(path, option, f"{_kind(mode)}, not a regular file")
+    _require_regular(_mode(path, path, option), path, option)
     return path
+
+
+def _require_inside(real: Path, real_root: Path, shown: Path, field_name: str | None) -> None:
+    if not real.is_relative_to(real_root):
+        raise InputError(shown, field_name, f"resolves to {quoted(real)}, outside the package folder; "
+                                            "a package names only files inside its folder")
+
+
+def _mode(real: Path, shown: Path, field_name: str | None) -> int:
+    """The file's mode from os.stat, which opens nothing (opening a named pipe would block)."""
+    try:
+        return os.stat(real).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise InputError(shown, field_name, "file not found") from None
+    except OSError as exc:
+        raise InputError(shown, field_name, f"cannot read: {exc.strerror}") from None
+
+
+def _require_regular(mode: int, shown: Path, field_name: str | None) -> None:
+    if not stat.S_ISREG(mode):
+        raise InputError(shown, field_name, f"{_kind(mode)}, not a regular file")
 
 
 def _kind(mode: int) -> str:
