@@ -168,3 +168,21 @@ def test_import_taps_missing_file(tmp_path):
     r = run_cli("import-taps", tmp_path / "nope.csv", "--out", tmp_path / "t.parquet")
     assert_input_error(r, "nope.csv")
     assert not (tmp_path / "t.parquet").exists()
+
+
+@pytest.mark.parametrize("where", ["folder", "input", "under-a-file"])
+def test_import_taps_out_is_checked_before_any_work(tmp_path, where):
+    """--out names the Parquet file to write: a folder, an input tap file, or a path under a file
+    is exit 2 naming --out, and the input stays as it was."""
+    import hashlib
+
+    from conftest import REPO
+
+    src = tmp_path / "taps.csv"
+    src.write_bytes((REPO / "samples" / "transit-taps-clean" / "taps.csv").read_bytes())
+    before = hashlib.sha256(src.read_bytes()).hexdigest()
+    out = {"folder": tmp_path, "input": src, "under-a-file": src / "trips.parquet"}[where]
+    r = run_cli("import-taps", src, "--out", out)
+    assert_input_error(r, "--out")
+    assert hashlib.sha256(src.read_bytes()).hexdigest() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["taps.csv"]  # no temporary folder left

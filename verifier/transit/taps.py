@@ -77,7 +77,7 @@ from pathlib import Path
 
 import duckdb
 
-from verifier.errors import InputError
+from verifier.errors import InputError, quoted
 
 TAP_FORMATS = ("shenzhen-tong",)
 
@@ -502,6 +502,21 @@ def _build_trips(con, names: dict, table: str) -> None:
 
 
 # ---------------------------------------------------------------------- import-taps back end
+def _check_out_file(out_path: Path, inputs: list[Path]) -> None:
+    """`--out` names the Parquet file to write: not a folder, not one of the tap files (an input
+    is never overwritten); checked before any work (exit 2 naming --out)."""
+    if out_path.is_dir():
+        raise InputError("command line", "--out", f"{quoted(str(out_path))} is a folder; name the Parquet file to write")
+    target = out_path.resolve()
+    for f in inputs:
+        if Path(f).resolve() == target:
+            raise InputError("command line", "--out", f"{quoted(str(out_path))} is an input tap file; "
+                                                      "inputs are never modified")
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError("command line", "--out", f"{quoted(str(parent))} is not a folder")
+
+
 def write_trips(
     files: list[Path],
     out_path: Path,
@@ -514,6 +529,7 @@ def write_trips(
     file-backed DuckDB database in a temporary folder next to the output, so it scales past
     memory."""
     out_path = Path(out_path)
+    _check_out_file(out_path, files)
     out_dir = out_path.parent if str(out_path.parent) else Path(".")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".import-taps-", dir=out_dir) as tmp:
