@@ -21,13 +21,20 @@ from typing import Any
 _UNSAFE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
-def one_line(text: Any) -> str:
-    """`text` with every control or format character escaped (`\\n`, `\\x1b`, `\\u202e`): it
-    prints as exactly one line and cannot rewrite the terminal."""
+def escape_hidden(text: Any, keep: str = "") -> str:
+    """`text` with every control, format or other unseen character (but those in `keep`) written
+    as its Python escape (`\\n`, `\\x00`, `\\u202e`): what a terminal, the report and the
+    workpaper show of a submitted value."""
     text = str(text)
-    if text.isascii() and text.isprintable():
+    if text.isprintable():  # the usual case
         return text
-    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) in _UNSAFE else ch for ch in text)
+    return "".join(repr(ch)[1:-1] if ch not in keep and unicodedata.category(ch) in _UNSAFE else ch
+                   for ch in text)
+
+
+def one_line(text: Any) -> str:
+    """`text` as exactly one line that cannot rewrite the terminal (line breaks escaped too)."""
+    return escape_hidden(text)
 
 
 def quoted(value: Any, limit: int | None = None) -> str:

@@ -6,34 +6,22 @@ No HTML here: the template (autoescaped) decides how things look.
 from __future__ import annotations
 
 import math
-import unicodedata
 from functools import lru_cache
 
 import pandas as pd
 import yaml
 
+from verifier.errors import escape_hidden
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.resources import resource_dir
 
-# Characters a reader cannot see or that rearrange what they see: controls (NUL, ESC, BEL, ...;
-# tab and line breaks excepted, which HTML and a cell show as white space), the invisible format
-# characters (bidi overrides, BOM, zero-width) and the line/paragraph separators.
-_HIDDEN = ("Cc", "Cf", "Zl", "Zp")
-
 
 def visible(text: str) -> str:
-    """`text` with every hidden character written as its Python escape (NUL -> `\\x00`, U+202E
-    -> `\\u202e`): what the report and the workpaper print. HTML and XML cannot carry NUL, and
-    a bidi override would show a reader another value; findings.json and sample.csv keep the
-    value exactly as read."""
-    if text.isprintable():  # the usual case: no character to look at
-        return text
-    return "".join(_escape(c) if c not in "\t\n\r" and unicodedata.category(c) in _HIDDEN else c for c in text)
-
-
-def _escape(c: str) -> str:
-    n = ord(c)
-    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    """`text` as the report and the workpaper print it: hidden characters (NUL, ESC, bidi
+    overrides, BOM, ...; tab and line breaks excepted, shown as white space) as their Python
+    escapes. HTML and XML cannot carry NUL, and a bidi override would show a reader another value;
+    findings.json and sample.csv keep the value exactly as read."""
+    return escape_hidden(text, keep="\t\n\r")
 
 
 STATUS_ORDER = ("fail", "warn", "manual", "not_evaluated", "pass", "not_applicable")
