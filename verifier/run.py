@@ -219,7 +219,7 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
         })
         pkm = {"pkm:metro": "mode = 'metro'", "eligible_pkm:metro": f"mode = 'metro' AND NOT {excluded}"}
     step("totals")
-    ctx.stats = _empty_as_zero(ctx.engine.aggregate(extra, pkm))
+    ctx.stats = ctx.engine.aggregate(extra, pkm)
     step("drawing the sample")
     imports_ready()
     _draw_sample(ctx, [c.id for c in flags])
@@ -244,14 +244,6 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     for r in out:
         r.message = r.messages.get(ctx.opts.lang, r.message)
     return out
-
-
-def _empty_as_zero(stats: dict) -> dict:
-    """Without records SQL's count_if and sum give NULL: every count and total is 0 then (the
-    first and last dates stay unknown)."""
-    if stats.get("records"):
-        return stats
-    return {k: v if v is not None or k in ("first_date", "last_date") else 0 for k, v in stats.items()}
 
 
 def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:

@@ -406,6 +406,8 @@ class DuckDBEngine:
         row = self.con.execute("SELECT " + ", ".join(f"{sql} AS {sql_ident(n)}" for n, sql in parts.items())
                                + " FROM records").fetchall()[0]
         out = dict(zip(parts, row))
+        if not out["records"]:  # no record: SQL's count_if and sum give NULL; every count is 0
+            out = {k: 0 if v is None and k not in ("first_date", "last_date") else v for k, v in out.items()}
         rest = self._rest_sums(sums) if out.pop("sum:rest") else {}
         out.update({name: exact.combine(out.pop(f"sum:{name}"), rest.get(name, ())) for name in sums})
         return out

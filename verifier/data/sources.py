@@ -113,10 +113,8 @@ def _columns(source: TripSource) -> dict[str, str]:
     if source.kind == "csv" and len(columns) == 1 and any(d in next(iter(columns)) for d in DELIMITERS):
         # The sniffer found no consistent dialect and read each line as one column: a line
         # with the wrong number of fields, most likely. Name it when it is there.
-        for shown, actual in zip(source.declared, source.files):
-            problem = locate_csv_problem(actual)
-            if problem:
-                raise _problem_error(shown, source.field_name, problem) from None
+        if found := _first_problem(zip(source.declared, source.files)):
+            raise _problem_error(found[0], source.field_name, found[1]) from None
     return columns
 
 
@@ -202,18 +200,28 @@ def _problem_error(shown: Path, field_name: str | None, problem: CsvProblem, pre
     return InputError(shown, field_name, prefix + problem.message)
 
 
-def csv_read_error(shown: Path, actual: Path, field_name: str | None, exc: Exception, *,
+def _first_problem(files, max_line: int = MAX_LINE_BYTES) -> tuple[Path, CsvProblem] | None:
+    """(the file as named, its problem) for the first of (shown, actual) files whose problem
+    Python finds; None when it finds none."""
+    for shown, actual in files:
+        try:
+            problem = locate_csv_problem(actual, max_line)
+        except OSError:
+            continue
+        if problem:
+            return shown, problem
+    return None
+
+
+def csv_read_error(files: list[tuple[Path, Path]], field_name: str | None, exc: Exception, *,
                    prefix: str = "cannot be read: ", utf8_field: str | None = None,
                    utf8_hint: str | None = None) -> InputError:
-    """The InputError for a CSV file DuckDB failed to read (`actual` is the file read, `shown`
-    the one the user named, e.g. the GBK original of a UTF-8 copy): the real line and cause when
-    Python finds it, else DuckDB's own words (without the line it quotes)."""
-    try:
-        problem = locate_csv_problem(actual, _line_limit(exc))
-    except OSError:
-        problem = None
-    if problem:
-        return _problem_error(shown, field_name, problem, prefix, utf8_field, utf8_hint)
+    """The InputError for CSV files DuckDB failed to read, given as (shown, actual) pairs (`actual`
+    is the file read, `shown` the one the user named, e.g. the GBK original of a UTF-8 copy): the
+    real line and cause when Python finds it, else DuckDB's own words (without the line it quotes)."""
+    if found := _first_problem(files, _line_limit(exc)):
+        return _problem_error(found[0], field_name, found[1], prefix, utf8_field, utf8_hint)
+    shown = files[0][0]
     if _says_not_utf8(exc):  # DuckDB found what Python did not: its words, as an encoding error
         return InputError(shown, utf8_field or field_name,
                           f"not UTF-8; {utf8_hint or 'set data.encoding: gbk?'} ({duckdb_reason(exc)})")
@@ -231,16 +239,7 @@ def read_error(source: TripSource | None, exc: Exception) -> InputError:
     if source is None:
         return InputError("taps", "data.taps", f"cannot be read: {duckdb_reason(exc)}")
     if source.kind == "csv":
-        for shown, actual in zip(source.declared, source.files):
-            try:
-                problem = locate_csv_problem(actual, _line_limit(exc))
-            except OSError:
-                continue
-            if problem:
-                return _problem_error(shown, source.field_name, problem)
-        if _says_not_utf8(exc):
-            return InputError(source.declared[0], source.field_name,
-                              f"not UTF-8; set data.encoding: gbk? ({duckdb_reason(exc)})")
+        return csv_read_error(list(zip(source.declared, source.files)), source.field_name, exc)
     return InputError(source.declared[0], source.field_name, f"cannot be read: {duckdb_reason(exc)}")
 
 

@@ -330,7 +330,7 @@ def _read_error(f: Path, e: Exception, src: Path | None = None) -> InputError:
     could not read; `src` is the file read (the UTF-8 copy of a GBK file)."""
     from verifier.data.sources import csv_read_error
 
-    return csv_read_error(Path(f), Path(src or f), None, e, prefix="unreadable CSV: ", utf8_field="encoding",
+    return csv_read_error([(Path(f), Path(src or f))], None, e, prefix="unreadable CSV: ", utf8_field="encoding",
                           utf8_hint="set data.encoding: gbk? (import-taps: --encoding gbk)")
 
 
