@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,13 @@ def _guard(fn, *args, **kwargs):
         _fail_input(err)
     except EnvironmentFailure as err:
         click.echo(f"error: {err}", err=True)
+        if type(err.__context__).__module__.startswith("duckdb"):
+            # Leave at once: after an engine out-of-memory DuckDB's worker threads can abort the
+            # interpreter's shutdown (SIGABRT, a second stderr line). Every work folder was
+            # removed on the way here.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(3)
         sys.exit(3)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
