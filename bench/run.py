@@ -3,7 +3,7 @@
     python bench/run.py [--sizes 1e6,1e7,2e7] [--formats parquet,csv] [--with-1e8]
                         [--workdir bench/work] [--out bench/results.md] [--profile-size 1e7]
 
-Writes synthetic bike packages with `verifier.synth.write_bike_package` (reused when the manifest
+Writes synthetic bike packages with `tools.synth.write_bike_package` (reused when the manifest
 in the package folder matches), then runs every task in its own fresh child process and measures
 its wall time and peak RSS (`os.wait4` on that child: ru_maxrss of that process and its waited-for
 descendants only). See bench/README.md for what each task does.
@@ -30,6 +30,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))  # the checkout: the generator tools.synth is not installed
 SEED = 1            # generator seed of every package
 VERIFY_SEED = 1     # sampling seed given to verify
 PANDAS_TIMEOUT_S = 600
@@ -44,7 +45,7 @@ COLUMNS = ["trip_id", "user_id", "start_time", "end_time", "start_lon", "start_l
 # ---------------------------------------------------------------------------------------------
 # child programs
 def child_gen(folder: str, rides: str, fmt: str, seed: str) -> dict:
-    from verifier.synth import write_bike_package
+    from tools.synth import write_bike_package
 
     t = time.perf_counter()
     info = write_bike_package(Path(folder), rides=int(rides), seed=int(seed), fmt=fmt)
@@ -286,7 +287,11 @@ def self_cmd(*args: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # packages
 def synth_hash() -> str:
-    return hashlib.sha256((REPO / "verifier" / "synth.py").read_bytes()).hexdigest()[:16]
+    """One hash over the generator's sources (tools/synth/*.py, by name)."""
+    h = hashlib.sha256()
+    for f in sorted((REPO / "tools" / "synth").glob("*.py")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def package(workdir: Path, rides: int, fmt: str, log) -> tuple[Path, dict]:
@@ -296,7 +301,7 @@ def package(workdir: Path, rides: int, fmt: str, log) -> tuple[Path, dict]:
     if manifest.exists():
         m = json.loads(manifest.read_text())
         if m.get("params") == params:
-            stale = "" if m.get("synth") == synth_hash() else " (verifier/synth.py changed since: delete the folder to regenerate)"
+            stale = "" if m.get("synth") == synth_hash() else " (tools/synth/ changed since: delete the folder to regenerate)"
             log(f"reusing {folder.name} (generated in {m['gen']['seconds']:.1f} s){stale}")
             return folder, m["gen"]
     if folder.exists():

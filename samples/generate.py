@@ -1,4 +1,4 @@
-"""Write a synthetic submission package (thin wrapper over ``verifier.synth``).
+"""Write a synthetic submission package (thin wrapper over ``tools.synth``).
 
     python samples/generate.py OUT [--rides N] [--format csv|parquet] [--defect NAME] [--seed S] [--year Y]
     python samples/generate.py OUT --transit [--trips N] [--taps] [--format csv|parquet] [--defect NAME] ...
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout: tools/ is not installed
 
-from verifier.synth import (  # noqa: E402
+from tools.synth import (  # noqa: E402
     DEFECTS, TRANSIT_DEFECTS, expected_findings, expected_transit_findings, write_bike_package,
     write_transit_package,
 )

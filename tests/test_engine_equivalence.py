@@ -1,6 +1,6 @@
 """The DuckDB engine against a plain in-memory pandas reading of the same rules.
 
-One small generated package (3,000 rides from `verifier.synth`) with many defects planted at once
+One small generated package (3,000 rides from `tools.synth`) with many defects planted at once
 by editing rows here: exact copies, a (user, start, end) repeat under a new id, overlapping rides,
 rides out of the period and before the scheme's start, invalid rows (no mileage, end before
 start, latitude out of range, unparseable time, empty trip id), points outside Shenzhen,
@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tools.synth import write_bike_package
 from verifier.run import verify
 from verifier.sampling import plan_sample, upper_deviation_rate
-from verifier.synth import write_bike_package
 
 SEED = 11
 RIDES = 3000

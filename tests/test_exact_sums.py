@@ -21,9 +21,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from tools.synth import write_bike_package
 from verifier.data import exact
 from verifier.run import verify
-from verifier.synth import write_bike_package
 
 
 def _exact(values) -> float:

@@ -8,7 +8,7 @@ from conftest import REPO
 from verifier.report.fonts import FONT_FILES, font_dir
 
 
-def test_wheel_carries_templates_checklists_samples_and_reference_data(tmp_path):
+def test_wheel_carries_templates_checklists_samples_and_reference_data_but_no_tools(tmp_path):
     r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -23,6 +23,9 @@ def test_wheel_carries_templates_checklists_samples_and_reference_data(tmp_path)
                    "verifier/reference/factors.yaml", "verifier/reference/materiality.yaml",
                    "verifier/transit/fares_shenzhen.yaml", "verifier/fonts/OFL.txt"):
         assert needed in names, needed
+    # the test-data generator and the other developer tools stay in the checkout
+    assert not [n for n in names if n.startswith("tools/") or "synth" in n.split("/")[-1]]
+    assert not [n for n in names if n.endswith(".py") and not n.startswith(("verifier/", "verifier-"))]
     with zipfile.ZipFile(wheel) as wz:  # the shipped CJK fonts, byte for byte
         for _, _, name in FONT_FILES:
             assert wz.read(f"verifier/fonts/{name}") == (font_dir() / name).read_bytes(), name

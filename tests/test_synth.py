@@ -1,4 +1,4 @@
-"""verifier.synth: deterministic, internally consistent packages; each defect plants exactly itself.
+"""tools.synth: deterministic, internally consistent packages; each defect plants exactly itself.
 
 The audit below recomputes every record-level rule and the report's arithmetic independently
 (DuckDB over the files, numpy for geometry), so a package whose planted defect leaks into another
@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
+from tools.synth import DEFECTS, PLANTED, write_bike_package
 from verifier.geo.crs import convert
-from verifier.synth import DEFECTS, PLANTED, write_bike_package
 from verifier.uscc import is_valid_uscc
 
 RIDES = 300
@@ -238,10 +238,10 @@ def test_parquet_and_csv_hold_the_same_rows(tmp_path: Path) -> None:
 
 def test_chunks_join_seamlessly(tmp_path: Path, monkeypatch) -> None:
     """A small CHUNK exercises the chunked writer: rows stay unique, sorted and consistent."""
-    import verifier.synth as synth
+    from tools.synth import common
 
-    monkeypatch.setattr(synth, "CHUNK", 128)
-    info = synth.write_bike_package(tmp_path / "p", rides=1000, seed=2, fmt="parquet", defect="duplicates")
+    monkeypatch.setattr(common, "CHUNK", 128)
+    info = write_bike_package(tmp_path / "p", rides=1000, seed=2, fmt="parquet", defect="duplicates")
     con = _load(tmp_path / "p", info)
     n, ids, total = con.execute("SELECT count(*), count(DISTINCT trip_id), sum(distance_km) FROM t").fetchone()
     assert (n, ids) == (1008, 1000)
@@ -276,7 +276,7 @@ def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
 # ================================================================================================
 # Transit (bus and metro): write_transit_package
 # ================================================================================================
-from verifier.synth import (  # noqa: E402
+from tools.synth import (  # noqa: E402
     TRANSIT_DEFECTS, TRANSIT_PLANTED, expected_transit_findings, station_table, write_transit_package,
 )
 
