@@ -55,11 +55,6 @@ class Findings:
     def to_json(self) -> str:
         return json.dumps(_clean(self.data), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
-    def rows(self) -> list[dict]:
-        """One flat row per check (for spreadsheets and the report tables)."""
-        return [{k: v for k, v in c.items() if k not in ("examples", "messages", "details")}
-                for c in self.data["checks"]]
-
 
 def _clean(value: Any) -> Any:
     """JSON-safe: NaN and infinities become null; numpy scalars become Python numbers."""

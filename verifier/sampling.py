@@ -2,8 +2,8 @@
 
 Contract section 6: the sample size for confidence C, tolerable rate P and expected rate E is the
 smallest n with ``BinomCDF(k; n, P) <= 1 - C`` where ``k = ceil(n * E)``; the population only caps
-n. ``sample-size --population N --hypergeometric`` uses ``HypergeomCDF(k; N, D, n)`` with
-``D = ceil(P * N)`` deviations in the population instead.
+n (``verify``). ``sample-size --population N`` uses the hypergeometric plan ``HypergeomCDF(k; N,
+D, n)`` with ``D = ceil(P * N)`` deviations in the population instead.
 
 This is how the AICPA Audit Sampling guide builds its tables A-1 (5 % risk of overreliance) and
 A-2 (10 %); the plans here reproduce them (see tests/test_sampling.py) with one exception, where

@@ -8,7 +8,6 @@ report date, figures are rendered deterministically, and fonts are subset the sa
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import datetime, timezone
 
 import weasyprint
@@ -37,14 +36,3 @@ def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, 
         pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
         uncompressed_pdf=False,
     )
-
-
-class WarningCollector(logging.Handler):
-    """Collects WeasyPrint's warnings and errors (tests turn them into failures)."""
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
