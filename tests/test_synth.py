@@ -558,3 +558,61 @@ def test_transit_bad_arguments(tmp_path: Path) -> None:
                    {"trips": 10}, {"defect": "duplicates"}):
         with pytest.raises(ValueError):
             write_transit_package(tmp_path / "x", **{"trips": 200, **kwargs})
+
+
+# ================================================================================================
+# Expected findings: derived from the product (tools/synth/expected.py)
+# ================================================================================================
+def test_check_expectations_follow_the_registry() -> None:
+    """Which checks apply and which assert `affected` (records) come from the registry."""
+    from tools.synth.expected import check_expectations
+    from verifier.checks import REGISTRY
+    from verifier.methodology import BIKE, TRANSIT
+
+    bike, transit = check_expectations(BIKE), check_expectations(TRANSIT)
+    assert list(bike) == list(transit) == REGISTRY.ids() and len(bike) == 24
+    na = lambda e: {c for c, v in e.items() if v == {"status": "not_applicable"}}
+    counted = lambda e: {c for c, v in e.items() if v == {"status": "pass", "affected": 0}}
+    assert na(bike) == {"transit.metro_distance", "transit.daily_cap", "transit.tap_pairing", "transit.fare_band"}
+    assert na(transit) == {"orders.own_only", "boundary.geographic", "boundary.crs", "records.plausibility"}
+    shared = {"period.crediting_start", "period.records_in_period", "period.user_authorization", "records.validity",
+              "records.duplicates", "records.overlap"}
+    assert counted(bike) == shared | {"orders.own_only", "boundary.geographic", "boundary.crs", "records.plausibility"}
+    assert counted(transit) == shared | {"transit.metro_distance", "transit.daily_cap", "transit.tap_pairing",
+                                         "transit.fare_band"}
+    assert bike["report.arithmetic"] == transit["sample.completeness"] == {"status": "pass"}
+
+
+def test_a_registered_check_reaches_the_expectations(monkeypatch) -> None:
+    """A check added to the registry shows up without touching the generator."""
+    from tools.synth.expected import check_expectations, with_planted
+    from verifier.checks import REGISTRY
+    from verifier.checks.record import FlagCheck
+    from verifier.methodology import BIKE, TRANSIT
+
+    class Extra(FlagCheck):
+        id = "records.extra"
+        methodologies = frozenset({BIKE})
+
+    monkeypatch.setitem(REGISTRY.checks, Extra.id, Extra)
+    assert check_expectations(BIKE)["records.extra"] == {"status": "pass", "affected": 0}
+    assert check_expectations(TRANSIT)["records.extra"] == {"status": "not_applicable"}
+    assert with_planted(BIKE, {"check": "records.extra", "count": 3})["records.extra"] == {"status": "fail",
+                                                                                          "affected": 3}
+    assert with_planted(BIKE, {"check": "factor.values", "count": None})["factor.values"] == {"status": "fail"}
+
+
+def test_emissions_formula_in_exact_decimals() -> None:
+    from tools.synth.expected import emissions
+    from verifier.methodology import BIKE, TRANSIT
+
+    D = Decimal
+    assert emissions(BIKE, {"Eb": D("0.05")}, {"m_t9": D("1234.567")}) == {
+        "baseline": D("0.06172835"), "project": 0, "reduction": D("0.06172835")}
+    e = emissions(TRANSIT, {"EF_baseline": D("0.1"), "EF_bus": D("0.07"), "EF_metro": D("0.05"), "bus_ride_km": D(5)},
+                  {"n_bus": 10, "metro_pkm": D("100")})
+    assert e == {"baseline": D("0.015"), "project": D("0.0085"), "reduction": D("0.0065"), "bus_pkm": 50,
+                 "reduction_bus": D("0.0015"), "reduction_metro": D("0.005")}
+    assert e["reduction"] == e["reduction_bus"] + e["reduction_metro"]
+    with pytest.raises(ValueError, match="unknown methodology"):
+        emissions("shenzhen-ferry", {}, {})
