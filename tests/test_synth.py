@@ -256,11 +256,12 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
-    """samples/bike-* are exactly what `python samples/generate.py --all` writes."""
+    """samples/bike-* are exactly what `python tools/generate_samples.py --all` writes."""
     import importlib.util
 
-    root = Path(__file__).resolve().parent.parent / "samples"
-    spec = importlib.util.spec_from_file_location("samples_generate", root / "generate.py")
+    repo = Path(__file__).resolve().parent.parent
+    root = repo / "samples"
+    spec = importlib.util.spec_from_file_location("generate_samples", repo / "tools" / "generate_samples.py")
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     assert gen.main(["--all", str(tmp_path)]) == 0
@@ -269,7 +270,7 @@ def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
                        for p in root.glob(pattern) if p.is_file())
     assert made == committed
     for rel in made:
-        assert (tmp_path / rel).read_bytes() == (root / rel).read_bytes(), f"{rel} is stale: run samples/generate.py --all"
+        assert (tmp_path / rel).read_bytes() == (root / rel).read_bytes(), f"{rel} is stale: run tools/generate_samples.py --all"
 
 
 

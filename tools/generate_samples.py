@@ -1,8 +1,8 @@
 """Write a synthetic submission package (thin wrapper over ``tools.synth``).
 
-    python samples/generate.py OUT [--rides N] [--format csv|parquet] [--defect NAME] [--seed S] [--year Y]
-    python samples/generate.py OUT --transit [--trips N] [--taps] [--format csv|parquet] [--defect NAME] ...
-    python samples/generate.py --all [ROOT]     # regenerate the committed packages (default: samples/)
+    python tools/generate_samples.py OUT [--rides N] [--format csv|parquet] [--defect NAME] [--seed S] [--year Y]
+    python tools/generate_samples.py OUT --transit [--trips N] [--taps] [--format csv|parquet] [--defect NAME] ...
+    python tools/generate_samples.py --all [ROOT]     # regenerate the committed packages (default: samples/)
 
 Each package gets an ``expected.yaml``: the findings ``verifier verify`` must produce with the
 package's own ``factors.yaml`` and seed 7 (taps packages also with their ``fares.yaml``, a copy of
@@ -33,7 +33,7 @@ SAMPLE_SEED = 1
 VERIFY_SEED = 7
 FARES_NAME = "fares.yaml"   # taps packages: a copy of verifier/transit/fares_shenzhen.yaml
 HEAD = ("# What `verifier verify` must produce for this package (tests/test_golden.py).\n"
-        "# Written by samples/generate.py from what verifier.synth planted; do not edit by hand.\n")
+        "# Written by tools/generate_samples.py from what tools.synth planted; do not edit by hand.\n")
 
 
 def _dump(out: Path, expected: dict) -> None:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="regenerate bike-clean, bike-<defect>, transit-clean, transit-taps-clean and transit-<defect>")
     args = p.parse_args(argv)
     if args.all:
-        root = args.out or Path(__file__).resolve().parent
+        root = args.out or Path(__file__).resolve().parent.parent / "samples"
         for defect in (None, *DEFECTS):
             name = "bike-clean" if defect is None else f"bike-{defect.replace('_', '-')}"
             _summary(name, write(root / name, SAMPLE_RIDES, "csv", defect, SAMPLE_SEED, 2024))
