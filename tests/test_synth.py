@@ -285,7 +285,7 @@ TRIPS = 300
 
 def _transit_load(pkg: Path, info: dict):
     """The trip records as a DuckDB table `t` (from the trip file, or paired from the taps by
-    verifier.transit.taps with distances from the station table), stations `s`, users `u`."""
+    verifier.data.sources.taps with distances from the station table), stations `s`, users `u`."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
     if info["taps"]:

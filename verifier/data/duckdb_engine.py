@@ -81,12 +81,6 @@ class DuckDBEngine(Engine):
         finally:
             self._tmp.cleanup()
 
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     # -- statements (for the input adapters in verifier/data/) -----------------------------------
     def _execute(self, sql: str, params=None):
         """Every statement the engine issues passes here (and into `statement_log` when set)."""

@@ -12,8 +12,8 @@ record columns below; the engine stages the trip file once, evaluates the window
 (duplicates, overlaps, daily caps) and every predicate, aggregates in one scan and draws the
 sample. Another engine (Spark) would implement the same methods over the same column names.
 
-The DuckDB engine, as measured: memory stays bounded: the database lives in memory under a memory limit (default
-DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. (Its tables are compressed
+The DuckDB engine, as measured: memory stays bounded, the database lives in memory under a
+memory limit (default DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. (Its tables are compressed
 only at a checkpoint, which cost more than it saved: 12 s at 2x10^7 records.) No pass pulls
 records into Python except the drawn sample and the examples.
 
