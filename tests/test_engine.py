@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from verifier.data.engine import DuckDBEngine, EngineOptions
@@ -39,13 +40,13 @@ def _write(tmp_path, kind):
 def test_row_no_is_file_order(tmp_path, kind, threads):
     paths = _write(tmp_path, kind)
     with DuckDBEngine(EngineOptions(threads=threads, memory_limit="500MB")) as engine:
-        source = open_source(paths, "utf-8", engine.workdir)
+        source = open_source(paths, "utf-8", engine)
         cols = {"user_id": "user_id", "trip_id": None}
         assert engine.stage(source, cols, "Asia/Shanghai") == N
         # line k of the file (0-based) holds user 'u<k % 97>': row_no must be k + 1
-        wrong = engine.sql("SELECT count(*) FROM staged WHERE user_id <> 'u' || ((row_no - 1) % 97)")[0][0]
+        wrong = engine.rows("SELECT count(*) FROM staged WHERE user_id <> 'u' || ((row_no - 1) % 97)")[0][0]
         assert wrong == 0
-        assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no) FROM staged")[0] == (1, N, N)
+        assert engine.rows("SELECT min(row_no), max(row_no), count(DISTINCT row_no) FROM staged")[0] == (1, N, N)
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
@@ -65,19 +66,19 @@ def test_row_no_is_file_order_with_boundary_users_and_text_times(tmp_path, kind)
                 f"TO '{tmp_path / 'users.csv'}' (HEADER)")
     con.close()
     with DuckDBEngine(EngineOptions(threads=2, memory_limit="500MB")) as engine:
-        source = open_source([path], "utf-8", engine.workdir)
+        source = open_source([path], "utf-8", engine)
         cols = {"trip_id": "trip_id", "user_id": "user_id", "start_time": "start_time",
                 "start_lon": "start_lon", "start_lat": "start_lat"}
         engine.stage(source, cols, "Asia/Shanghai", boundary=Boundary.default(), users=tmp_path / "users.csv")
         engine.flag({}, "false")
-        wrong = engine.sql(
+        wrong = engine.rows(
             "SELECT count(*) FROM records WHERE trip_id <> 'T' || (row_no - 1) "
             "OR user_id <> 'u' || ((row_no - 1) % 97) "
             "OR (authorized_at IS NULL) <> (((row_no - 1) % 97) % 2 = 1) "
             "OR start_time <> CASE WHEN (row_no - 1) % 5 = 0 THEN TIMESTAMP '2024-01-01 16:00:00' "
             "ELSE TIMESTAMP '2024-01-01 08:00:00' END")[0][0]
         assert wrong == 0
-        assert engine.sql("SELECT min(row_no), max(row_no), count(DISTINCT row_no), count(start_geo) FROM staged")[0] == (
+        assert engine.rows("SELECT min(row_no), max(row_no), count(DISTINCT row_no), count(start_geo) FROM staged")[0] == (
             1, N, N, N)
 
 
@@ -102,9 +103,9 @@ def test_geo_bits_equal_the_exact_test_near_the_outline(tmp_path):
     con.execute(f"COPY t TO '{tmp_path / 'pts.parquet'}' (FORMAT parquet)")
     con.close()
     with DuckDBEngine(EngineOptions()) as engine:
-        source = open_source([tmp_path / "pts.parquet"], "utf-8", engine.workdir)
+        source = open_source([tmp_path / "pts.parquet"], "utf-8", engine)
         engine.stage(source, {"start_lon": "start_lon", "start_lat": "start_lat"}, "Asia/Shanghai", b)
-        got = engine.con.execute("SELECT start_geo FROM staged ORDER BY row_no").df()["start_geo"]
+        got = pd.Series([g for (g,) in engine.rows("SELECT start_geo FROM staged ORDER BY row_no")], dtype=float)
     exact = np.zeros(lon.size, dtype=float)
     for i, crs in enumerate(CRS_NAMES):
         exact += b.in_crs(crs).contains_exact(lon, lat) * (1 << i)
@@ -122,7 +123,7 @@ def test_bad_memory_limit_and_temp_dir(tmp_path):
         DuckDBEngine(EngineOptions(temp_dir=tmp_path / "missing" / "deeper"))
     with DuckDBEngine(EngineOptions(temp_dir=tmp_path, memory_limit="300MB")) as engine:
         assert engine.workdir.parent == tmp_path
-        assert engine.sql("SELECT current_setting('memory_limit')")[0][0].replace(" ", "") in ("286.1MiB", "300.0MB")
+        assert engine.rows("SELECT current_setting('memory_limit')")[0][0].replace(" ", "") in ("286.1MiB", "300.0MB")
     assert list(tmp_path.iterdir()) == []  # the work folder is gone with the engine
 
 
@@ -172,12 +173,12 @@ def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
     want_dup, want_over = _sorted_scan(df, valid)
 
     with DuckDBEngine(EngineOptions(threads=threads)) as engine:
-        source = open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir)
+        source = open_source([tmp_path / "trips.csv"], "utf-8", engine)
         cols = {c: c for c in ("trip_id", "user_id", "mode", "start_time", "end_time")}
         engine.stage(source, cols, "Asia/Shanghai")
         engine.flag({}, "trip_id LIKE 'bad%'")
-        got = engine.con.execute('SELECT row_no, "records.duplicates" AS dup, "records.overlap" AS over '
-                                 "FROM records ORDER BY row_no").df()
+        got = pd.DataFrame(engine.rows('SELECT row_no, "records.duplicates" AS dup, "records.overlap" AS over '
+                                       "FROM records ORDER BY row_no"), columns=["row_no", "dup", "over"])
     assert sum(want_dup.values()) > 60 and sum(want_over.values()) > 500  # the rules are exercised
     assert dict(zip(got["row_no"], got["dup"])) == want_dup
     assert dict(zip(got["row_no"], got["over"])) == want_over
@@ -199,11 +200,11 @@ def test_text_is_trimmed_of_spaces_and_empty_is_null(tmp_path, kind):
         path = tmp_path / "trips.parquet"
     (tmp_path / "users.csv").write_text("user_id,authorized_at\n  a  ,2024-01-02\n", encoding="utf-8")
     with DuckDBEngine() as engine:
-        source = open_source([path], "utf-8", engine.workdir)
+        source = open_source([path], "utf-8", engine)
         engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id"}, "Asia/Shanghai",
                      users=tmp_path / "users.csv")
         engine.flag({}, "false")
-        got = engine.sql("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM records ORDER BY row_no")
+        got = engine.rows("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM records ORDER BY row_no")
     auth = "2024-01-02 00:00:00"
     assert got == [("a", auth), ("a", auth), ("a", auth), ("a b", None), (None, None), (None, None),
                    ("\ta", None), ("a\t", None), (None, None)]
@@ -220,7 +221,7 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
     pd.DataFrame({"trip_id": [f"t{i}" for i in range(len(km))], "distance_km": km}).to_csv(
         tmp_path / "trips.csv", index=False)
     with DuckDBEngine() as engine:
-        source = open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir)
+        source = open_source([tmp_path / "trips.csv"], "utf-8", engine)
         engine.stage(source, {"trip_id": "trip_id", "distance_km": "distance_km"}, "Asia/Shanghai")
         engine.flag({}, "false")
         h = engine.histograms({"km": ("distance_km", 0.5, "distance_km > 0", 2.25),
@@ -232,7 +233,7 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         # nothing drawn yet: from the population (finite values only: the median of 8)
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 0")}) == {"q": 0.995}
         engine.sample(seed=1, size=4)
-        drawn = [d for (d,) in engine.sql("SELECT distance_km FROM drawn") if d is not None and 0 < d < float("inf")]
+        drawn = [d for (d,) in engine.rows("SELECT distance_km FROM drawn") if d is not None and 0 < d < float("inf")]
         assert 2 <= len(drawn) < 8  # the seed draws some, not all, of the finite values
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 0")}) == {"q": float(np.median(drawn))}
         # a condition no drawn record meets: from the population again

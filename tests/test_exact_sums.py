@@ -23,6 +23,7 @@ import pytest
 
 from tools.synth import write_bike_package
 from verifier.data import exact
+from verifier.data.dialect import DIALECT
 from verifier.run import verify
 
 
@@ -34,9 +35,9 @@ def _helper_sum(values, where: str | None = None) -> float:
     """The helper's total of the column x of these values, as the engine computes it."""
     con = duckdb.connect()
     con.execute("CREATE TABLE t AS SELECT unnest($v::DOUBLE[]) AS x", {"v": list(values)})
-    window, rest = con.execute(f"SELECT {exact.window_sum_sql('x', where)}, {exact.rest_count_sql('x')} "
+    window, rest = con.execute(f"SELECT {DIALECT.exact_sum('x', where)}, {DIALECT.exact_rest_count('x')} "
                                "FROM t").fetchone()
-    rows = con.execute(exact.rest_query("x", "t", {"total": where})).fetchall() if rest else []
+    rows = con.execute(DIALECT.exact_rest("x", "t", {"total": where})).fetchall() if rest else []
     return exact.combine(window, rows)
 
 
@@ -139,7 +140,7 @@ def test_engine_totals_through_the_second_pass(tmp_path):
     km = [1e-300, 2.5, 3e-7, 1e12 + 0.001, 0.001, float("nan"), 1.0, 5e-324]
     (tmp_path / "trips.csv").write_text("d\n" + "\n".join(map(repr, km)) + "\n", encoding="utf-8")
     with DuckDBEngine(EngineOptions(threads=2)) as engine:
-        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine.workdir),
+        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine),
                      {"distance_km": "d", "trip_id": None}, "Asia/Shanghai")
         engine.flag({"small": "distance_km < 0.01"}, "NOT isfinite(distance_km)")
         stats = engine.aggregate(pkm={"big": "distance_km > 100"})

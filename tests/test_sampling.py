@@ -13,9 +13,11 @@ from verifier.sampling import (
     draw_seed,
     plan_sample,
     selection_key,
-    selection_key_sql,
     upper_deviation_rate,
 )
+from verifier.data.dialect import DIALECT
+
+selection_key_sql = DIALECT.selection_key  # the SQL form lives in the dialect (issue 11)
 
 # AICPA Audit Guide "Audit Sampling" (2017), Appendix A, tables A-1 (5 % risk of overreliance,
 # i.e. 95 % confidence) and A-2 (10 %, 90 % confidence): (confidence, tolerable, expected) ->

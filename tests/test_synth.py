@@ -286,13 +286,14 @@ TRIPS = 300
 
 def _transit_load(pkg: Path, info: dict):
     """The trip records as a DuckDB table `t` (from the trip file, or paired from the taps by
-    verifier.transit.taps with distances from the station table), stations `s`, users `u`."""
+    verifier.data.sources.taps with distances from the station table), stations `s`, users `u`."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'Asia/Shanghai'")
     if info["taps"]:
-        from verifier.transit.taps import stage_trips
+        from verifier.data.sources.taps import write_trips
 
-        stats = stage_trips(con, [pkg / "taps.csv"], table="tap_trips")
+        stats = write_trips([pkg / "taps.csv"], pkg.parent / f"{pkg.name}-taps.parquet")
+        con.execute(f"CREATE TABLE tap_trips AS SELECT * FROM read_parquet('{pkg.parent / f'{pkg.name}-taps.parquet'}')")
         con.execute("""CREATE TABLE t AS SELECT row_number() OVER (ORDER BY source_row) AS row_no, trip_id, user_id,
             mode, start_time, end_time, entry_station, exit_station, route, fare_fen, CAST(NULL AS DOUBLE) AS distance_km
             FROM tap_trips""")

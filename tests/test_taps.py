@@ -1,4 +1,4 @@
-"""Shenzhen Tong taps -> trips (verifier.transit.taps)."""
+"""Shenzhen Tong taps -> trips (verifier.data.sources.taps, the tap adapter's derivation step)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import csv
 import io
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
 from verifier.errors import InputError
-from verifier.transit.taps import (
+from verifier.data.engine import DuckDBEngine
+from verifier.data.sources.taps import (
     ANOMALY_CATEGORIES,
     TAP_COLUMNS,
     TAP_FORMATS,
@@ -60,12 +60,12 @@ def write_taps(path: Path, rows, columns=None, encoding="utf-8", newline="\r\n",
     return path
 
 
-def stage(files, **kw):
-    con = duckdb.connect()
-    stats = stage_trips(con, [Path(f) for f in files], **kw)
-    trips = con.execute("SELECT * FROM tap_trips ORDER BY source_file, source_row").fetchall()
-    names = [d[0] for d in con.execute("SELECT * FROM tap_trips LIMIT 0").description]
-    con.close()
+def stage(files, timezone="Asia/Shanghai", **kw):
+    with DuckDBEngine() as engine:
+        engine.set_timezone(timezone)
+        stats = stage_trips(engine, [Path(f) for f in files], **kw)
+        trips = engine.rows("SELECT * FROM tap_trips ORDER BY source_file, source_row")
+        names = [r[0] for r in engine.rows("DESCRIBE tap_trips")]
     return stats, [dict(zip(names, t)) for t in trips]
 
 
@@ -355,10 +355,10 @@ def test_bad_options_raise(tmp_path):
         stage([])
 
 
-def test_connection_left_clean(tmp_path):
-    con = duckdb.connect()
-    stage_trips(con, [write_taps(tmp_path / "t.csv", BASE)], table="my trips")
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+def test_engine_left_clean(tmp_path):
+    with DuckDBEngine() as engine:
+        stage_trips(engine, [write_taps(tmp_path / "t.csv", BASE)], table="my trips")
+        tables = {r[0] for r in engine.rows("SELECT table_name FROM duckdb_tables()")}
     assert tables == {"my trips"}
 
 
@@ -481,3 +481,38 @@ def test_real_exit_before_entry_examples_point_at_rows():
     for ex in s.examples["exit_before_entry"]:
         row = raw.iloc[ex["row"] - 1]
         assert (row["card_no"], row["deal_date"], row["deal_type"]) == (ex["card_no"], ex["deal_date"], ex["deal_type"])
+
+
+# ---------------------------------------------------------------------- the one time parser
+def test_tap_times_read_like_trip_times(tmp_path):
+    """A tap time is read by the trip path's time parser: naive is local time in the session's
+    zone, an explicit offset is honoured (08:00 UTC is 16:00 in Shanghai; the tap reader used to
+    drop the offset and read 08:00); the slash form of the open-data extracts stays accepted."""
+    rows = [tap("C1", "2024-03-01 08:00:00+00:00", ENTRY, "A"), tap("C1", "2024-03-01T08:30:00+00:00", EXIT, "B"),
+            tap("C2", "2024/03/01 09:00:00", BUS, "M1"), tap("C3", "2024-03-01 10:00:00", BUS, "M2")]
+    f = write_taps(tmp_path / "t.csv", rows)
+    _, trips = stage([f])
+    got = {(t["user_id"], str(t["start_time"]), str(t["end_time"])) for t in trips}
+    assert got == {("C1", "2024-03-01 16:00:00", "2024-03-01 16:30:00"), ("C2", "2024-03-01 09:00:00", "None"),
+                   ("C3", "2024-03-01 10:00:00", "None")}
+    assert {t["trip_id"] for t in trips if t["user_id"] == "C1"} == {"C1-20240301160000-1"}
+    _, utc = stage([f], timezone="UTC")  # naive times stay as written in any zone
+    assert {(t["user_id"], str(t["start_time"])) for t in utc} == {
+        ("C1", "2024-03-01 08:00:00"), ("C2", "2024-03-01 09:00:00"), ("C3", "2024-03-01 10:00:00")}
+
+
+def test_tap_times_agree_with_the_trip_path(tmp_path):
+    """The same time text gives the same local timestamp through both adapters."""
+    from verifier.data.sources import open_source
+
+    texts = ["2024-03-01 08:00:00+00:00", "2024-03-01 08:00:00", "2024-03-01T23:30:00-05:00", "2024-03-01 08:00"]
+    path = tmp_path / "trips.csv"
+    path.write_text("trip_id,start_time\n" + "".join(f"T{i},{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
+    with DuckDBEngine() as engine:
+        engine.stage(open_source([path], "utf-8", engine), {"trip_id": "trip_id", "start_time": "start_time"},
+                     "Asia/Shanghai")
+        trip_times = [str(t) for (t,) in engine.rows("SELECT start_time FROM staged ORDER BY row_no")]
+    _, trips = stage([write_taps(tmp_path / "t.csv", [tap(f"C{i}", t, BUS, "M1") for i, t in enumerate(texts)])])
+    tap_times = [str(t["start_time"]) for t in sorted(trips, key=lambda t: t["source_row"])]
+    assert trip_times == tap_times == ["2024-03-01 16:00:00", "2024-03-01 08:00:00", "2024-03-02 12:30:00",
+                                       "2024-03-01 08:00:00"]

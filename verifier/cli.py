@@ -198,7 +198,7 @@ def sample_size(confidence, tolerable_rate, expected_rate, population) -> None:
 @click.option("--encoding", type=click.Choice(["utf-8", "gbk"]), default="utf-8", show_default=True)
 def import_taps(files, out, encoding) -> None:
     """Pair raw Shenzhen Tong tap records into trips (Parquet) and report what could not be paired."""
-    from verifier.transit.taps import write_trips
+    from verifier.data.sources.taps import write_trips
 
     stats = _guard(write_trips, list(files), out, encoding=encoding)
     click.echo(f"{stats.taps} taps -> {stats.trips_metro} metro trips, {stats.trips_bus} bus trips")

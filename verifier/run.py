@@ -24,7 +24,7 @@ from verifier.checks.sample_completeness import complete
 from verifier.checks.transit_daily_cap import daily_caps
 from verifier.context import Context, Options
 from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
-from verifier.data.sources import open_source
+from verifier.data.sources import InputSpec, stage_input
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings
 from verifier.methodology import CRS_NAMES, canonical_columns
@@ -156,33 +156,18 @@ def _fares(path):
 
 # -- data --------------------------------------------------------------------------------------
 def stage(ctx: Context) -> None:
-    """Stage the records (trip file or raw taps) and the reference tables into the engine."""
-    sub, engine = ctx.sub, ctx.engine
-    users = sub.data_files.get("users", [None])[0]
-    boundary = ctx.boundary if ctx.is_bike else None  # transit records carry no coordinates
-    if sub.uses_taps:
-        from verifier.transit.taps import stage_trips
-
-        ctx.tap_stats = stage_trips(engine.con, sub.data_files["taps"], table="tap_trips", encoding=sub.encoding,
-                                    tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
-                                    work_dir=engine.workdir)
-        ctx.columns = {c: c for c in canonical_columns(sub.methodology)}
-        relation = "(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM tap_trips)"
-        ctx.population = engine.stage(None, ctx.columns, sub.timezone, boundary, users, sub.encoding,
-                                      relation=relation, extra_columns=("fare_fen",))
-        ctx.has_fares = True
-    else:
-        source = open_source(sub.data_files["trips"], sub.encoding, engine.workdir)
-        m = ctx.methodology
-        ctx.columns = source.resolve(sub.column_map, canonical_columns(sub.methodology), m.required_columns)
-        ctx.population = engine.stage(source, ctx.columns, sub.timezone, boundary, users, sub.encoding,
-                                      derived=_derived_columns(ctx))
-        ctx.trip_source = source
-        ctx.has_fares = False
-    stations = sub.data_files.get("station_distances")
-    if stations:
-        engine.attach_station_distances(stations[0], sub.encoding, fill_missing=sub.uses_taps)
-        ctx.station_table = True
+    """Stage the records (by the input adapter of the submission's data form) and the reference
+    tables into the engine."""
+    sub = ctx.sub
+    staged = stage_input(ctx.engine, InputSpec(
+        files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
+        canonical=canonical_columns(sub.methodology), required=ctx.methodology.required_columns,
+        column_map=sub.column_map, boundary=ctx.boundary if ctx.is_bike else None,  # transit: no coordinates
+        derived=_derived_columns(ctx), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
+        form="taps" if sub.uses_taps else "trips"))
+    ctx.columns, ctx.population = staged.columns, staged.population
+    ctx.tap_stats, ctx.has_fares, ctx.trip_source = staged.tap_stats, staged.has_fares, staged.source
+    ctx.station_table = staged.station_table
 
 
 def _derived_columns(ctx: Context) -> dict[str, str]:

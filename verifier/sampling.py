@@ -30,7 +30,6 @@ __all__ = [
     "SamplePlan",
     "plan_sample",
     "upper_deviation_rate",
-    "selection_key_sql",
     "selection_key",
     "draw_seed",
     "describe_plan",
@@ -160,11 +159,6 @@ def upper_deviation_rate(deviations: int, n: int, confidence: float) -> float:
     if n == 0 or deviations == n:
         return 1.0
     return float(_stats().beta.ppf(confidence, deviations + 1, n - deviations))
-
-
-def selection_key_sql(seed_sql: str, key_sql: str) -> str:
-    """SQL for the md5-rank key of a record (DuckDB `md5` returns lower-case hex)."""
-    return f"md5(CAST({seed_sql} AS VARCHAR) || ':' || CAST({key_sql} AS VARCHAR))"
 
 
 def selection_key(seed: int, key) -> str:

@@ -1,11 +1,11 @@
-"""Everything engine-specific in the SQL the checks and methodologies contribute.
+"""Everything engine-specific in the SQL the verifier issues.
 
 Checks and methodologies never hold a connection. They write their predicates and aggregates
-over the canonical record columns (verifier/data/engine.py) with these helpers, so that another
-engine supplies its own dialect instead of new branches. `DuckDBDialect` is the default; the
-Spark engine's dialect overrides what Spark spells differently.
-
-(Seed of the dialect for issue 11: the data layer owns and extends it.)
+over the canonical record columns (verifier/data/engine.py) with these helpers, and so do the
+engine and the input adapters (verifier/data/sources/), so that another engine supplies its own
+dialect instead of new branches. `DuckDBDialect` is the default; the Spark engine's dialect
+overrides what Spark spells differently. tests/test_sql_portability.py lists the constructs
+only this module (and the DuckDB engine class) may spell.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from verifier.data import exact
+
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+MICROS = 1_000_000  # durations are integer microseconds (a timestamp's resolution)
 
 
 class DuckDBDialect:
     name = "duckdb"
+    int128 = "HUGEINT"  # the exact sums' 128-bit integer (Spark: DECIMAL(38,0))
 
     # -- names and literals --------------------------------------------------------------------
     def ident(self, name: str) -> str:
@@ -38,14 +42,92 @@ class DuckDBDialect:
             raise TypeError(f"not a number: {value!r}")
         return repr(value) if isinstance(value, int) else repr(float(value))
 
-    # -- values --------------------------------------------------------------------------------
+    def double(self, value: float) -> str:
+        """A DOUBLE literal, ±infinity included."""
+        if value in (float("inf"), float("-inf")):
+            return f"CAST('{'-' if value < 0 else ''}Infinity' AS DOUBLE)"
+        return f"CAST({float(value)!r} AS DOUBLE)"
+
+    def values(self, rows: list[tuple], names: tuple[str, ...]) -> str:
+        """A relation of literal rows (str, int, float values) with the columns `names`."""
+        def lit(v):
+            return self.text(v) if isinstance(v, str) else self.number(v)
+
+        body = ", ".join("(" + ", ".join(lit(v) for v in row) + ")" for row in rows)
+        return f"(SELECT * FROM (VALUES {body}) v({', '.join(names)}))"
+
+    # -- reading files -------------------------------------------------------------------------
+    def scan_csv(self, files: list[Path], comma: bool = False) -> str:
+        """The CSV files as one relation, every column text (the engine casts and judges each
+        value). `comma`: the delimiter is a comma and quotes double as their escape (tap files);
+        else the dialect is sniffed."""
+        fixed = ", delim=',', quote='\"', escape='\"'" if comma else ""
+        return f"read_csv({self._list(files)}, header=true, all_varchar=true{fixed}, auto_detect=true)"
+
+    def scan_parquet(self, files: list[Path]) -> str:
+        """The Parquet files as one relation with file_index and file_row_number (row order)."""
+        return f"read_parquet({self._list(files)}, filename=true, file_row_number=true)"
+
+    def parquet_row_counts(self, files: list[Path]) -> str:
+        """A query: the row count of each file, in the order of `files`."""
+        names = self._list(files)
+        return (f"SELECT num_rows FROM parquet_file_metadata({names}) "
+                f"ORDER BY list_position({names}, file_name)")
+
+    def write_parquet(self, relation: str, path: Path) -> str:
+        return f"COPY {relation} TO {self.text(path)} (FORMAT parquet)"
+
+    def _list(self, files: list[Path]) -> str:
+        return "[" + ", ".join(self.text(str(f)) for f in files) + "]"
+
+    # -- text and time -------------------------------------------------------------------------
+    def trimmed(self, expr: str) -> str:
+        """Text without surrounding spaces, empty as NULL. Trimmed only where a space is there to
+        trim: TRIM copies every value, and most need nothing (about 1 s per 2x10^7 records)."""
+        text = f"CAST({expr} AS VARCHAR)"
+        return (f"CASE WHEN starts_with({text}, ' ') OR ends_with({text}, ' ') THEN NULLIF(TRIM({text}), '') "
+                f"ELSE NULLIF({text}, '') END")
+
+    def local_time(self, expr: str, kind: str = "VARCHAR", formats: tuple[str, ...] = ()) -> str:
+        """The one time parser: `expr` as a naive local timestamp in the session's zone
+        (data.timezone). A typed timestamp stays as it is (with a zone: in the session's zone);
+        text is parsed with or without an offset: without one it is local time, with one it is
+        converted to local time. `formats` (strptime) are further naive forms to accept."""
+        if kind.startswith("TIMESTAMP") or kind == "DATE":
+            return f"CAST({expr} AS TIMESTAMP)"
+        # 'YYYY-MM-DD HH:MM:SS' has no room for an offset: a plain cast gives the same local time
+        # and skips the time-zone round trip (a third of CSV staging). Anything else may carry an
+        # offset (a plain cast would drop it): parsed with the zone. The casts ignore spaces.
+        text = f"CAST({expr} AS VARCHAR)"
+        parsed = (f"CASE WHEN length({text}) = 19 AND {text}[14] = ':' AND {text}[17] = ':' "
+                  f"THEN TRY_CAST({text} AS TIMESTAMP) ELSE CAST(TRY_CAST({text} AS TIMESTAMPTZ) AS TIMESTAMP) END")
+        if not formats:
+            return parsed
+        return f"COALESCE({parsed}, {', '.join(f'try_strptime({text}, {self.text(f)})' for f in formats)})"
+
+    def set_timezone(self, zone: str) -> str:
+        """The statement making `zone` the session's: naive timestamps are local time there."""
+        return f"SET TimeZone = {self.text(zone)}"
+
+    def time_digits(self, ts: str) -> str:
+        """A timestamp as YYYYMMDDHHMMSS text."""
+        return f"strftime({ts}, '%Y%m%d%H%M%S')"
+
+    def micros_between(self, start: str, end: str) -> str:
+        """The duration from `start` to `end` (timestamps) in integer microseconds: exact."""
+        return f"(epoch_us({end}) - epoch_us({start}))"
+
     def seconds_between(self, start: str, end: str) -> str:
         """The duration from `start` to `end` (timestamps) in seconds, a double."""
         return f"(epoch({end}) - epoch({start}))"
 
+    # -- values --------------------------------------------------------------------------------
     def finite(self, expr: str) -> str:
         """True when the double `expr` is neither NaN nor ±inf (NULL stays NULL)."""
         return f"isfinite({expr})"
+
+    def is_nan(self, expr: str) -> str:
+        return f"isnan({expr})"
 
     def great_circle_km(self, lat1: str, lon1: str, lat2: str, lon2: str) -> str:
         """The haversine distance between two points in degrees (km)."""
@@ -53,8 +135,58 @@ class DuckDBDialect:
                 f"cos(radians({lat1})) * cos(radians({lat2})) * pow(sin(radians({lon2} - {lon1}) / 2), 2)))")
 
     def selection_key(self, seed: str, key: str) -> str:
-        """The md5-rank key of a record: lower-case hex md5 of "<seed>:<key>" (contract section 3)."""
+        """The md5-rank key of a record: lower-case hex md5 of "<seed>:<key>" (contract section 3;
+        verifier.sampling.selection_key is the Python reference)."""
         return f"md5(CAST({seed} AS VARCHAR) || ':' || CAST({key} AS VARCHAR))"
+
+    def row_key(self, key: str, row_no: str) -> str:
+        """The record key: `key`, else '#<row_no>'."""
+        return f"coalesce({key}, '#' || CAST({row_no} AS VARCHAR))"
+
+    # -- aggregates ----------------------------------------------------------------------------
+    def count_if(self, cond: str) -> str:
+        return f"count_if({cond})"
+
+    def quantile(self, expr: str, q: float, where: str) -> str:
+        """The interpolated quantile q of the finite values of expr where `where` holds."""
+        return f"quantile_cont({expr}, {float(q)!r}) FILTER (WHERE ({where}) AND {self.finite(expr)})"
+
+    def exact_sum(self, x: str, where: str | None = None) -> str:
+        """Aggregate: the window part of the exact, order-independent sum of the double `x`
+        (where `where` holds): the sum of x·2^64 over the window values, a 128-bit integer
+        (verifier.data.exact). The values outside the window: `exact_rest_count`, `exact_rest`."""
+        scaled = f"({x} * {2.0 ** exact.SCALE!r})"
+        filt = f" FILTER (WHERE {where})" if where else ""
+        return f"sum(CASE WHEN {self._in_window(x)} THEN CAST({scaled} AS {self.int128}) END){filt}"
+
+    def exact_rest_count(self, x: str) -> str:
+        """Aggregate: how many values of x are finite but outside the window (0 on clean data)."""
+        return self.count_if(f"{self._finite_number(x)} AND NOT {self._in_window(x)}")
+
+    def exact_rest(self, x: str, relation: str, sums: dict[str, str | None]) -> str:
+        """A query: rows (s, one integer per name in `sums`), per binary scale s the exact sum of
+        the mantissas m = x·2^-s of the finite values outside the window where the name's
+        condition holds. x·2^-s is an integer: s = floor(log2|x|) - 60 is at most the exponent
+        of x's lowest bit (log2 may be off by one near a power of two), and never below 2^-1074.
+        The power of two is applied in two halves: 2^1074 alone is not a double."""
+        e = "CAST(floor(log2(abs(v))) AS INTEGER)"
+        half = "CAST(floor(-s / 2) AS INTEGER)"
+        m = f"CAST(v * pow(2.0, {half}) * pow(2.0, -s - {half}) AS BIGINT)"
+        conds = "".join(f", {cond or 'true'} AS w{i}" for i, cond in enumerate(sums.values()))
+        parts = ", ".join(f"sum({m}) FILTER (WHERE w{i}) AS w{i}" for i in range(len(sums)))
+        return (f"SELECT s, {parts} FROM ("
+                f"SELECT v, greatest({e} - {exact.MANTISSA_BITS}, {exact.MIN_EXPONENT}) AS s{conds} FROM ("
+                f"SELECT *, {x} AS v FROM {relation} WHERE {self._finite_number(x)} AND NOT {self._in_window(x)})) "
+                f"GROUP BY s")
+
+    def _finite_number(self, x: str) -> str:
+        """x is a number: not NULL, NaN or ±inf (NaN compares above every number in DuckDB and
+        Spark)."""
+        return f"(abs({x}) <= {exact.MAX_FINITE})"
+
+    def _in_window(self, x: str) -> str:
+        scaled = f"({x} * {2.0 ** exact.SCALE!r})"
+        return f"(abs({x}) < {exact.LIMIT!r} AND floor({scaled}) = {scaled})"
 
 
 DIALECT = DuckDBDialect()

@@ -291,9 +291,9 @@ class FareTable:
 
 # ---------------------------------------------------------------------- helpers
 def _lit(x: float) -> str:
-    if x == _INF:
-        return "CAST('Infinity' AS DOUBLE)"
-    return f"CAST({float(x)!r} AS DOUBLE)"
+    from verifier.data.dialect import DIALECT
+
+    return DIALECT.double(x)
 
 
 def _num(v, path: str, fld: str, positive: bool = False, allow_none: bool = False) -> float | None:

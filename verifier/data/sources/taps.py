@@ -7,11 +7,14 @@ space-insensitive); ``card_no, deal_date, deal_type, station`` are required, the
 absent (read as NULL). ``deal_type`` is 地铁入站 (metro entry), 地铁出站 (metro exit) or 巴士 (bus).
 A missing value may be written ``-`` or left empty; values are trimmed. Line ends CRLF or LF,
 values quoted or not, encoding UTF-8 (BOM allowed) or GBK (transcoded to a temporary UTF-8 copy
-first, in a streaming pass, because DuckDB reads only UTF-8 here). ``deal_date`` is naive local
-time (``YYYY-MM-DD HH:MM:SS``; also ``YYYY/MM/DD HH:MM:SS``).
+first, in a streaming pass, because DuckDB reads only UTF-8 here). ``deal_date`` is read by the
+one time parser of every input (the dialect's ``local_time``): naive local time in the session's
+zone (data.timezone; import-taps: Asia/Shanghai), an explicit offset honoured (converted to that
+zone); also ``YYYY/MM/DD HH:MM:SS``.
 
-Everything runs in DuckDB (window functions over the whole population; no per-record Python), so
-the same code stages 10^9 taps with a file-backed connection.
+This is the tap adapter's derivation step (verifier.data.sources.TapFiles): everything runs in the
+engine, through its methods and in the dialect's SQL (window functions over the whole population;
+no per-record Python), so the same code stages 10^9 taps with a file-backed database.
 
 Steps and definitions (the contract's ``transit.tap_pairing``):
 
@@ -68,15 +71,13 @@ fare_fen, paid_fen, source_file, source_row``, one row per trip, in file order o
 
 from __future__ import annotations
 
-import codecs
 import os
 import tempfile
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import duckdb
-
+from verifier.data.dialect import DIALECT, MICROS
+from verifier.data.sources.text import csv_read_error, encoding_name, transcode_gbk
 from verifier.errors import InputError, quoted
 
 TAP_FORMATS = ("shenzhen-tong",)
@@ -128,9 +129,8 @@ ANOMALY_CATEGORIES = (
 )
 EXAMPLES_PER_CATEGORY = 5
 
-_UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf8-sig"}
-_GBK = {"gbk", "cp936", "gb2312", "gb18030"}
-_CHUNK = 16 * 1024 * 1024
+TAP_TABLE = "tap_trips"  # the paired trips, staged by verifier.data.sources.TapFiles
+SLASH_TIME = "%Y/%m/%d %H:%M:%S"  # a deal_date form the open-data extracts use besides ISO
 
 
 @dataclass
@@ -176,69 +176,46 @@ class PairingStats:
 
 
 # ---------------------------------------------------------------------- helpers
-def _q(name: str) -> str:
-    return '"' + str(name).replace('"', '""') + '"'
+_q = DIALECT.ident
+_lit = DIALECT.text
 
 
-def _lit(s: str) -> str:
-    return "'" + str(s).replace("'", "''") + "'"
+@dataclass
+class _TapFile:
+    """One tap file as the engine reads it (`actual`: the UTF-8 copy of a GBK file)."""
+
+    shown: Path
+    actual: Path
+
+    def scan_sql(self) -> str:
+        return DIALECT.scan_csv([self.actual], comma=True)
+
+    def read_error(self, exc: Exception) -> InputError:
+        """The line and the cause (`csv_read_error`) of a tap file the engine could not read."""
+        return csv_read_error([(self.shown, self.actual)], None, exc, prefix="unreadable CSV: ", utf8_field="encoding",
+                              utf8_hint="set data.encoding: gbk? (import-taps: --encoding gbk)")
 
 
-def _norm_encoding(encoding: str | None, file: str) -> str:
-    enc = (encoding or "utf-8").strip().lower().replace("_", "-")
-    if enc in _UTF8:
-        return "utf-8"
-    if enc in _GBK:
-        return "gbk"
-    raise InputError(file, "encoding", f"unsupported encoding {encoding!r}: use utf-8 or gbk")
-
-
-def _transcode_gbk(src: Path, dst: Path) -> None:
-    """Stream a GBK (decoded as its superset GB18030) file into UTF-8, chunk by chunk."""
-    dec = codecs.getincrementaldecoder("gb18030")(errors="strict")
-    offset = 0
-    line = 1
+def _transcoded(src: Path, dst: Path) -> Path:
     try:
-        with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", newline="") as fout:
-            while True:
-                chunk = fin.read(_CHUNK)
-                if not chunk:
-                    fout.write(dec.decode(b"", final=True))
-                    break
-                try:
-                    text = dec.decode(chunk)
-                except UnicodeDecodeError as e:
-                    line += chunk[: max(e.start, 0)].count(b"\n")
-                    raise InputError(Path(src), "encoding", f"not GBK (line {line}, byte {offset + max(e.start, 0)}); "
-                                                            "is the file UTF-8?") from None
-                fout.write(text)
-                line += text.count("\n")
-                offset += len(chunk)
+        return transcode_gbk(src, dst, "encoding", at_byte=True)
     except OSError as e:
         raise InputError(Path(src), None, f"cannot read file: {e.strerror or e}") from None
 
 
-def _read_csv_sql(path: Path) -> str:
-    return (
-        f"read_csv({_lit(str(path))}, header = true, all_varchar = true, delim = ',', "
-        "quote = '\"', escape = '\"', auto_detect = true)"
-    )
-
-
 # ---------------------------------------------------------------------- staging
 def stage_trips(
-    con: duckdb.DuckDBPyConnection,
+    engine,
     files: list[Path],
-    table: str = "tap_trips",
+    table: str = TAP_TABLE,
     encoding: str = "utf-8",
     max_stay_minutes: int = 180,
     tap_format: str = "shenzhen-tong",
-    *,
-    work_dir: Path | None = None,
 ) -> PairingStats:
-    """Read the tap files into DuckDB, pair them, and create ``table`` (replacing it) holding one
-    row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. ``work_dir`` holds the
-    UTF-8 copies of GBK files (default: the system temp folder). Temporary tables are dropped."""
+    """Read the tap files into the engine, pair them, and create ``table`` (replacing it) holding
+    one row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. The UTF-8 copies of
+    GBK files live in the engine's work folder while they are read; the work tables are dropped.
+    Tap times are read in the engine's session zone (``engine.set_timezone``)."""
     files = [Path(f) for f in (files or [])]
     if not files:
         raise InputError("data.taps", None, "no tap files named")
@@ -248,100 +225,68 @@ def stage_trips(
         )
     if isinstance(max_stay_minutes, bool) or not isinstance(max_stay_minutes, (int, float)) or max_stay_minutes <= 0:
         raise ValueError(f"max_stay_minutes must be a positive number, got {max_stay_minutes!r}")
-    enc = _norm_encoding(encoding, str(files[0]))
+    enc = encoding_name(encoding)
+    if enc is None:
+        raise InputError(str(files[0]), "encoding", f"unsupported encoding {encoding!r}: use utf-8 or gbk")
     for f in files:
         if not f.is_file():  # os.stat: a named pipe is not a file (and is never opened)
             raise InputError(f, None, "tap file not found" if not f.exists() else "not a regular file")
 
-    p = f"_taps_{uuid.uuid4().hex[:10]}_"
-    names = {k: p + k for k in ("raw", "files", "distinct", "metro")}
+    names = {k: f"_taps_{k}" for k in ("raw", "files", "distinct", "metro")}
     created: list[str] = []
-    old_order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
-    tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=work_dir) if enc == "gbk" else None
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=engine.workdir) if enc == "gbk" else None
     try:
-        # File order = rowid order of the raw table: keep insertion order while loading.
-        con.execute("SET preserve_insertion_order = true")
+        # File order = rowid order of the raw table (the engine keeps insertion order).
         cols_sql = ", ".join(f"{c} VARCHAR" for c in TAP_COLUMNS)
-        con.execute(f"CREATE TEMP TABLE {_q(names['raw'])} (file_idx INTEGER, {cols_sql})")
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {_q(names['raw'])} (file_idx INTEGER, {cols_sql})")
         created.append(names["raw"])
         offsets: list[int] = []
         n = 0
         for i, f in enumerate(files):
-            src = f
-            if enc == "gbk":
-                src = Path(tmp_ctx.name) / f"{i}.csv"
-                _transcode_gbk(f, src)
+            src = _transcoded(f, Path(tmp_ctx.name) / f"{i}.csv") if enc == "gbk" else f
             offsets.append(n)
-            n += _load_file(con, f, src, i, names["raw"])
-        con.execute(f"CREATE TEMP TABLE {_q(names['files'])} (fidx INTEGER, source_file VARCHAR, row0 BIGINT)")
+            n += _load_file(engine, _TapFile(f, src), i, names["raw"])
+        rows = [(i, f.name, offsets[i]) for i, f in enumerate(files)]
+        engine.execute(f"CREATE OR REPLACE TEMP TABLE {_q(names['files'])} AS "
+                       f"SELECT * FROM {DIALECT.values(rows, ('fidx', 'source_file', 'row0'))}")
         created.append(names["files"])
-        con.executemany(
-            f"INSERT INTO {_q(names['files'])} VALUES (?, ?, ?)",
-            [[i, f.name, offsets[i]] for i, f in enumerate(files)],
-        )
-        _distinct(con, names)
+        _distinct(engine, names)
         created.append(names["distinct"])
-        _pair_metro(con, names, float(max_stay_minutes) * 60.0)
+        _pair_metro(engine, names, round(float(max_stay_minutes) * 60 * MICROS))
         created.append(names["metro"])
-        stats = _stats(con, names, n, files, offsets)
-        _build_trips(con, names, table)
+        stats = _stats(engine, names, n, files, offsets)
+        _build_trips(engine, names, table)
         return stats
     finally:
-        for t in reversed(created):
-            try:
-                con.execute(f"DROP TABLE IF EXISTS {_q(t)}")
-            except duckdb.Error:
-                pass
-        try:
-            keep = "true" if str(old_order).lower() in ("true", "1") else "false"
-            con.execute(f"SET preserve_insertion_order = {keep}")
-        except duckdb.Error:
-            pass
+        engine.drop_tables(reversed(created))
         if tmp_ctx is not None:
             tmp_ctx.cleanup()
 
 
-def _load_file(con, f: Path, src: Path, i: int, raw: str) -> int:
+def _load_file(engine, tap_file: _TapFile, i: int, raw: str) -> int:
     """Append one file's taps to ``raw`` in file order; returns the number of data rows."""
-    try:
-        desc = con.execute(f"DESCRIBE SELECT * FROM {_read_csv_sql(src)}").fetchall()
-    except duckdb.Error as e:
-        raise _read_error(f, e, src) from None
     header: dict[str, str] = {}
-    for row in desc:
-        col = str(row[0])
+    for col in engine.describe(tap_file):
         header.setdefault(col.strip().lstrip("\ufeff").strip().lower(), col)
     for c in REQUIRED_COLUMNS:
         if c not in header:
-            raise InputError(f, c, "required column absent (header: " + ", ".join(map(repr, header)) + ")")
+            raise InputError(tap_file.shown, c, "required column absent (header: " + ", ".join(map(repr, header)) + ")")
     select = ", ".join(
         f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-')" if c in header else "CAST(NULL AS VARCHAR)"
         for c in TAP_COLUMNS
     )
-    try:
-        res = con.execute(f"INSERT INTO {_q(raw)} SELECT {i}, {select} FROM {_read_csv_sql(src)}").fetchall()
-    except duckdb.Error as e:
-        raise _read_error(f, e, src) from None
+    res = engine.rows(f"INSERT INTO {_q(raw)} SELECT {i}, {select} FROM {tap_file.scan_sql()}", reading=tap_file)
     return int(res[0][0]) if res else 0
 
 
-def _read_error(f: Path, e: Exception, src: Path | None = None) -> InputError:
-    """The line and the cause (`verifier.data.sources.csv_read_error`) of a tap file DuckDB
-    could not read; `src` is the file read (the UTF-8 copy of a GBK file)."""
-    from verifier.data.sources import csv_read_error
-
-    return csv_read_error([(Path(f), Path(src or f))], None, e, prefix="unreadable CSV: ", utf8_field="encoding",
-                          utf8_hint="set data.encoding: gbk? (import-taps: --encoding gbk)")
-
-
-def _distinct(con, names: dict) -> None:
+def _distinct(engine, names: dict) -> None:
     """One row per distinct tap (hash aggregate over all eleven columns): ``seq`` = the raw rowid
     (global file order) of its first occurrence, ``fidx`` its file, ``n`` its occurrences, ``cat``
     its category (bus | metro | unknown_type | invalid)."""
     cols = ", ".join(TAP_COLUMNS)
-    con.execute(
+    engine.execute(
         f"""
-        CREATE TEMP TABLE {_q(names['distinct'])} AS
+        CREATE OR REPLACE TEMP TABLE {_q(names['distinct'])} AS
         SELECT *,
             CASE WHEN kind IS NULL THEN 'unknown_type'
                  WHEN card_no IS NULL OR ts IS NULL THEN 'invalid'
@@ -349,8 +294,7 @@ def _distinct(con, names: dict) -> None:
                  ELSE 'metro' END AS cat
         FROM (
             SELECT *,
-                COALESCE(TRY_CAST(deal_date AS TIMESTAMP),
-                         try_strptime(deal_date, '%Y/%m/%d %H:%M:%S')) AS ts,
+                {DIALECT.local_time('deal_date', formats=(SLASH_TIME,))} AS ts,
                 CASE deal_type WHEN {_lit(DEAL_ENTRY)} THEN 'entry' WHEN {_lit(DEAL_EXIT)} THEN 'exit'
                                WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind
             FROM (
@@ -363,13 +307,17 @@ def _distinct(con, names: dict) -> None:
     )
 
 
-def _pair_metro(con, names: dict, max_stay_s: float) -> None:
+def _pair_metro(engine, names: dict, max_stay_us: int) -> None:
     """Each distinct valid metro tap with its outcome (``status``); an entry that starts a trip
-    carries the exit's fields (``x_*``)."""
-    lim = repr(max_stay_s)
-    con.execute(
+    carries the exit's fields (``x_*``). Durations are compared in integer microseconds."""
+    lim = int(max_stay_us)
+
+    def within(start: str, end: str) -> str:
+        return f"{DIALECT.micros_between(start, end)} <= {lim}"
+
+    engine.execute(
         f"""
-        CREATE TEMP TABLE {_q(names['metro'])} AS
+        CREATE OR REPLACE TEMP TABLE {_q(names['metro'])} AS
         WITH m AS (
             SELECT seq, fidx, card_no, deal_date, deal_type, station, company_name, kind, ts,
                 lag(kind) OVER w AS p1_kind, lag(ts) OVER w AS p1_ts, lag(seq) OVER w AS p1_seq,
@@ -385,13 +333,13 @@ def _pair_metro(con, names: dict, max_stay_s: float) -> None:
             SELECT *,
                 CASE
                   WHEN kind = 'entry' AND n1_kind = 'exit' THEN
-                    CASE WHEN epoch(n1_ts) - epoch(ts) <= {lim} THEN 'trip' ELSE 'overlong' END
+                    CASE WHEN {within('ts', 'n1_ts')} THEN 'trip' ELSE 'overlong' END
                   WHEN kind = 'exit' AND p1_kind = 'entry' THEN
-                    CASE WHEN epoch(ts) - epoch(p1_ts) <= {lim} THEN 'trip_exit' ELSE 'overlong' END
+                    CASE WHEN {within('p1_ts', 'ts')} THEN 'trip_exit' ELSE 'overlong' END
                   WHEN kind = 'exit' AND n1_kind = 'entry' AND COALESCE(n2_kind, '') <> 'exit'
-                       AND n1_seq < seq AND epoch(n1_ts) - epoch(ts) <= {lim} THEN 'exit_before_entry'
+                       AND n1_seq < seq AND {within('ts', 'n1_ts')} THEN 'exit_before_entry'
                   WHEN kind = 'entry' AND p1_kind = 'exit' AND COALESCE(p2_kind, '') <> 'entry'
-                       AND seq < p1_seq AND epoch(ts) - epoch(p1_ts) <= {lim} THEN 'exit_before_entry'
+                       AND seq < p1_seq AND {within('p1_ts', 'ts')} THEN 'exit_before_entry'
                   WHEN kind = 'entry' THEN 'unpaired_entries'
                   ELSE 'unpaired_exits'
                 END AS status
@@ -407,12 +355,12 @@ def _pair_metro(con, names: dict, max_stay_s: float) -> None:
     )
 
 
-def _stats(con, names: dict, n_taps: int, files: list[Path], offsets: list[int]) -> PairingStats:
+def _stats(engine, names: dict, n_taps: int, files: list[Path], offsets: list[int]) -> PairingStats:
     d, m, raw = _q(names["distinct"]), _q(names["metro"]), _q(names["raw"])
-    by_cat = dict(con.execute(f"SELECT cat, count(*) FROM {d} GROUP BY cat").fetchall())
+    by_cat = dict(engine.rows(f"SELECT cat, count(*) FROM {d} GROUP BY cat"))
     n_distinct = sum(by_cat.values())
     by_status: dict[tuple[str, str], int] = {
-        (st, k): int(c) for st, k, c in con.execute(f"SELECT status, kind, count(*) FROM {m} GROUP BY ALL").fetchall()
+        (st, k): int(c) for st, k, c in engine.rows(f"SELECT status, kind, count(*) FROM {m} GROUP BY ALL")
     }
 
     def st(s: str) -> int:
@@ -433,21 +381,19 @@ def _stats(con, names: dict, n_taps: int, files: list[Path], offsets: list[int])
     dups = n_taps - n_distinct
     if dups:
         on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM g.{c}" for c in TAP_COLUMNS)
-        examples["exact_duplicates"] = ex(con.execute(
+        examples["exact_duplicates"] = ex(engine.rows(
             f"SELECT r.rowid, r.file_idx, {', '.join('r.' + c for c in fields.split(', '))} "
             f"FROM {raw} r JOIN (SELECT * FROM {d} WHERE n > 1) g ON {on} "
             f"WHERE r.rowid <> g.seq ORDER BY r.rowid LIMIT {k}"
-        ).fetchall())
+        ))
     for cat in ("unknown_type", "invalid"):
         if by_cat.get(cat):
-            examples[cat] = ex(con.execute(
-                f"SELECT seq, fidx, {fields} FROM {d} WHERE cat = ? ORDER BY seq LIMIT {k}", [cat]
-            ).fetchall())
+            examples[cat] = ex(engine.rows(
+                f"SELECT seq, fidx, {fields} FROM {d} WHERE cat = {_lit(cat)} ORDER BY seq LIMIT {k}"))
     for cat in ("unpaired_entries", "unpaired_exits", "exit_before_entry", "overlong"):
         if st(cat):
-            examples[cat] = ex(con.execute(
-                f"SELECT seq, fidx, {fields} FROM {m} WHERE status = ? ORDER BY seq LIMIT {k}", [cat]
-            ).fetchall())
+            examples[cat] = ex(engine.rows(
+                f"SELECT seq, fidx, {fields} FROM {m} WHERE status = {_lit(cat)} ORDER BY seq LIMIT {k}"))
 
     metro_kinds = {"entry": 0, "exit": 0}
     for (_, kind), c in by_status.items():
@@ -474,12 +420,12 @@ def _fen_sql(col: str) -> str:
     return f"CAST(round(TRY_CAST({col} AS DOUBLE)) AS BIGINT)"
 
 
-def _build_trips(con, names: dict, table: str) -> None:
-    con.execute(
+def _build_trips(engine, names: dict, table: str) -> None:
+    engine.execute(
         f"""
         CREATE OR REPLACE TABLE {_q(table)} AS
         SELECT
-            user_id || '-' || strftime(start_time, '%Y%m%d%H%M%S') || '-'
+            user_id || '-' || {DIALECT.time_digits('start_time')} || '-'
                 || CAST(row_number() OVER (PARTITION BY user_id, start_time ORDER BY seq) AS VARCHAR) AS trip_id,
             user_id, mode, start_time, end_time, entry_station, exit_station, route,
             CAST(NULL AS DOUBLE) AS distance_km, fare_fen, paid_fen,
@@ -523,26 +469,25 @@ def write_trips(
     encoding: str = "utf-8",
     max_stay_minutes: int = 180,
     tap_format: str = "shenzhen-tong",
+    timezone: str | None = None,
 ) -> PairingStats:
     """``verifier import-taps``: stage the taps and write the trips to Parquet at ``out_path``
     atomically (written to a temporary file in the same folder, then renamed). Uses its own
-    file-backed DuckDB database in a temporary folder next to the output, so it scales past
-    memory."""
+    engine on a file-backed database in a temporary folder next to the output, so it scales past
+    memory. Tap times are read in `timezone` (default: the methodologies' city zone)."""
+    from verifier.data.engine import DuckDBEngine, EngineOptions
+    from verifier.submission import CITY_TIMEZONE
+
     out_path = Path(out_path)
     _check_out_file(out_path, files)
     out_dir = out_path.parent if str(out_path.parent) else Path(".")
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".import-taps-", dir=out_dir) as tmp:
         tmpd = Path(tmp)
-        con = duckdb.connect(str(tmpd / "taps.duckdb"))
-        try:
-            con.execute(f"SET temp_directory = {_lit(str(tmpd / 'spill'))}")
-            stats = stage_trips(
-                con, files, "tap_trips", encoding, max_stay_minutes, tap_format, work_dir=tmpd
-            )
-            part = tmpd / "trips.parquet"
-            con.execute(f"COPY tap_trips TO {_lit(str(part))} (FORMAT parquet)")
-        finally:
-            con.close()
+        part = tmpd / "trips.parquet"
+        with DuckDBEngine(EngineOptions(temp_dir=tmpd, database=tmpd / "taps.duckdb")) as engine:
+            engine.set_timezone(timezone or CITY_TIMEZONE)
+            stats = stage_trips(engine, files, TAP_TABLE, encoding, max_stay_minutes, tap_format)
+            engine.write_parquet(TAP_TABLE, part)
         os.replace(part, out_path)
     return stats

@@ -1,14 +1,11 @@
-"""Trip files as DuckDB scans: which files, in which order, and which file column is which.
+"""Text I/O shared by every input adapter: encodings, GBK transcoding, and the line-accurate
+errors of CSV files the engine cannot read.
 
-A CSV is read with every column as text (the engine casts and judges each value, so one bad
-cell is a finding on its record, not a crash); Parquet keeps its types. GBK files are transcoded
-to a UTF-8 copy in the work folder (DuckDB reads UTF-8 only without extensions, which cannot be
-installed here); the input itself is never touched.
-
-When DuckDB cannot read a CSV, `read_error` (and `csv_read_error`, for the tap reader) names
-the real line and the cause, found in Python on the failure path only (`locate_csv_problem`):
-the first line that is not UTF-8, longer than DuckDB's line limit, holding the wrong number of
-fields, or opening a quote that never closes.
+GBK files are transcoded to a UTF-8 copy in the work folder (DuckDB reads UTF-8 only without
+extensions, which cannot be installed here); the input itself is never touched. When the engine
+cannot read a CSV, `csv_read_error` names the real line and the cause, found in Python on the
+failure path only (`locate_csv_problem`): the first line that is not UTF-8, longer than the
+engine's line limit, holding the wrong number of fields, or opening a quote that never closes.
 """
 
 from __future__ import annotations
@@ -16,124 +13,44 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
-from verifier.errors import InputError, quoted
+from verifier.errors import InputError
 
 # DuckDB's default max_line_size (read_csv): a longer line is an error (named by the message,
 # else this). Lines are measured in bytes, without the line break.
 MAX_LINE_BYTES = 2_000_000
 DELIMITERS = (",", "\t", ";", "|")
+CHUNK = 1 << 22  # transcoding reads this many bytes at a time
+_UTF8 = {"utf-8", "utf8", "utf-8-sig", "utf8-sig"}
+_GBK = {"gbk", "cp936", "gb2312", "gb18030"}
 
 
-def sql_str(value: str | Path) -> str:
-    """A SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
+def encoding_name(encoding: str | None) -> str | None:
+    """utf-8 or gbk for the names of either (a BOM is read either way); None for another."""
+    enc = (encoding or "utf-8").strip().lower().replace("_", "-")
+    return "utf-8" if enc in _UTF8 else "gbk" if enc in _GBK else None
 
 
-def sql_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-@dataclass
-class TripSource:
-    kind: str  # "csv" | "parquet"
-    files: list[Path]  # in record order (name order for a folder)
-    declared: list[Path]  # the paths as named by the report, for messages and hashes
-    columns: list[str] = field(default_factory=list)  # the file's column names
-    types: dict[str, str] = field(default_factory=dict)  # column -> DuckDB type
-    field_name: str = "data.trips"
-
-    def scan_sql(self) -> str:
-        files = "[" + ", ".join(sql_str(f) for f in self.files) + "]"
-        if self.kind == "csv":
-            return f"read_csv({files}, header=true, all_varchar=true, auto_detect=true)"
-        return f"read_parquet({files}, filename=true, file_row_number=true)"
-
-    def resolve(self, column_map: dict[str, str], canonical: tuple[str, ...],
-                required: tuple[str, ...]) -> dict[str, str | None]:
-        """canonical name -> file column (None when absent); InputError for a required or
-        explicitly mapped column that the file does not have."""
-        by_lower = {c.lower(): c for c in self.columns}
-        out: dict[str, str | None] = {}
-        for name in canonical:
-            wanted = column_map.get(name, name)
-            found = wanted if wanted in self.columns else by_lower.get(wanted.lower())
-            if found is None and (name in required or name in column_map):
-                mapped = f" (mapped from {quoted(wanted, 80)})" if name in column_map else ""
-                has = ", ".join(quoted(c, 80) for c in self.columns[:30]) + (", ..." if len(self.columns) > 30 else "")
-                raise InputError(self.declared[0], f"{self.field_name}: column {name}{mapped}",
-                                 f"column {quoted(wanted, 80)} not found; the file has: {has}")
-            out[name] = found
-        return out
-
-
-def open_source(paths: list[Path], encoding: str, workdir: Path, field_name: str = "data.trips") -> TripSource:
-    """Classify the named file(s), transcode GBK CSV, and read the column names."""
-    files: list[Path] = []
-    kinds: set[str] = set()
-    for path in paths:
-        if path.is_dir():
-            parts = sorted(p for p in path.iterdir() if p.suffix.lower() == ".parquet")
-            if not parts:
-                raise InputError(path, field_name, "folder holds no .parquet files")
-            files += parts
-            kinds.add("parquet")
-        elif path.suffix.lower() == ".parquet":
-            files.append(path)
-            kinds.add("parquet")
-        elif path.suffix.lower() in (".csv", ".txt"):
-            files.append(path)
-            kinds.add("csv")
-        else:
-            raise InputError(path, field_name, "unsupported file type; use .csv, .parquet or a folder of .parquet files")
-    if len(kinds) > 1:
-        raise InputError(paths[0], field_name, "mixes CSV and Parquet files")
-    kind = kinds.pop()
-    if kind == "csv" and encoding == "gbk":
-        files = [_transcode(f, workdir) for f in files]
-    source = TripSource(kind=kind, files=files, declared=list(paths), field_name=field_name)
-    source.types = _columns(source)
-    source.columns = list(source.types)
-    return source
-
-
-def _columns(source: TripSource) -> dict[str, str]:
-    con = duckdb.connect()
-    try:
-        rows = con.execute(f"DESCRIBE SELECT * FROM {source.scan_sql()}").fetchall()
-    except duckdb.Error as exc:
-        raise read_error(source, exc) from None
-    finally:
-        con.close()
-    columns = {r[0]: r[1] for r in rows if r[0] not in ("filename", "file_row_number")}
-    if source.kind == "csv" and len(columns) == 1 and any(d in next(iter(columns)) for d in DELIMITERS):
-        # The sniffer found no consistent dialect and read each line as one column: a line
-        # with the wrong number of fields, most likely. Name it when it is there.
-        if found := _first_problem(zip(source.declared, source.files)):
-            raise _problem_error(found[0], source.field_name, found[1]) from None
-    return columns
-
-
-def _transcode(path: Path, workdir: Path) -> Path:
-    """Stream a GBK file into a UTF-8 copy; InputError naming the line of the first bad byte."""
-    out = workdir / f"{path.stem}.{abs(hash(str(path)))}.utf8.csv"
-    decoder = codecs.getincrementaldecoder("gb18030")()  # GB18030 is the superset of GBK
-    line = 1
-    with path.open("rb") as src, out.open("w", encoding="utf-8", newline="") as dst:
-        while chunk := src.read(1 << 22):
+def transcode_gbk(src: Path, dst: Path, field_name: str = "data.encoding", at_byte: bool = False) -> Path:
+    """Stream a GBK file (decoded as its superset GB18030) into the UTF-8 copy `dst`, chunk by
+    chunk; InputError naming the line (`at_byte`: and the byte offset) of the first bad byte."""
+    decoder = codecs.getincrementaldecoder("gb18030")()
+    line, offset = 1, 0
+    with src.open("rb") as fin, dst.open("w", encoding="utf-8", newline="") as fout:
+        while chunk := fin.read(CHUNK):
             try:
                 text = decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 bad = line + chunk[: max(exc.start, 0)].count(b"\n")
-                raise InputError(path, "data.encoding", f"not GBK (line {bad}); is the file UTF-8?") from None
+                where = f"line {bad}, byte {offset + max(exc.start, 0)}" if at_byte else f"line {bad}"
+                raise InputError(src, field_name, f"not GBK ({where}); is the file UTF-8?") from None
             line += text.count("\n")
-            dst.write(text)
-        dst.write(decoder.decode(b"", final=True))
-    return out
+            offset += len(chunk)
+            fout.write(text)
+        fout.write(decoder.decode(b"", final=True))
+    return dst
 
 
 @dataclass
@@ -231,16 +148,6 @@ def csv_read_error(files: list[tuple[Path, Path]], field_name: str | None, exc: 
 def _says_not_utf8(exc: Exception) -> bool:
     text = str(exc).lower()
     return "invalid unicode" in text or "not utf-8 encoded" in text
-
-
-def read_error(source: TripSource | None, exc: Exception) -> InputError:
-    """The InputError for a trip source (data.trips, data.users, data.station_distances) that
-    DuckDB failed to read, at DESCRIBE or at staging; `source` None: the staged tap records."""
-    if source is None:
-        return InputError("taps", "data.taps", f"cannot be read: {duckdb_reason(exc)}")
-    if source.kind == "csv":
-        return csv_read_error(list(zip(source.declared, source.files)), source.field_name, exc)
-    return InputError(source.declared[0], source.field_name, f"cannot be read: {duckdb_reason(exc)}")
 
 
 def _line_limit(exc: Exception) -> int:
