@@ -22,7 +22,7 @@ A case file holds one check's cases::
       expect:
         status: fail
         affected: 1                    # optional: findings.json `affected`
-        examples: [B2]                 # optional: the examples' record keys, in order
+        examples: [B2]                 # optional: the examples' keys (record keys), in order
         code: found                    # optional: the catalogue entry of the message
 
 The package is the base sample's report.yaml, factors.yaml and docs/ (read, never modified),
@@ -31,7 +31,8 @@ public entry point `verifier.run.verify(..., write_pdf=False)` and judged on fin
 Defaults: seed 7, the base's factors.yaml, and for bike a rectangle around Shenzhen as boundary
 (WGS-84; the shipped outline is exercised by the golden packages, and costs a second a run).
 An example's key is its `record_key`; a tap example (transit.tap_pairing, no record) is keyed
-`<category>:<row>` (row in the tap file, header excluded).
+`<category>:<row>` (row in the tap file, header excluded); a report-level example (a figure) by
+its `parameter` or `field`.
 """
 
 from __future__ import annotations
@@ -112,9 +113,12 @@ def test_every_record_check_is_covered() -> None:
 
 
 def example_key(example: dict) -> str:
+    """A record's key; a tap's `<category>:<row>`; a report figure's parameter or field name."""
     if "record_key" in example:
         return str(example["record_key"])
-    return f"{example['category']}:{example['row']}"
+    if "category" in example:
+        return f"{example['category']}:{example['row']}"
+    return str(example.get("parameter", example.get("field")))
 
 
 # -- building the package ---------------------------------------------------------------------
