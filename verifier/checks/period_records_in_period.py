@@ -12,6 +12,13 @@ class PeriodRecordsInPeriod(FlagCheck):
     project.period_end inclusive; records outside are excluded."""
 
     id = "period.records_in_period"
+    title = {"zh": "记录日期在核算期内", "en": "Records within the period"}
+    description = {
+        "zh": "核对每条记录的日期（起点当地日期）均在核算期内。",
+        "en": "Confirms every record's date (local date of its start) lies within the accounting period."}
+    correction = {
+        "zh": "剔除核算期外的记录，并据此更正次数、里程和减排量。",
+        "en": "Remove records outside the period and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部记录日期均在核算期 {start} 至 {end} 内。",
                       "Every record is dated within the period {start} to {end}."),

@@ -6,7 +6,6 @@ from typing import ClassVar
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
-from verifier.methodology import BIKE
 
 EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
 
@@ -39,7 +38,13 @@ class RecordsPlausibility(FlagCheck):
     thresholds are the contract's."""
 
     id = "records.plausibility"
-    methodologies = frozenset({BIKE})
+    title = {"zh": "骑行合理性", "en": "Plausibility of rides"}
+    description = {
+        "zh": "标记平均速度超过 25 km/h、骑行不足 60 秒或里程小于起终点直线距离的骑行（提示，不剔除）。",
+        "en": "Flags rides faster than 25 km/h, shorter than 60 s, or with mileage below the straight-line distance (warning, not excluded)."}
+    correction = {
+        "zh": "对被标记的骑行作出说明并提供后台原始记录。",
+        "en": "Explain the flagged rides and provide the back-end source records."}
     excludes = False
     derived = {"straight_km": STRAIGHT_KM}
     MAX_SPEED_KMH: ClassVar[float] = 25.0

@@ -59,7 +59,7 @@ import pyarrow as pa
 from verifier.data import exact
 from verifier.data.sources import TripSource, read_error, sql_ident, sql_str
 from verifier.errors import EnvironmentFailure, InputError
-from verifier.methodology import CRS_NAMES
+from verifier.constants import CRS_NAMES
 from verifier.sampling import selection_key_sql
 
 TEXT_COLUMNS = ("trip_id", "user_id", "mode", "order_source", "entry_station", "exit_station", "route")
