@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
 from verifier.constants import CRS_NAMES
+from verifier.data.dialect import DIALECT
 
 MIN_SHARE_POINTS = 0.01  # contract: at least 1 percentage point more of the points inside ...
 MIN_POINTS = 10  # ... and at least 10 more points
@@ -11,14 +12,18 @@ MIN_POINTS = 10  # ... and at least 10 more points
 
 def crs_aggregates() -> dict[str, str]:
     """Points read as each system that fall inside, and points with a reading."""
+    def inside(point, i):
+        return DIALECT.has_bits(point, 1 << i)
+
+    def both(i):
+        return f"({inside('start_geo', i)} AND {inside('end_geo', i)})"
+
     out = {"geo:points": "count(start_geo) + count(end_geo)"}
     for i, name in enumerate(CRS_NAMES):
-        out[f"geo:{name}"] = f"count_if((start_geo & {1 << i}) > 0) + count_if((end_geo & {1 << i}) > 0)"
+        out[f"geo:{name}"] = f"{DIALECT.count_if(inside('start_geo', i))} + {DIALECT.count_if(inside('end_geo', i))}"
         for j, other in enumerate(CRS_NAMES):
             if i != j:  # records inside only when read as `other`, not as `name`
-                both_i = f"((start_geo & {1 << i}) > 0 AND (end_geo & {1 << i}) > 0)"
-                both_j = f"((start_geo & {1 << j}) > 0 AND (end_geo & {1 << j}) > 0)"
-                out[f"geo:{name}->{other}"] = f"count_if(NOT {both_i} AND {both_j})"
+                out[f"geo:{name}->{other}"] = DIALECT.count_if(f"NOT {both(i)} AND {both(j)}")
     return out
 
 

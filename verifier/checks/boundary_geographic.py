@@ -5,6 +5,7 @@ from __future__ import annotations
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
 from verifier.constants import CRS_NAMES
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -46,7 +47,8 @@ class BoundaryGeographic(FlagCheck):
         if self.evaluable(ctx):
             return None
         bit = 1 << CRS_NAMES.index(ctx.sub.crs)
-        return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ((start_geo & {bit}) > 0 AND (end_geo & {bit}) > 0)"
+        inside = f"{DIALECT.has_bits('start_geo', bit)} AND {DIALECT.has_bits('end_geo', bit)}"
+        return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ({inside})"
 
     def values(self, ctx):
         return {"boundary": ctx.boundary.name if ctx.boundary else "—"}

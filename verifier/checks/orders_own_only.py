@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -33,4 +34,4 @@ class OrdersOwnOnly(FlagCheck):
         return None if ctx.has("order_source") else "missing"
 
     def predicate(self, ctx):
-        return "order_source = 'aggregated'" if ctx.has("order_source") else None
+        return f"order_source = {DIALECT.text('aggregated')}" if ctx.has("order_source") else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
 from verifier.constants import SCHEME_START
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -32,7 +33,7 @@ class PeriodCreditingStart(FlagCheck):
     }
 
     def predicate(self, ctx):
-        return f"record_date < DATE '{SCHEME_START.isoformat()}'"
+        return f"record_date < {DIALECT.date(SCHEME_START)}"
 
     def values(self, ctx):
         start = ctx.sub.period_start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -34,8 +35,7 @@ class PeriodRecordsInPeriod(FlagCheck):
     def predicate(self, ctx):
         if self.evaluable(ctx):
             return None
-        return (f"record_date < DATE '{ctx.sub.period_start.isoformat()}' "
-                f"OR record_date > DATE '{ctx.sub.period_end.isoformat()}'")
+        return f"record_date < {DIALECT.date(ctx.sub.period_start)} OR record_date > {DIALECT.date(ctx.sub.period_end)}"
 
     def values(self, ctx):
         return {"start": ctx.sub.period_start, "end": ctx.sub.period_end}

@@ -6,13 +6,11 @@ from typing import ClassVar
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
-
-EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
-
+from verifier.data.dialect import DIALECT
 
 # Great-circle distance between the start and end point (km), haversine.
-STRAIGHT_KM = (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians(end_lat - start_lat) / 2), 2) + "
-               "cos(radians(start_lat)) * cos(radians(end_lat)) * pow(sin(radians(end_lon - start_lon) / 2), 2)))")
+STRAIGHT_KM = DIALECT.great_circle_km("start_lat", "start_lon", "end_lat", "end_lon")
+DURATION_S = DIALECT.seconds_between("start_time", "end_time")
 
 
 def straight_km_sql() -> str:
@@ -25,7 +23,7 @@ def speed_kmh_sql() -> str:
     """The ride's speed: its mileage (at least the straight line, when mileage is missing or
     shorter) over its duration."""
     return (f"greatest(coalesce(distance_km, 0), coalesce({straight_km_sql()}, 0)) "
-            "/ ((epoch(end_time) - epoch(start_time)) / 3600.0)")
+            f"/ ({DURATION_S} / 3600.0)")
 
 
 @register
@@ -57,12 +55,12 @@ class RecordsPlausibility(FlagCheck):
     }
 
     def reason_sql(self, ctx):
-        return (f"concat_ws('; ', CASE WHEN epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
-                f"THEN 'duration ' || CAST(epoch(end_time) - epoch(start_time) AS BIGINT) || ' s' END, "
+        return (f"concat_ws('; ', CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} "
+                f"THEN 'duration ' || CAST({DURATION_S} AS BIGINT) || ' s' END, "
                 f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN 'speed ' || round({speed_kmh_sql()}, 1) || ' km/h' END, "
                 f"CASE WHEN distance_km < {straight_km_sql()} THEN 'mileage ' || distance_km || ' km < straight line ' "
                 f"|| round({straight_km_sql()}, 3) || ' km' END)")
 
     def predicate(self, ctx):
-        return (f"end_time > start_time AND (epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
+        return (f"end_time > start_time AND ({DURATION_S} < {self.MIN_DURATION_S} "
                 f"OR {speed_kmh_sql()} > {self.MAX_SPEED_KMH} OR distance_km < {straight_km_sql()})")

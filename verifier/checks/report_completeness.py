@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.errors import field_path, quoted
 from verifier.constants import CRS_NAMES, DOMAINS, ENTITY_TYPES
+from verifier.errors import field_path, quoted
 from verifier.methodologies import get
 from verifier.submission import CITY_TIMEZONE, PLAUSIBLE_YEARS, known_timezone, parse_date, parse_number
 from verifier.uscc import is_valid_uscc
@@ -133,6 +133,8 @@ def _shown(value):
 
 def _parameters(sub, section, expected):
     items = sub.raw.get(section)
+    if items is None and not expected:
+        return  # the methodology has no parameter of this kind
     if not isinstance(items, list):
         yield _p(section, "missing (a list of {name, unit, value})")
         return

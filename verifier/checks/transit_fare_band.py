@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -44,5 +45,5 @@ class TransitFareBand(FlagCheck):
         if self.evaluable(ctx):
             return None
         lo, hi = ctx.fares.sql_band_case("fare_fen")
-        return (f"mode = 'metro' AND fare_fen IS NOT NULL AND fare_fen > 0 AND distance_km IS NOT NULL "
+        return (f"mode = {DIALECT.text('metro')} AND fare_fen IS NOT NULL AND fare_fen > 0 AND distance_km IS NOT NULL "
                 f"AND NOT (distance_km > coalesce({lo}, -1) AND distance_km <= coalesce({hi}, 1e9))")

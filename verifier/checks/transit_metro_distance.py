@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 TOLERANCE_KM = 0.01  # contract: a distance matches when it differs by at most 0.01 km
 
@@ -39,5 +40,5 @@ class TransitMetroDistance(FlagCheck):
     def predicate(self, ctx):
         if not ctx.station_table:
             return None
-        return (f"mode = 'metro' AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
+        return (f"mode = {DIALECT.text('metro')} AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
                 f"AND distance_km IS NOT NULL AND (table_km IS NULL OR abs(distance_km - table_km) > {TOLERANCE_KM} + 1e-9)")

@@ -56,5 +56,14 @@ class DuckDBDialect:
         """The md5-rank key of a record: lower-case hex md5 of "<seed>:<key>" (contract section 3)."""
         return f"md5(CAST({seed} AS VARCHAR) || ':' || CAST({key} AS VARCHAR))"
 
+    # -- added for checks (H1) -----------------------------------------------------------------
+    def count_if(self, condition: str) -> str:
+        """The aggregate counting the records where `condition` holds."""
+        return f"count_if({condition})"
+
+    def has_bits(self, expr: str, mask: int) -> str:
+        """True when the integer `expr` has any bit of `mask` set (the boundary's inside bits)."""
+        return f"(({expr} & {int(mask)}) > 0)"
+
 
 DIALECT = DuckDBDialect()

@@ -61,9 +61,9 @@ class PublicTransit(Methodology):
         return bus.where(sample["mode"] == "bus", metro & (sample["mode"] == "metro"))
 
     def aggregates(self, excluded):
-        counts = {f"mode:{m}": f"count_if({_mode(m)})" for m in MODES}
-        counts["mode:other"] = f"count_if(mode IS NULL OR mode NOT IN ({', '.join(DIALECT.text(m) for m in MODES)}))"
-        counts.update({f"eligible:{m}": f"count_if({_mode(m)} AND NOT {excluded})" for m in MODES})
+        counts = {f"mode:{m}": DIALECT.count_if(_mode(m)) for m in MODES}
+        counts["mode:other"] = DIALECT.count_if(f"mode IS NULL OR mode NOT IN ({', '.join(DIALECT.text(m) for m in MODES)})")
+        counts.update({f"eligible:{m}": DIALECT.count_if(f"{_mode(m)} AND NOT {excluded}") for m in MODES})
         pkm = {"pkm:metro": _mode("metro"), "eligible_pkm:metro": f"{_mode('metro')} AND NOT {excluded}"}
         return counts, pkm
 
