@@ -3,7 +3,6 @@ package end to end; an unknown methodology id is a one-line input error (exit 2)
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 

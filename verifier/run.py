@@ -19,18 +19,18 @@ from verifier.checks import REGISTRY
 from verifier.checks.base import NOT_APPLICABLE, Check
 from verifier.checks.documents_materials import listed_documents
 from verifier.checks.record import FlagCheck
+from verifier.constants import CRS_NAMES
 from verifier.context import Context, Options
 from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
 from verifier.data.sources import open_source
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings
-from verifier.constants import CRS_NAMES
 from verifier.outdir import check_out, replace_dir, temp_beside
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.report.fonts import preflight
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
-from verifier.submission import Submission, load_submission
+from verifier.submission import Submission, load_submission, parse_number
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 
@@ -212,7 +212,7 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     step("drawing the sample")
     imports_ready()
     _draw_sample(ctx, [c.id for c in flags], applicable)
-    claimed = recalculate(ctx).get("reported_reduction_tco2")
+    claimed = parse_number(ctx.sub.results.get("reduction_tco2"))
     ctx.materiality, ctx.materiality_source = (
         (ctx.opts.materiality, "--materiality") if ctx.opts.materiality is not None else default_materiality(claimed))
     step("evaluating the checks")
