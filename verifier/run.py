@@ -203,7 +203,8 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     daily_cap = rules["daily_cap"].rule_args(ctx) if "daily_cap" in rules else None
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
-    ctx.engine.flag(predicates, rules["validity"].predicate(ctx), daily_cap=daily_cap)
+    validity = rules["validity"].predicate(ctx) if "validity" in rules else "false"  # the window rules' base
+    ctx.engine.flag(predicates, validity, daily_cap=daily_cap)
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     for check in applicable:
         extra.update(check.aggregates(ctx))
