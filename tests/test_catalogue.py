@@ -34,3 +34,22 @@ def test_check_is_documented_with_a_bilingual_catalogue(check_id):
         zh_fields = {f for _, f, _, _ in string.Formatter().parse(outcome.zh) if f}
         en_fields = {f for _, f, _, _ in string.Formatter().parse(outcome.en) if f}
         assert zh_fields == en_fields, (check_id, code)
+
+
+@pytest.mark.parametrize("check_id", CONTRACT_IDS)
+def test_check_carries_its_title_description_and_correction_in_both_languages(check_id):
+    cls = REGISTRY.checks[check_id]
+    for field in ("title", "description", "correction"):
+        words = getattr(cls, field)
+        assert set(words) == {"zh", "en"}, (check_id, field)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in words["zh"]), (check_id, field)
+        assert words["en"].strip() and not any("\u4e00" <= ch <= "\u9fff" for ch in words["en"]), (check_id, field)
+
+
+def test_checks_are_ordered_after_the_checks_they_require():
+    order = [cls.id for cls in REGISTRY.in_order()]
+    assert sorted(order) == sorted(CONTRACT_IDS)
+    for cls in REGISTRY.checks.values():
+        for dep in cls.requires:
+            assert order.index(dep) < order.index(cls.id), (cls.id, dep)
+    assert REGISTRY.checks["reduction.recalculation"].requires == ("applicant.eligibility",)

@@ -89,7 +89,7 @@ def test_geo_bits_equal_the_exact_test_near_the_outline(tmp_path):
     import shapely
 
     from verifier.geo.boundary import Boundary
-    from verifier.methodology import CRS_NAMES
+    from verifier.constants import CRS_NAMES
 
     b = Boundary.from_geojson(Path(__file__).resolve().parents[2] / "shared/data/geo/shenzhen_districts_osm_wgs84.geojson")
     rng = np.random.default_rng(8)

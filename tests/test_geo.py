@@ -266,7 +266,7 @@ def _near_outline(b: Boundary, n: int, seed: int) -> tuple[np.ndarray, np.ndarra
 @pytest.mark.parametrize("which", ["osm", "default"])
 def test_crs_grid_decided_cells_agree_with_the_exact_tests(which, osm):
     from verifier.geo.boundary import CrsGrid
-    from verifier.methodology import CRS_NAMES
+    from verifier.constants import CRS_NAMES
 
     b = osm if which == "osm" else Boundary.default()
     grid = b.crs_grid(CRS_NAMES)

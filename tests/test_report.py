@@ -171,9 +171,11 @@ def test_checklist_points_cover_the_methodology():
     transit = {p["id"] for p in load_checklist(TRANSIT)["points"]}
     assert {"applicability", "period", "bus", "metro", "daily_cap", "factors",
             "recalculation"} <= transit
-    transit_na = set(load_checklist(TRANSIT)["not_applicable"])
+    transit_na = set(CONTRACT_CHECK_IDS) - set(applicable_checks(load_checklist(TRANSIT)))
     assert {"boundary.geographic", "boundary.crs", "orders.own_only",
             "records.plausibility"} == transit_na
+    bike_na = set(CONTRACT_CHECK_IDS) - set(applicable_checks(load_checklist(BIKE)))
+    assert {"transit.metro_distance", "transit.daily_cap", "transit.tap_pairing", "transit.fare_band"} == bike_na
 
 
 def test_fixtures_carry_every_contract_check():

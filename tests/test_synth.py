@@ -569,7 +569,8 @@ def test_check_expectations_follow_the_registry() -> None:
     """Which checks apply and which assert `affected` (records) come from the registry."""
     from tools.synth.expected import check_expectations
     from verifier.checks import REGISTRY
-    from verifier.methodology import BIKE, TRANSIT
+    from tools.synth.bike import BIKE
+    from tools.synth.transit import TRANSIT
 
     bike, transit = check_expectations(BIKE), check_expectations(TRANSIT)
     assert list(bike) == list(transit) == REGISTRY.ids() and len(bike) == 24
@@ -590,12 +591,17 @@ def test_a_registered_check_reaches_the_expectations(monkeypatch) -> None:
     from tools.synth.expected import check_expectations, with_planted
     from verifier.checks import REGISTRY
     from verifier.checks.record import FlagCheck
-    from verifier.methodology import BIKE, TRANSIT
+    from tools.synth.bike import BIKE
+    from tools.synth.transit import TRANSIT
+
+    from verifier.methodologies import get
 
     class Extra(FlagCheck):
         id = "records.extra"
-        methodologies = frozenset({BIKE})
 
+    bike = type(get(BIKE))
+    applicable = bike.checks.fget(get(BIKE))
+    monkeypatch.setattr(bike, "checks", property(lambda self: applicable | {"records.extra"}))
     monkeypatch.setitem(REGISTRY.checks, Extra.id, Extra)
     assert check_expectations(BIKE)["records.extra"] == {"status": "pass", "affected": 0}
     assert check_expectations(TRANSIT)["records.extra"] == {"status": "not_applicable"}
@@ -606,7 +612,8 @@ def test_a_registered_check_reaches_the_expectations(monkeypatch) -> None:
 
 def test_emissions_formula_in_exact_decimals() -> None:
     from tools.synth.expected import emissions
-    from verifier.methodology import BIKE, TRANSIT
+    from tools.synth.bike import BIKE
+    from tools.synth.transit import TRANSIT
 
     D = Decimal
     assert emissions(BIKE, {"Eb": D("0.05")}, {"m_t9": D("1234.567")}) == {
@@ -616,5 +623,7 @@ def test_emissions_formula_in_exact_decimals() -> None:
     assert e == {"baseline": D("0.015"), "project": D("0.0085"), "reduction": D("0.0065"), "bus_pkm": 50,
                  "reduction_bus": D("0.0015"), "reduction_metro": D("0.005")}
     assert e["reduction"] == e["reduction_bus"] + e["reduction_metro"]
-    with pytest.raises(ValueError, match="unknown methodology"):
+    from verifier.methodologies import UnknownMethodology
+
+    with pytest.raises(UnknownMethodology, match="unknown methodology"):
         emissions("shenzhen-ferry", {}, {})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from verifier.findings import CheckResult
-from verifier.methodology import BIKE, METHODOLOGIES, TRANSIT
+from verifier.methodologies import Methodology, get
 from verifier.reference.factors import FactorTable
 from verifier.submission import Submission
 
@@ -40,13 +40,11 @@ class Context:
     columns: dict[str, str | None] = field(default_factory=dict)  # canonical -> file column
     stats: dict[str, Any] = field(default_factory=dict)  # engine aggregates
     sample: pd.DataFrame | None = None
-    sample_plan: Any = None
     results: dict[str, CheckResult] = field(default_factory=dict)
     fares: Any = None
     station_table: bool = False
     tap_stats: Any = None
     has_fares: bool = False  # the records carry the fare paid (tap data)
-    trip_source: Any = None
     population: int = 0
     sampling: dict = field(default_factory=dict)  # the findings.json `sampling` block
     sample_table: pd.DataFrame | None = None  # sample.csv
@@ -56,16 +54,8 @@ class Context:
     materiality_source: str = ""
 
     @property
-    def methodology(self):
-        return METHODOLOGIES[self.sub.methodology]
-
-    @property
-    def is_bike(self) -> bool:
-        return self.sub.methodology == BIKE
-
-    @property
-    def is_transit(self) -> bool:
-        return self.sub.methodology == TRANSIT
+    def methodology(self) -> Methodology:
+        return get(self.sub.methodology)
 
     def has(self, column: str) -> bool:
         """The trip data carries this canonical column."""

@@ -6,36 +6,21 @@ from verifier.submission import parse_number
 
 
 def recalculate(ctx) -> dict:
-    """Published factors where on file, else the reported ones, times the eligible records' pkm.
+    """The methodology's formula (`Methodology.emissions`) with the published factors where on
+    file, else the reported ones, and the eligible records' activity (`Methodology.activity`).
 
     `verified` = min(reported, recalculated), 0 when applicant.eligibility fails; a missing
     reported figure verifies nothing (0)."""
     reported = parse_number(ctx.sub.results.get("reduction_tco2"))
     s = ctx.stats
-    used = {}
-
-    def factor(name):
-        value, origin = ctx.factor_value(name)
-        used[name] = {"value": value, "origin": origin}
-        return value
-
-    per_mode = None
-    if ctx.is_bike:
-        eb = factor("Eb")
-        recalculated = None if eb is None else eb * float(s["eligible_pkm"]) / 1000
-    else:
-        base, bus, metro, ride = (factor(n) for n in ("EF_baseline", "EF_bus", "EF_metro", "bus_ride_km"))
-        bus_pkm = None if ride is None else s["eligible:bus"] * ride
-        metro_pkm = float(s["eligible_pkm:metro"])
-        red_bus = None if None in (base, bus, bus_pkm) else (base - bus) * bus_pkm / 1000
-        red_metro = None if None in (base, metro) else (base - metro) * metro_pkm / 1000
-        recalculated = None if None in (red_bus, red_metro) else red_bus + red_metro
-        per_mode = [
-            {"mode": "bus", "records": int(s["mode:bus"]), "eligible": int(s["eligible:bus"]),
-             "pkm": bus_pkm, "reduction_tco2": _r(red_bus)},
-            {"mode": "metro", "records": int(s["mode:metro"]), "eligible": int(s["eligible:metro"]),
-             "pkm": round(metro_pkm, 6), "reduction_tco2": _r(red_metro)},
-        ]
+    m = ctx.methodology
+    used = {name: dict(zip(("value", "origin"), ctx.factor_value(name))) for name in m.formula_factors}
+    values = {name: u["value"] for name, u in used.items()}
+    # counts stay integers (a count × a whole factor is written as a whole number)
+    values.update({name: s[stat] if isinstance(s[stat], int) else float(s[stat]) for name, stat in m.activity.items()})
+    formula = m.emissions(values)
+    recalculated = formula["reduction_tco2"]
+    per_mode = m.breakdown(s, values, formula)
     eligible = ctx.results.get("applicant.eligibility")
     out = {
         "reported_reduction_tco2": reported,

@@ -17,23 +17,20 @@ import pandas as pd
 from verifier import __version__
 from verifier.checks import REGISTRY
 from verifier.checks.base import NOT_APPLICABLE, Check
-from verifier.checks.boundary_crs import crs_aggregates
 from verifier.checks.documents_materials import listed_documents
 from verifier.checks.record import FlagCheck
-from verifier.checks.sample_completeness import complete
-from verifier.checks.transit_daily_cap import daily_caps
+from verifier.constants import CRS_NAMES
 from verifier.context import Context, Options
 from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
 from verifier.data.sources import InputSpec, stage_input
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings
-from verifier.methodology import CRS_NAMES, canonical_columns
 from verifier.outdir import check_out, replace_dir, temp_beside
 from verifier.recalc import recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.report.fonts import preflight
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
-from verifier.submission import Submission, load_submission
+from verifier.submission import Submission, load_submission, parse_number
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 
@@ -161,12 +158,12 @@ def stage(ctx: Context) -> None:
     sub = ctx.sub
     staged = stage_input(ctx.engine, InputSpec(
         files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
-        canonical=canonical_columns(sub.methodology), required=ctx.methodology.required_columns,
-        column_map=sub.column_map, boundary=ctx.boundary if ctx.is_bike else None,  # transit: no coordinates
+        canonical=ctx.methodology.column_names, required=ctx.methodology.required_columns,
+        column_map=sub.column_map, boundary=ctx.boundary if ctx.methodology.coordinates else None,  # records without points
         derived=_derived_columns(ctx), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
         form="taps" if sub.uses_taps else "trips"))
     ctx.columns, ctx.population = staged.columns, staged.population
-    ctx.tap_stats, ctx.has_fares, ctx.trip_source = staged.tap_stats, staged.has_fares, staged.source
+    ctx.tap_stats, ctx.has_fares = staged.tap_stats, staged.has_fares
     ctx.station_table = staged.station_table
 
 
@@ -174,79 +171,68 @@ def _derived_columns(ctx: Context) -> dict[str, str]:
     """The columns the applicable record checks derive (RecordCheck.derived)."""
     out: dict[str, str] = {}
     for cls in REGISTRY.checks.values():
-        if ctx.sub.methodology in cls.methodologies:
+        if cls.id in ctx.methodology.checks:
             out.update(getattr(cls, "derived", {}))
     return out
 
 
 def _applies(check: Check, ctx: Context) -> bool:
-    return ctx.sub.methodology in check.methodologies
+    return check.id in ctx.methodology.checks
 
 
 def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckResult]:
-    checks = [cls() for cls in REGISTRY.checks.values()]
-    flags = [c for c in checks if isinstance(c, FlagCheck) and _applies(c, ctx)]
-    engine_rules = {"records.validity", "records.duplicates", "records.overlap", "transit.daily_cap"}
-    predicates = {c.id: p for c in flags if c.id not in engine_rules and (p := c.predicate(ctx))}
-    validity = next(c for c in flags if c.id == "records.validity").predicate(ctx)
-    caps = daily_caps(ctx) if ctx.is_transit else None
+    checks = [cls() for cls in REGISTRY.in_order()]  # each after the checks it requires
+    applicable = [c for c in checks if _applies(c, ctx)]
+    flags = [c for c in applicable if isinstance(c, FlagCheck)]
+    rules = {c.rule: c for c in flags if c.rule}  # the engine's window rules
+    predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
+    daily_cap = rules["daily_cap"].rule_args(ctx) if "daily_cap" in rules else None
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
-    ctx.engine.flag(predicates, validity, daily_cap=caps)
-    extra, pkm = (crs_aggregates() if ctx.is_bike else {}), {}
-    if ctx.is_transit:
-        excluded = ctx.engine.excluded_sql()
-        extra.update({
-            "mode:bus": "count_if(mode = 'bus')", "mode:metro": "count_if(mode = 'metro')",
-            "mode:other": "count_if(mode IS NULL OR mode NOT IN ('bus', 'metro'))",
-            "eligible:bus": f"count_if(mode = 'bus' AND NOT {excluded})",
-            "eligible:metro": f"count_if(mode = 'metro' AND NOT {excluded})",
-        })
-        pkm = {"pkm:metro": "mode = 'metro'", "eligible_pkm:metro": f"mode = 'metro' AND NOT {excluded}"}
+    validity = rules["validity"].predicate(ctx) if "validity" in rules else "false"  # the window rules' base
+    ctx.engine.flag(predicates, validity, daily_cap=daily_cap)
+    extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
+    for check in applicable:
+        extra.update(check.aggregates(ctx))
     step("totals")
     ctx.stats = ctx.engine.aggregate(extra, pkm)
     step("drawing the sample")
     imports_ready()
-    _draw_sample(ctx, [c.id for c in flags])
-    ctx.recalculation = recalculate(ctx)
-    claimed = ctx.recalculation.get("reported_reduction_tco2")
+    _draw_sample(ctx, [c.id for c in flags], applicable)
+    claimed = parse_number(ctx.sub.results.get("reduction_tco2"))
     ctx.materiality, ctx.materiality_source = (
         (ctx.opts.materiality, "--materiality") if ctx.opts.materiality is not None else default_materiality(claimed))
     step("evaluating the checks")
-    results = {}
-    later = {"reduction.recalculation"}  # needs applicant.eligibility's outcome first
-    for check in sorted(checks, key=lambda c: c.id in later):
+    for check in checks:
         if _applies(check, ctx):
-            results[check.id] = check.evaluate(ctx)
+            ctx.results[check.id] = check.evaluate(ctx)
         else:
-            results[check.id] = CheckResult(check.id, NOT_APPLICABLE.status, message=NOT_APPLICABLE.zh,
-                                            code="not_applicable",
-                                            messages={"zh": NOT_APPLICABLE.zh, "en": NOT_APPLICABLE.en})
-        ctx.results[check.id] = results[check.id]
-        if check.id == "applicant.eligibility":
-            ctx.recalculation = recalculate(ctx)
-    out = [results[cid] for cid in REGISTRY.ids()]
+            ctx.results[check.id] = CheckResult(check.id, NOT_APPLICABLE.status, message=NOT_APPLICABLE.zh,
+                                                code="not_applicable",
+                                                messages={"zh": NOT_APPLICABLE.zh, "en": NOT_APPLICABLE.en})
+    ctx.recalculation = recalculate(ctx)  # with every outcome known (the applicant's eligibility)
+    out = [ctx.results[cid] for cid in REGISTRY.ids()]
     for r in out:
         r.message = r.messages.get(ctx.opts.lang, r.message)
     return out
 
 
-def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
-    """The attribute sample: size from the plan, records by md5 rank, each record's outcomes."""
+def _draw_sample(ctx: Context, flag_ids: list[str], checks: list[Check]) -> None:
+    """The attribute sample: size from the plan, records by md5 rank, each record's outcomes
+    (the checks' sample tests, then the record checks' flags)."""
     o = ctx.opts
     plan = plan_sample(o.confidence, o.tolerable_rate, o.expected_rate)
     size = min(plan.size, ctx.population)
     drawn = ctx.engine.sample(o.seed, size, extra=max(0, MAP_POINTS - size))
     ctx.map_points = drawn
     sample = drawn.head(size).copy()
-    sample["sample.completeness"] = complete(sample, ctx.is_bike).map({True: "pass", False: "fail"})
+    tested = [c.id for c in checks if _sample_test(c, ctx, sample)]
     for cid in flag_ids:
         if cid in sample.columns:
             sample[cid] = sample[cid].map({True: "fail", False: "pass"})
-    deviations = int((sample["sample.completeness"] == "fail").sum())
+    deviations = int(sum((sample[cid] == "fail").sum() for cid in tested))
     upper = upper_deviation_rate(deviations, size, o.confidence) if size else 1.0
     ctx.sample = sample
-    ctx.sample_plan = plan
     ctx.sampling = {"method": "md5-rank", "seed": o.seed, "population": int(ctx.population), "size": int(size),
                     "deviations": deviations, "upper_deviation_rate": round(float(upper), 6),
                     "confidence": o.confidence, "tolerable_rate": o.tolerable_rate, "expected_rate": o.expected_rate,
@@ -254,12 +240,20 @@ def _draw_sample(ctx: Context, flag_ids: list[str]) -> None:
                     "selection": 'md5("<seed>:<record_key>") ascending'}
     from verifier.schemas import validate_sample
 
-    tests = ["sample.completeness"] + [c for c in flag_ids if c in sample.columns]
-    fields = ["record_key"] + [c for c in canonical_columns(ctx.sub.methodology) if ctx.has(c)]
+    tests = tested + [c for c in flag_ids if c in sample.columns]
+    fields = ["record_key"] + [c for c in ctx.methodology.columns if ctx.has(c)]
     table = sample[fields + tests].reset_index(drop=True)
     if table.empty:  # no record drawn: DuckDB types an empty text column as object, not text
         table = table.astype({c: "str" for c in table.columns if table[c].dtype == object})
-    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(ctx.sub.methodology, table)
+    ctx.sample_table, ctx.sampling["range_warnings"] = validate_sample(ctx.sub.methodology, table, tuple(tests))
+
+
+def _sample_test(check: Check, ctx: Context, sample: pd.DataFrame) -> bool:
+    """Add the check's outcome per sampled record to `sample`; False when it has no sample test."""
+    passed = check.sample_test(ctx, sample)
+    if passed is not None:
+        sample[check.id] = passed.map({True: "pass", False: "fail"})
+    return passed is not None
 
 
 # -- findings ----------------------------------------------------------------------------------
@@ -367,12 +361,13 @@ def _figure_data(ctx: Context):
     from verifier.report.figures import FigureData
     from verifier.checks.records_plausibility import RecordsPlausibility, speed_kmh_sql
 
-    engine, sub = ctx.engine, ctx.sub
+    engine, sub, m = ctx.engine, ctx.sub, ctx.methodology
+    wanted = set(m.figures)
     out_of_period = "false"
     if sub.period_start and sub.period_end:
         out_of_period = f"(record_date < DATE '{sub.period_start}' OR record_date > DATE '{sub.period_end}')"
     points = None
-    if ctx.is_bike and sub.crs in CRS_NAMES and len(ctx.map_points):
+    if "map" in wanted and m.coordinates and sub.crs in CRS_NAMES and len(ctx.map_points):
         pts = ctx.map_points
         bit = 1 << CRS_NAMES.index(sub.crs)
         sx, sy = convert(pts["start_lon"].to_numpy(float), pts["start_lat"].to_numpy(float), sub.crs, "wgs84")
@@ -381,12 +376,14 @@ def _figure_data(ctx: Context):
                                "start_inside": (pts["start_geo"].fillna(0).astype(int) & bit) > 0,
                                "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
     valid = "end_time > start_time AND distance_km > 0"
+    specs = {"distance": ("distance_km", "distance_km > 0", 0.0),
+             "speed": (speed_kmh_sql(), valid, RecordsPlausibility.MAX_SPEED_KMH * 1.2)}
+    specs = {name: spec for name, spec in specs.items() if name in wanted}
     hists = {}
-    if ctx.is_bike and not ctx.population:  # drawn empty: the report shows there was nothing
-        hists = dict.fromkeys(("distance", "speed"), pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
-    elif ctx.is_bike:
-        hists = _histograms(engine, {"distance": ("distance_km", "distance_km > 0", 0.0),
-                                     "speed": (speed_kmh_sql(), valid, RecordsPlausibility.MAX_SPEED_KMH * 1.2)})
+    if specs and not ctx.population:  # drawn empty: the report shows there was nothing
+        hists = dict.fromkeys(specs, pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
+    elif specs:
+        hists = _histograms(engine, specs)
     return FigureData(
         methodology=sub.methodology,
         boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
@@ -396,7 +393,7 @@ def _figure_data(ctx: Context):
         daily=engine.daily(out_of_period),
         thresholds={"max_speed_kmh": RecordsPlausibility.MAX_SPEED_KMH,
                     "min_duration_s": RecordsPlausibility.MIN_DURATION_S},
-        per_mode_daily=engine.daily(out_of_period, by_mode=True) if ctx.is_transit else None,
+        per_mode_daily=engine.daily(out_of_period, by_mode=True) if m.daily_by else None,
     )
 
 

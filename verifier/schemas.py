@@ -10,55 +10,44 @@ a sampled record may well be out of range (that is what the record checks report
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import pandas as pd
 import pandera.pandas as pa
 
-from verifier.methodology import BIKE, TRANSIT
+from verifier.methodologies import Methodology, get
 
 OUTCOMES = ["pass", "fail"]
 
 
-def _text():
-    return pa.Column(str, nullable=True, required=False, coerce=True)
-
-
-def _time():
-    return pa.Column("datetime64[us]", nullable=True, required=False, coerce=True)
-
-
-def _number(lo=None, hi=None, gt=None):
+def _column(c) -> pa.Column:
+    """The sample schema of a canonical column (methodologies.Column); ranges only warn."""
+    if c.kind == "time":
+        return pa.Column("datetime64[us]", nullable=True, required=False, coerce=True)
+    if c.kind == "text":
+        return pa.Column(str, nullable=True, required=False, coerce=c.coerce)
     checks = []
-    if lo is not None:
-        checks.append(pa.Check.in_range(lo, hi, raise_warning=True, ignore_na=True))
-    if gt is not None:
-        checks.append(pa.Check.gt(gt, raise_warning=True, ignore_na=True))
+    if c.lo is not None:
+        checks.append(pa.Check.in_range(c.lo, c.hi, raise_warning=True, ignore_na=True))
+    if c.gt is not None:
+        checks.append(pa.Check.gt(c.gt, raise_warning=True, ignore_na=True))
     return pa.Column(float, checks=checks, nullable=True, required=False, coerce=True)
 
 
-_COMMON = {"record_key": pa.Column(nullable=False), "trip_id": _text(), "user_id": _text(),
-           "start_time": _time(), "end_time": _time(), "distance_km": _number(gt=0)}
-
-SAMPLE_SCHEMAS = {
-    BIKE: pa.DataFrameSchema({
-        **_COMMON, "order_source": _text(),
-        "start_lon": _number(-180, 180), "end_lon": _number(-180, 180),
-        "start_lat": _number(-90, 90), "end_lat": _number(-90, 90),
-        r"^(sample|records|period|boundary|orders)\..+$": pa.Column(str, pa.Check.isin(OUTCOMES), regex=True),
-    }, strict=True, name="bike sample"),
-    TRANSIT: pa.DataFrameSchema({
-        **_COMMON, "mode": pa.Column(str, nullable=True, required=False),
-        "entry_station": _text(), "exit_station": _text(), "route": _text(),
-        r"^(sample|records|period|transit)\..+$": pa.Column(str, pa.Check.isin(OUTCOMES), regex=True),
-    }, strict=True, name="transit sample"),
-}
+@lru_cache(maxsize=None)
+def sample_schema(m: Methodology, outcomes: tuple[str, ...]) -> pa.DataFrameSchema:
+    """The sample of methodology `m`: the record key, its canonical columns and one outcome
+    column per test in `outcomes` (check ids)."""
+    columns = {"record_key": pa.Column(nullable=False), **{n: _column(c) for n, c in m.columns.items()}}
+    columns.update({cid: pa.Column(str, pa.Check.isin(OUTCOMES)) for cid in outcomes})
+    return pa.DataFrameSchema(columns, strict=True, name=f"{m.id} sample")
 
 
-def validate_sample(methodology: str, sample: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def validate_sample(methodology: str, sample: pd.DataFrame, outcomes: tuple[str, ...]) -> tuple[pd.DataFrame, list[str]]:
     """The sample, coerced to the schema's types, and the range warnings raised on it.
     Shape errors are collected (lazy) and raised together: they are the tool's bugs."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        checked = SAMPLE_SCHEMAS[methodology].validate(sample, lazy=True)
+        checked = sample_schema(get(methodology), outcomes).validate(sample, lazy=True)
     return checked, sorted({str(w.message).splitlines()[0] for w in caught if "pandera" in str(w.category).lower()
                             or "Schema" in str(w.message)})

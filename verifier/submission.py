@@ -36,7 +36,8 @@ from typing import Any
 import yaml
 
 from verifier.errors import InputError, field_path, quoted
-from verifier.methodology import ENCODINGS, METHODOLOGIES, TRANSIT, canonical_columns
+from verifier.constants import ENCODINGS
+from verifier.methodologies import REGISTRY, Methodology, get
 
 REPORT_NAMES = ("report.yaml", "report.yml", "report.json")
 REPORT_MAX_BYTES = 4 * 1024 * 1024
@@ -200,8 +201,13 @@ class Submission:
         return {str(k): str(v) for k, v in cols.items()} if isinstance(cols, dict) else {}
 
     @property
+    def method(self) -> Methodology:
+        """The methodology the report names (registered: load_submission refuses any other)."""
+        return get(self.methodology)
+
+    @property
     def uses_taps(self) -> bool:
-        return self.methodology == TRANSIT and not self.data.get("trips") and bool(self.data.get("taps"))
+        return "taps" in self.method.input_forms and not self.data.get("trips") and bool(self.data.get("taps"))
 
 
 def half_unit(written: Any) -> float:
@@ -335,9 +341,9 @@ def load_submission(path: Path | str) -> Submission:
     root = report_path.parent
     raw = _read_report(report_path)
     methodology = raw.get("methodology")
-    if not isinstance(methodology, str) or methodology not in METHODOLOGIES:
+    if not isinstance(methodology, str) or methodology not in REGISTRY:
         raise InputError(report_path, "methodology",
-                         f"unknown methodology {quoted(methodology, 80)}; expected one of {', '.join(METHODOLOGIES)}")
+                         f"unknown methodology {quoted(methodology, 80)}; expected one of {', '.join(REGISTRY)}")
     sub = Submission(root=root, report_path=report_path, raw=raw, methodology=methodology)
     _check_data_section(sub)
     _check_documents(sub)
@@ -613,13 +619,13 @@ def _check_data_section(sub: Submission) -> None:
     where = sub.report_path
     if not isinstance(data, dict):
         raise InputError(where, "data", "no data section naming the trip data")
-    key = "trips" if data.get("trips") or sub.methodology != TRANSIT else "taps"
+    forms = sub.method.input_forms  # "trips" first: a package naming both reads the trips
+    key = next((k for k in forms if data.get(k)), forms[0])
     if not data.get(key):
-        raise InputError(where, "data.trips" if sub.methodology != TRANSIT else "data.trips / data.taps",
-                         "no trip data named")
+        raise InputError(where, " / ".join(f"data.{k}" for k in forms), "no trip data named")
     if sub.encoding not in ENCODINGS:
         raise InputError(where, "data.encoding", f"unsupported encoding {quoted(data.get('encoding'), 80)}; use utf-8 or gbk")
-    unknown = sorted(set(sub.column_map) - set(canonical_columns(sub.methodology)))
+    unknown = sorted(set(sub.column_map) - set(sub.method.columns))
     if unknown:
         raise InputError(where, "data.columns", f"unknown canonical column(s): {', '.join(quoted(c, 80) for c in unknown)}")
     named = data.get(key)

@@ -43,7 +43,10 @@ from tools.synth.common import (
 )
 from tools.synth.expected import emissions, findings, with_planted
 from verifier.geo.crs import convert
-from verifier.methodology import BIKE, SCHEME_START
+from verifier.constants import SCHEME_START
+from verifier.methodologies.shenzhen_bike_sharing import BikeSharing
+
+BIKE = BikeSharing.id
 
 # Illustrative Eb for the sample factor table: NOT a published value (contract section 2).
 ILLUSTRATIVE_EB = 0.05

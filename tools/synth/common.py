@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from verifier.methodology import SCHEME_START
+from verifier.constants import SCHEME_START
 from verifier.uscc import ALPHABET, uscc_check_char
 
 CHUNK = 1 << 20   # rows per generated chunk (bike) and per Parquet row group (transit)

@@ -7,16 +7,15 @@ apply to a methodology, which count records, and how a reduction is computed.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from verifier.checks import REGISTRY
-from verifier.methodology import BIKE, TRANSIT
+from verifier.methodologies import get
 
 
-# RE-POINT after merging issue 11 (H1, verifier/methodologies/): applicability then comes from
-# the methodology module (its applicable checks / capabilities) instead of Check.methodologies.
 def check_expectations(methodology: str) -> dict[str, dict]:
     """Every contract check id (the registry's order) -> what a package with no defect expects:
     ``not_applicable`` where the check does not apply to the methodology, else ``pass`` plus
@@ -24,8 +23,9 @@ def check_expectations(methodology: str) -> dict[str, dict]:
     excluded or flagged records; a warn check's flagged ones). Report-, sample- and document-level
     checks count none, so their ``affected`` is not asserted."""
     out: dict[str, dict] = {}
+    applicable = get(methodology).checks
     for cid, cls in REGISTRY.checks.items():
-        if methodology not in cls.methodologies:
+        if cid not in applicable:
             out[cid] = {"status": "not_applicable"}
             continue
         counts_records = cls.record_level or any(o.status == "warn" for o in cls.catalogue.values())
@@ -33,24 +33,17 @@ def check_expectations(methodology: str) -> dict[str, dict]:
     return out
 
 
-# RE-POINT after merging issue 11 (H1): the methodology module's emission formula
-# (emissions(params, activity)), here in exact decimals.
 def emissions(methodology: str, params: dict[str, Decimal], activity: dict[str, Any]) -> dict[str, Decimal]:
-    """Exact (unrounded) tCO2: baseline, project, reduction and, for transit, the per-mode
-    reductions. Bike: activity ``m_t9`` (pkm); transit: ``n_bus`` (trips) and ``metro_pkm``."""
-    if methodology == BIKE:
-        baseline = params["Eb"] * activity["m_t9"] / 1000
-        return {"baseline": baseline, "project": Decimal(0), "reduction": baseline}
-    if methodology == TRANSIT:
-        bus_pkm = activity["n_bus"] * params["bus_ride_km"]
-        metro_pkm = activity["metro_pkm"]
-        baseline = params["EF_baseline"] * (bus_pkm + metro_pkm) / 1000
-        project = (params["EF_bus"] * bus_pkm + params["EF_metro"] * metro_pkm) / 1000
-        return {"baseline": baseline, "project": project, "reduction": baseline - project,
-                "bus_pkm": bus_pkm,
-                "reduction_bus": (params["EF_baseline"] - params["EF_bus"]) * bus_pkm / 1000,
-                "reduction_metro": (params["EF_baseline"] - params["EF_metro"]) * metro_pkm / 1000}
-    raise ValueError(f"unknown methodology {methodology!r}")
+    """The methodology module's own formula (`Methodology.emissions`) fed exact decimals: tCO2
+    baseline, project, reduction and any per-part figures, with the `_emissions_tco2` / `_tco2`
+    suffixes dropped (bike: activity ``m_t9``; transit: ``n_bus`` and ``metro_pkm``)."""
+    figures = get(methodology).emissions({**params, **activity})
+    return {re.sub(r"(_emissions)?_tco2$", "", name): _decimal(value) for name, value in figures.items()}
+
+
+def _decimal(value):
+    """A float the formula wrote as a constant (e.g. no project emissions: 0.0) as a decimal."""
+    return Decimal(str(value)) if isinstance(value, float) else value
 
 
 def with_planted(methodology: str, planted: dict) -> dict[str, dict]:

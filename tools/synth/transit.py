@@ -40,7 +40,9 @@ from tools.synth.common import (
     DOCUMENTS, ILLUSTRATIVE_SOURCE, authorisation_dates, authorisation_days, check_arguments, claim_period, dec6,
 )
 from tools.synth.expected import emissions, findings, with_planted
-from verifier.methodology import TRANSIT
+from verifier.methodologies.shenzhen_public_transit import PublicTransit
+
+TRANSIT = PublicTransit.id
 
 TRANSIT_DEFECTS = (
     "count_mismatch_bus", "count_mismatch_metro", "wrong_metro_distance", "above_daily_cap",

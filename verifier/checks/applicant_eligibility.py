@@ -13,6 +13,13 @@ class ApplicantEligibility(Check):
     recalculated figure is still computed and reported)."""
 
     id = "applicant.eligibility"
+    title = {"zh": "申报主体资格", "en": "Eligibility of the applicant"}
+    description = {
+        "zh": "核对申报主体的业务模式符合方法学适用条件（共享单车：自营单车运营企业；公共出行：数据聚集平台）。",
+        "en": "Confirms the applicant's business model meets the methodology's applicability condition (bike - an operator of its own bikes; transit - a data aggregation platform)."}
+    correction = {
+        "zh": "申报主体不符合方法学适用条件，本期减排量不予核证；应由符合条件的主体申报。",
+        "en": "The applicant does not meet the applicability condition; no reduction can be verified for this filing. An eligible entity must file."}
     catalogue = {
         "ok": Outcome("pass", "申报主体类型为 {observed}，符合方法学要求。",
                       "The applicant's business model is {observed}, as the methodology requires."),

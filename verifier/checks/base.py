@@ -1,9 +1,15 @@
 """The shape of a check, its message catalogue, and the registry that maps ids to checks.
 
 Each check is a small class in its own module, registered under its contract id. Its docstring
-is its documentation; `catalogue` lists every outcome it can report with a title and a message
-template in Chinese and English (the frictionless-py way), so the report and the docs read the
-same words the code emits.
+is its documentation; `catalogue` lists every outcome it can report with a message template in
+Chinese and English (the frictionless-py way), and `title`, `description` and `correction` say
+in both languages what it verifies and what the applicant must correct when it fails, so the
+report and the docs read the same words the code emits.
+
+A check declares what it needs and the pipeline asks: `requires` (checks whose outcome it
+reads: evaluated first), `aggregates` (engine totals), `sample_test` (a column of sample.csv),
+and, for a record check, its `predicate` or the engine's window `rule` it stands for. Which
+checks apply is the methodology's to say (its checklist maps its points to check ids).
 """
 
 from __future__ import annotations
@@ -12,13 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from verifier.findings import CheckResult
-from verifier.methodology import BIKE, TRANSIT
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from verifier.context import Context
-
-BOTH = frozenset({BIKE, TRANSIT})
-
 
 @dataclass(frozen=True)
 class Outcome:
@@ -34,12 +38,22 @@ class Check:
     """Base class: a report- or data-level check evaluated once per run."""
 
     id: ClassVar[str]
-    methodologies: ClassVar[frozenset[str]] = BOTH
+    title: ClassVar[dict[str, str]] = {}  # {zh, en}
+    description: ClassVar[dict[str, str]] = {}  # what the verifier does, {zh, en}
+    correction: ClassVar[dict[str, str]] = {}  # what the applicant must correct, {zh, en}
     catalogue: ClassVar[dict[str, Outcome]] = {}
     # Record-level checks exclude the records they flag from the verified reduction.
     record_level: ClassVar[bool] = False
-    # Checks that judge each sampled record: a column of sample.csv.
-    sampled: ClassVar[bool] = False
+    # Checks whose results this one reads (evaluated before it).
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def aggregates(self, ctx: Context) -> dict[str, str]:
+        """Engine aggregates this check reads from ctx.stats (name -> SQL aggregate)."""
+        return {}
+
+    def sample_test(self, ctx: Context, sample: pd.DataFrame) -> pd.Series | None:
+        """Per sampled record, True when it passes: a column of sample.csv (None: no test)."""
+        return None
 
     def evaluate(self, ctx: Context) -> CheckResult:
         raise NotImplementedError
@@ -66,6 +80,10 @@ class RecordCheck(Check):
     check reads back how many records it flagged."""
 
     record_level: ClassVar[bool] = True
+    # The engine's window rule this check stands for ("validity": its predicate is the one the
+    # window rules start from; "duplicates", "overlap", "daily_cap": judged over ordered
+    # records), or None: its predicate is evaluated record by record.
+    rule: ClassVar[str | None] = None
     # Columns the predicate reads that are derived from the canonical ones (name -> SQL): the
     # engine adds them to the view `staged`, so each is evaluated once per record and pass
     # (written out inside a predicate, DuckDB evaluated it at every mention).
@@ -73,6 +91,10 @@ class RecordCheck(Check):
 
     def predicate(self, ctx: Context) -> str | None:
         """SQL that is true for a record this check flags; None when it cannot be evaluated."""
+        return None
+
+    def rule_args(self, ctx: Context) -> Any:
+        """What the engine's window rule needs (e.g. the daily caps); None when it cannot run."""
         return None
 
 
@@ -87,7 +109,23 @@ class Registry:
         return cls
 
     def ids(self) -> list[str]:
+        """Every check id, in the contract's order."""
         return list(self.checks)
+
+    def in_order(self) -> list[type[Check]]:
+        """Every check, each after the checks it requires (else in the contract's order)."""
+        done: dict[str, type[Check]] = {}
+
+        def visit(cls: type[Check], path: tuple[str, ...] = ()) -> None:
+            if cls.id in path:
+                raise ValueError(f"checks require each other: {' -> '.join(path + (cls.id,))}")
+            for dep in cls.requires:
+                visit(self.checks[dep], path + (cls.id,))
+            done.setdefault(cls.id, cls)
+
+        for cls in self.checks.values():
+            visit(cls)
+        return list(done.values())
 
 
 REGISTRY = Registry()

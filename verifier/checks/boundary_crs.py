@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.methodology import BIKE, CRS_NAMES
+from verifier.constants import CRS_NAMES
+from verifier.data.dialect import DIALECT
 
 MIN_SHARE_POINTS = 0.01  # contract: at least 1 percentage point more of the points inside ...
 MIN_POINTS = 10  # ... and at least 10 more points
 
 
 def crs_aggregates() -> dict[str, str]:
-    """Engine aggregates: points read as each system that fall inside, and points with a reading."""
+    """Points read as each system that fall inside, and points with a reading."""
+    def inside(point, i):
+        return DIALECT.has_bits(point, 1 << i)
+
+    def both(i):
+        return f"({inside('start_geo', i)} AND {inside('end_geo', i)})"
+
     out = {"geo:points": "count(start_geo) + count(end_geo)"}
     for i, name in enumerate(CRS_NAMES):
-        out[f"geo:{name}"] = f"count_if((start_geo & {1 << i}) > 0) + count_if((end_geo & {1 << i}) > 0)"
+        out[f"geo:{name}"] = f"{DIALECT.count_if(inside('start_geo', i))} + {DIALECT.count_if(inside('end_geo', i))}"
         for j, other in enumerate(CRS_NAMES):
             if i != j:  # records inside only when read as `other`, not as `name`
-                both_i = f"((start_geo & {1 << i}) > 0 AND (end_geo & {1 << i}) > 0)"
-                both_j = f"((start_geo & {1 << j}) > 0 AND (end_geo & {1 << j}) > 0)"
-                out[f"geo:{name}->{other}"] = f"count_if(NOT {both_i} AND {both_j})"
+                out[f"geo:{name}->{other}"] = DIALECT.count_if(f"NOT {both(i)} AND {both(j)}")
     return out
 
 
@@ -31,7 +36,13 @@ class BoundaryCrs(Check):
     records that are inside when read in that system but not as declared."""
 
     id = "boundary.crs"
-    methodologies = frozenset({BIKE})
+    title = {"zh": "坐标系声明", "en": "Declared coordinate system"}
+    description = {
+        "zh": "比较不同坐标系（WGS-84、GCJ-02、BD-09）下落在边界内的点位比例，判断申报坐标系是否可信。",
+        "en": "Compares the share of points inside the boundary under each coordinate system (WGS-84, GCJ-02, BD-09) to judge whether the declared one is credible."}
+    correction = {
+        "zh": "说明并确认数据实际使用的坐标系，必要时更正声明并重新提交。",
+        "en": "Explain and confirm the coordinate system the data actually uses; correct the declaration if needed."}
     catalogue = {
         "ok": Outcome("pass", "申报坐标系 {reported} 与数据相符（边界内点比例 {share}）。",
                       "The declared system {reported} fits the data ({share} of points inside)."),
@@ -41,6 +52,9 @@ class BoundaryCrs(Check):
         "no_crs": Outcome("not_evaluated", "无法评估：报告未声明有效的坐标系（data.crs）。",
                           "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
+
+    def aggregates(self, ctx):
+        return crs_aggregates()
 
     def evaluate(self, ctx):
         if ctx.boundary is None or ctx.sub.crs not in CRS_NAMES:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
-from verifier.methodology import BIKE, CRS_NAMES
+from verifier.constants import CRS_NAMES
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -17,7 +18,13 @@ class BoundaryGeographic(FlagCheck):
     evaluated, never passed."""
 
     id = "boundary.geographic"
-    methodologies = frozenset({BIKE})
+    title = {"zh": "地理边界", "en": "Geographic boundary"}
+    description = {
+        "zh": "将起终点坐标按申报坐标系转换为 WGS-84 后，核对起点和终点均位于项目边界（深圳市行政区域）内。",
+        "en": "Converts start and end points from the declared coordinate system to WGS-84 and confirms both lie inside the project boundary (Shenzhen administrative area)."}
+    correction = {
+        "zh": "剔除起点或终点位于边界外的骑行记录，并据此更正次数、里程和减排量。",
+        "en": "Remove rides starting or ending outside the boundary and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部记录起终点均位于边界（{boundary}）内。",
                       "Every start and end point lies inside the boundary ({boundary})."),
@@ -40,7 +47,8 @@ class BoundaryGeographic(FlagCheck):
         if self.evaluable(ctx):
             return None
         bit = 1 << CRS_NAMES.index(ctx.sub.crs)
-        return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ((start_geo & {bit}) > 0 AND (end_geo & {bit}) > 0)"
+        inside = f"{DIALECT.has_bits('start_geo', bit)} AND {DIALECT.has_bits('end_geo', bit)}"
+        return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ({inside})"
 
     def values(self, ctx):
         return {"boundary": ctx.boundary.name if ctx.boundary else "—"}

@@ -7,11 +7,19 @@ from verifier.checks.base import Check, Outcome, register
 
 @register
 class CountReconciliation(Check):
-    """The methodology's n (bike `n_t9`; transit `n_bus` and `n_metro`, per mode) must equal the
-    number of records in the trip data, which is the claimed population. For transit a record
-    of any other mode fails it too."""
+    """The methodology's counted parameters (`Methodology.counted`: bike `n_t9`; transit `n_bus`
+    and `n_metro`, per mode) must equal the number of records in the trip data, which is the
+    claimed population. A record no counted parameter claims (transit: any other mode) fails it
+    too."""
 
     id = "count.reconciliation"
+    title = {"zh": "次数核对", "en": "Count reconciliation"}
+    description = {
+        "zh": "核对报告的次数（共享单车 n_t9；公共出行 n_bus、n_metro）与数据记录数一致。",
+        "en": "Confirms the reported count(s) (bike n_t9; transit n_bus, n_metro) equal the number of records."}
+    correction = {
+        "zh": "更正报告的次数，使其与后台记录一致。",
+        "en": "Correct the reported count(s) to match the back-end records."}
     catalogue = {
         "ok": Outcome("pass", "申报数量与数据记录数一致：{summary}。", "Reported counts equal the records: {summary}."),
         "mismatch": Outcome("fail", "申报数量与数据记录数不一致：{summary}。",
@@ -20,14 +28,14 @@ class CountReconciliation(Check):
     }
 
     def evaluate(self, ctx):
-        pairs = ({"n_t9": ctx.stats["records"]} if ctx.is_bike else
-                 {"n_bus": ctx.stats["mode:bus"], "n_metro": ctx.stats["mode:metro"]})
+        m = ctx.methodology
+        pairs = {name: ctx.stats[stat] for name, stat in m.counted.items()}
         reported = {n: (ctx.param(n).number if ctx.param(n) else None) for n in pairs}
         missing = [n for n, v in reported.items() if v is None]
         if missing:
             return self.result("missing", what=", ".join(missing))
         rows = [{"parameter": n, "reported": reported[n], "observed": pairs[n]} for n in pairs]
-        other = 0 if ctx.is_bike else ctx.stats["mode:other"]
+        other = ctx.stats[m.unclaimed] if m.unclaimed else 0
         if other:
             rows.append({"parameter": "other modes", "reported": 0, "observed": other})
         bad = [r for r in rows if r["reported"] != r["observed"]]

@@ -8,11 +8,19 @@ from verifier.submission import half_unit
 
 @register
 class DistanceReconciliation(Check):
-    """Bike: `m_t9` against the sum of the records' distance_km; transit: `metro_pkm` against the
-    metro records (bus pkm is trips × bus_ride_km and is not reconciled separately). Equal within
+    """The methodology's measured parameter (`Methodology.measured`) against the exact sum of
+    its records' distance_km: bike `m_t9`, all records; transit `metro_pkm`, the metro records
+    (bus pkm is trips × bus_ride_km and is not reconciled separately). Equal within
     the rounding of the reported figure: half a unit in its last written decimal."""
 
     id = "distance.reconciliation"
+    title = {"zh": "里程核对", "en": "Mileage reconciliation"}
+    description = {
+        "zh": "核对报告的人公里（共享单车 m_t9；公共出行 metro_pkm）与记录里程之和在报告数值舍入范围内一致。",
+        "en": "Confirms the reported pkm (bike m_t9; transit metro_pkm) equals the sum of the records' distance within the rounding of the reported figure."}
+    correction = {
+        "zh": "更正报告的人公里，使其与记录里程之和一致。",
+        "en": "Correct the reported pkm to equal the sum of the records' distance."}
     catalogue = {
         "ok": Outcome("pass", "申报里程 {reported} pkm 与数据合计 {observed} pkm 一致。",
                       "Reported {reported} pkm equals the records' {observed} pkm."),
@@ -22,11 +30,11 @@ class DistanceReconciliation(Check):
     }
 
     def evaluate(self, ctx):
-        name = "m_t9" if ctx.is_bike else "metro_pkm"
+        name, stat = ctx.methodology.measured
         param = ctx.param(name)
         if param is None or param.number is None:
             return self.result("missing", what=name)
-        observed = float((ctx.stats["pkm"] if ctx.is_bike else ctx.stats["pkm:metro"]) or 0.0)
+        observed = float(ctx.stats[stat] or 0.0)
         diff = param.number - observed
         tolerance = half_unit(param.text) + 1e-9 * max(1.0, abs(observed))
         code = "ok" if abs(diff) <= tolerance else "mismatch"

@@ -27,6 +27,13 @@ class DocumentsMaterials(Check):
     the check is `manual`."""
 
     id = "documents.materials"
+    title = {"zh": "申报材料", "en": "Application materials"}
+    description = {
+        "zh": "核对附录B所列申报材料（申请表、承诺书、收益分配协议、营业执照等）是否齐全并记录文件哈希；未列出时由核证人员现场确认。",
+        "en": "Confirms the Appendix B materials (application form, undertakings, revenue-sharing agreements, business licence) exist and records their hashes; the verifier confirms them when none are listed."}
+    correction = {
+        "zh": "补充提交缺失的申报材料。",
+        "en": "Submit the missing application materials."}
     catalogue = {
         "ok": Outcome("pass", "所列 {observed} 份申请材料均存在（已记录哈希值）；内容须核证人员审阅。",
                       "All {observed} listed materials exist (hashes recorded); their content is for the verifier to review."),

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
 
-PROJECT_FACTORS = ("EF_baseline", "EF_bus", "EF_metro")  # computed from the data of claim year − 2
-
 
 @register
 class FactorValues(Check):
     """Each default value the report uses must equal the factor table's entry for the claim year
     (the calendar year of period_end): bike `Eb`; transit `EF_baseline`, `EF_bus`, `EF_metro`,
-    `bus_ride_km` and the daily caps. Transit factors for claim year Y are computed from the
-    operating data of Y − 2: an entry whose data_year is given and is not Y − 2 fails too. Not
+    `bus_ride_km` and the daily caps. Factors the methodology computes from earlier operating
+    data (`Methodology.factor_data_lag`; transit: claim year Y from Y − 2): an entry whose
+    data_year is given and is not Y − lag fails too. Not
     evaluated when no published value is on file (supply the regulator's table with --factors)."""
 
     id = "factor.values"
+    title = {"zh": "排放因子取值", "en": "Emission factor values"}
+    description = {
+        "zh": "核对所用排放因子与主管部门公布的核算年度数值一致（公共出行：项目因子采用核算年前两年的运营数据）。",
+        "en": "Confirms each factor used equals the value published for the claim year (transit - project factors from the data of the claim year minus two)."}
+    correction = {
+        "zh": "采用主管部门公布的排放因子重新计算减排量。",
+        "en": "Recompute the reduction with the published emission factors."}
     catalogue = {
         "ok": Outcome("pass", "所用缺省值与公布值一致：{summary}。", "The factors used equal the published values: {summary}."),
         "mismatch": Outcome("fail", "所用缺省值与公布值不一致：{summary}。", "Factors differ from the published values: {summary}."),
@@ -36,9 +42,9 @@ class FactorValues(Check):
             rows.append(row)
             if reported is None or abs(reported - entry.value) > 1e-12 * max(1.0, abs(entry.value)):
                 bad.append(f"{name} {reported} ≠ {entry.value}")
-            if ctx.is_transit and name in PROJECT_FACTORS and entry.data_year is not None \
-                    and entry.data_year != entry.year - 2:
-                bad.append(f"{name} data_year {entry.data_year} ≠ {entry.year - 2}")
+            lag = ctx.methodology.factor_data_lag.get(name)
+            if lag is not None and entry.data_year is not None and entry.data_year != entry.year - lag:
+                bad.append(f"{name} data_year {entry.data_year} ≠ {entry.year - lag}")
         if not rows:
             return self.result("missing", year=year)
         summary = "; ".join(bad) if bad else ", ".join(f"{r['parameter']} = {r['published']}" for r in rows)

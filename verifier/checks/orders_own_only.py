@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
-from verifier.methodology import BIKE
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -14,7 +14,13 @@ class OrdersOwnOnly(FlagCheck):
     Without an `order_source` column the data cannot answer: not evaluated."""
 
     id = "orders.own_only"
-    methodologies = frozenset({BIKE})
+    title = {"zh": "仅含自有订单", "en": "Own orders only"}
+    description = {
+        "zh": "核对申报数据不含聚合订单（order_source = aggregated），仅计入自有订单。",
+        "en": "Confirms the claimed records contain no aggregated orders (order_source = aggregated), only the applicant's own orders."}
+    correction = {
+        "zh": "从申报数据中剔除聚合订单，仅保留自有订单，并据此更正骑行次数、里程和减排量。",
+        "en": "Remove aggregated orders from the claimed data, keep own orders only, and correct ride count, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现聚合订单。", "No aggregated order is claimed."),
         "found": Outcome("fail", "{affected} 条记录为聚合订单（{pkm} pkm），已剔除。",
@@ -28,4 +34,4 @@ class OrdersOwnOnly(FlagCheck):
         return None if ctx.has("order_source") else "missing"
 
     def predicate(self, ctx):
-        return "order_source = 'aggregated'" if ctx.has("order_source") else None
+        return f"order_source = {DIALECT.text('aggregated')}" if ctx.has("order_source") else None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
-from verifier.methodology import SCHEME_START
+from verifier.constants import SCHEME_START
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -14,6 +15,13 @@ class PeriodCreditingStart(FlagCheck):
     never eligible."""
 
     id = "period.crediting_start"
+    title = {"zh": "计入期起始日期", "en": "Start of the crediting period"}
+    description = {
+        "zh": "核对计入期不早于《深圳市碳普惠管理办法》施行日 2022-08-18，且不含此前的记录。",
+        "en": "Confirms the crediting period starts on or after 2022-08-18 (effective date of the Shenzhen carbon-inclusion measures) and no earlier record is claimed."}
+    correction = {
+        "zh": "剔除 2022-08-18 之前的记录，将计入期起始日期更正为不早于 2022-08-18。",
+        "en": "Remove records dated before 2022-08-18 and start the crediting period no earlier than that date."}
     catalogue = {
         "ok": Outcome("pass", "计入期起始日 {reported} 不早于 2022-08-18，无更早的记录。",
                       "The period starts on {reported}, not before 2022-08-18; no earlier record."),
@@ -25,7 +33,7 @@ class PeriodCreditingStart(FlagCheck):
     }
 
     def predicate(self, ctx):
-        return f"record_date < DATE '{SCHEME_START.isoformat()}'"
+        return f"record_date < {DIALECT.date(SCHEME_START)}"
 
     def values(self, ctx):
         start = ctx.sub.period_start

@@ -14,6 +14,13 @@ class PeriodNaturalYear(Check):
     previous year, but not on its 1 January (that would be two whole years) and not earlier."""
 
     id = "period.natural_year"
+    title = {"zh": "按自然年核算", "en": "Accounting by natural year"}
+    description = {
+        "zh": "核对核算期以 12 月 31 日结束，起始日不早于上一年 1 月 1 日（首个不足一年的期间可并入）。",
+        "en": "Confirms the period ends on 31 December and starts no earlier than 1 January of the previous year (a first partial year may be merged)."}
+    correction = {
+        "zh": "按自然年调整核算期，并据此更正申报数据和减排量。",
+        "en": "Align the accounting period with the natural year and correct the data and the reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "核算期 {start} 至 {end} 符合自然年核算要求。", "The period {start} to {end} follows natural years."),
         "bad": Outcome("fail", "核算期 {start} 至 {end} 不符合自然年核算要求：{why}。",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -12,6 +13,13 @@ class PeriodRecordsInPeriod(FlagCheck):
     project.period_end inclusive; records outside are excluded."""
 
     id = "period.records_in_period"
+    title = {"zh": "记录日期在核算期内", "en": "Records within the period"}
+    description = {
+        "zh": "核对每条记录的日期（起点当地日期）均在核算期内。",
+        "en": "Confirms every record's date (local date of its start) lies within the accounting period."}
+    correction = {
+        "zh": "剔除核算期外的记录，并据此更正次数、里程和减排量。",
+        "en": "Remove records outside the period and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部记录日期均在核算期 {start} 至 {end} 内。",
                       "Every record is dated within the period {start} to {end}."),
@@ -27,8 +35,7 @@ class PeriodRecordsInPeriod(FlagCheck):
     def predicate(self, ctx):
         if self.evaluable(ctx):
             return None
-        return (f"record_date < DATE '{ctx.sub.period_start.isoformat()}' "
-                f"OR record_date > DATE '{ctx.sub.period_end.isoformat()}'")
+        return f"record_date < {DIALECT.date(ctx.sub.period_start)} OR record_date > {DIALECT.date(ctx.sub.period_end)}"
 
     def values(self, ctx):
         return {"start": ctx.sub.period_start, "end": ctx.sub.period_end}

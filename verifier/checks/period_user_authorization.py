@@ -14,6 +14,13 @@ class PeriodUserAuthorization(FlagCheck):
     from the latest date. Without a users file: not evaluated."""
 
     id = "period.user_authorization"
+    title = {"zh": "用户授权日期", "en": "User authorisation date"}
+    description = {
+        "zh": "核对每条记录不早于该用户授权数据采集的日期；授权名单中不存在的用户视为未授权。",
+        "en": "Confirms no record precedes its user's authorisation of data collection; a user missing from the authorisation list counts as unauthorised."}
+    correction = {
+        "zh": "剔除用户授权前及未授权用户的记录，并提供完整的用户授权记录。",
+        "en": "Remove records made before authorisation or by unauthorised users and provide the complete authorisation records."}
     catalogue = {
         "ok": Outcome("pass", "全部记录均晚于用户授权日期。", "Every record starts after its user's authorisation."),
         "found": Outcome("fail", "{affected} 条记录早于用户授权日期或用户未授权（{pkm} pkm），已剔除。",

@@ -6,14 +6,6 @@ from typing import ClassVar
 
 from verifier.checks.base import Outcome, RecordCheck
 
-EXAMPLE_FIELDS = {
-    "shenzhen-bike-sharing": ["user_id", "order_source", "start_time", "end_time", "start_lon", "start_lat",
-                              "end_lon", "end_lat", "distance_km"],
-    "shenzhen-public-transit": ["user_id", "mode", "start_time", "end_time", "entry_station", "exit_station",
-                                "distance_km"],
-}
-
-
 class FlagCheck(RecordCheck):
     """A record-level check whose outcome is the number of records the engine flagged.
 
@@ -22,7 +14,6 @@ class FlagCheck(RecordCheck):
 
     # False for checks that only warn: their records stay eligible.
     excludes: ClassVar[bool] = True
-    found_status: ClassVar[str] = "fail"
 
     def evaluable(self, ctx) -> str | None:
         """None when the check can run, else the catalogue code saying what is missing."""
@@ -35,7 +26,7 @@ class FlagCheck(RecordCheck):
         n = ctx.flagged(self.id)
         if n == 0:
             return self.result("ok", **self.values(ctx))
-        fields = [f for f in EXAMPLE_FIELDS[ctx.sub.methodology] if ctx.has(f)] + self.example_extra
+        fields = [f for f in ctx.methodology.example_fields if ctx.has(f)] + self.example_extra
         examples = ctx.engine.examples(self.id, fields, reason=self.reason_sql(ctx))
         pkm = ctx.stats.get(f"pkm:{self.id}") or 0.0
         return self.result("found", affected=n, examples=examples, pkm=round(pkm, 3), **self.values(ctx))

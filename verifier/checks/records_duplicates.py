@@ -13,6 +13,14 @@ class RecordsDuplicates(FlagCheck):
     counted. Judged on every record (the engine's window rule)."""
 
     id = "records.duplicates"
+    rule = "duplicates"
+    title = {"zh": "重复记录", "en": "Duplicate records"}
+    description = {
+        "zh": "核对不存在重复的订单号，或重复的（用户、方式、开始时间、结束时间）组合；保留首条。",
+        "en": "Confirms no trip id, nor (user, mode, start time, end time), is repeated; the first is kept."}
+    correction = {
+        "zh": "剔除重复记录，并据此更正次数、里程和减排量。",
+        "en": "Remove the repeated records and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现重复记录。", "No duplicate record."),
         "found": Outcome("fail", "{affected} 条重复记录（{pkm} pkm），保留首条，重复项已剔除。",

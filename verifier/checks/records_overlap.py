@@ -14,6 +14,14 @@ class RecordsOverlap(FlagCheck):
     it overlaps a trip whose interval strictly contains it."""
 
     id = "records.overlap"
+    rule = "overlap"
+    title = {"zh": "行程时间重叠", "en": "Overlapping trips"}
+    description = {
+        "zh": "核对同一用户不存在时间上重叠的行程；重叠时剔除较晚的一条。",
+        "en": "Confirms no user has two trips overlapping in time; the later one is excluded."}
+    correction = {
+        "zh": "说明重叠行程的原因并剔除重叠记录，据此更正次数、里程和减排量。",
+        "en": "Explain the overlapping trips, remove them and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现同一用户时间重叠的行程。", "No user has overlapping trips."),
         "found": Outcome("fail", "{affected} 条行程与同一用户更早的行程时间重叠（{pkm} pkm），已剔除较晚者。",

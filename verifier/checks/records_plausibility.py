@@ -6,14 +6,11 @@ from typing import ClassVar
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
-from verifier.methodology import BIKE
-
-EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
-
+from verifier.data.dialect import DIALECT
 
 # Great-circle distance between the start and end point (km), haversine.
-STRAIGHT_KM = (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians(end_lat - start_lat) / 2), 2) + "
-               "cos(radians(start_lat)) * cos(radians(end_lat)) * pow(sin(radians(end_lon - start_lon) / 2), 2)))")
+STRAIGHT_KM = DIALECT.great_circle_km("start_lat", "start_lon", "end_lat", "end_lon")
+DURATION_S = DIALECT.seconds_between("start_time", "end_time")
 
 
 def straight_km_sql() -> str:
@@ -26,7 +23,7 @@ def speed_kmh_sql() -> str:
     """The ride's speed: its mileage (at least the straight line, when mileage is missing or
     shorter) over its duration."""
     return (f"greatest(coalesce(distance_km, 0), coalesce({straight_km_sql()}, 0)) "
-            "/ ((epoch(end_time) - epoch(start_time)) / 3600.0)")
+            f"/ ({DURATION_S} / 3600.0)")
 
 
 @register
@@ -39,7 +36,13 @@ class RecordsPlausibility(FlagCheck):
     thresholds are the contract's."""
 
     id = "records.plausibility"
-    methodologies = frozenset({BIKE})
+    title = {"zh": "骑行合理性", "en": "Plausibility of rides"}
+    description = {
+        "zh": "标记平均速度超过 25 km/h、骑行不足 60 秒或里程小于起终点直线距离的骑行（提示，不剔除）。",
+        "en": "Flags rides faster than 25 km/h, shorter than 60 s, or with mileage below the straight-line distance (warning, not excluded)."}
+    correction = {
+        "zh": "对被标记的骑行作出说明并提供后台原始记录。",
+        "en": "Explain the flagged rides and provide the back-end source records."}
     excludes = False
     derived = {"straight_km": STRAIGHT_KM}
     MAX_SPEED_KMH: ClassVar[float] = 25.0
@@ -52,12 +55,12 @@ class RecordsPlausibility(FlagCheck):
     }
 
     def reason_sql(self, ctx):
-        return (f"concat_ws('; ', CASE WHEN epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
-                f"THEN 'duration ' || CAST(epoch(end_time) - epoch(start_time) AS BIGINT) || ' s' END, "
+        return (f"concat_ws('; ', CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} "
+                f"THEN 'duration ' || CAST({DURATION_S} AS BIGINT) || ' s' END, "
                 f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN 'speed ' || round({speed_kmh_sql()}, 1) || ' km/h' END, "
                 f"CASE WHEN distance_km < {straight_km_sql()} THEN 'mileage ' || distance_km || ' km < straight line ' "
                 f"|| round({straight_km_sql()}, 3) || ' km' END)")
 
     def predicate(self, ctx):
-        return (f"end_time > start_time AND (epoch(end_time) - epoch(start_time) < {self.MIN_DURATION_S} "
+        return (f"end_time > start_time AND ({DURATION_S} < {self.MIN_DURATION_S} "
                 f"OR {speed_kmh_sql()} > {self.MAX_SPEED_KMH} OR distance_km < {straight_km_sql()})")

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
-
-BIKE_REQUIRED = ("user_id", "start_time", "end_time", "start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
-METRO_REQUIRED = ("end_time", "entry_station", "exit_station", "distance_km")
-# NaN and ±inf (a Parquet double, or CSV text 'nan'/'inf') are not a distance: SQL's NaN > 0 holds,
-# so they are named here; the exact totals count them as nothing (verifier.data.exact).
-NOT_A_NUMBER = "NOT isfinite(coalesce(distance_km, 0))"
+from verifier.data.dialect import DIALECT
 
 
 @register
 class RecordsValidity(FlagCheck):
-    """Required fields present and parseable; end after start; distance > 0; coordinates in
+    """What each record must have, as its methodology says (`Methodology.record_problems`).
+    Required fields present and parseable; end after start; distance > 0; coordinates in
     range (longitude −180..180, latitude −90..90). Bike: user, times, both points and the
     distance. Transit: trip_id (when the column exists), user_id, mode in {bus, metro} and
     start_time; an end time, where given, after the start; metro rows also end_time,
@@ -23,6 +19,14 @@ class RecordsValidity(FlagCheck):
     distance of NaN or ±inf is invalid."""
 
     id = "records.validity"
+    rule = "validity"
+    title = {"zh": "记录有效性", "en": "Validity of records"}
+    description = {
+        "zh": "核对必填字段齐全且可解析、结束时间晚于开始时间、里程大于 0、坐标在有效范围内（公共出行：方式、站点、地铁里程等）。",
+        "en": "Confirms required fields are present and parseable, end after start, distance above 0, coordinates in range (transit - mode, stations, metro distance)."}
+    correction = {
+        "zh": "更正或剔除无效记录，并据此更正次数、里程和减排量。",
+        "en": "Correct or remove invalid records and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部记录字段齐全、格式有效。", "Every record has its required fields, valid."),
         "found": Outcome("fail", "{affected} 条记录字段缺失或无效（{pkm} pkm），已剔除。",
@@ -33,24 +37,8 @@ class RecordsValidity(FlagCheck):
         return " OR ".join(f"coalesce({b}, true)" for b in self._problems(ctx))
 
     def reason_sql(self, ctx):
-        parts = ", ".join(f"CASE WHEN coalesce({b}, true) THEN {_quote(b)} END" for b in self._problems(ctx))
+        parts = ", ".join(f"CASE WHEN coalesce({b}, true) THEN {DIALECT.text(b)} END" for b in self._problems(ctx))
         return f"concat_ws('; ', {parts})"
 
     def _problems(self, ctx) -> list[str]:
-        trip_id = ["trip_id IS NULL"] if ctx.has("trip_id") else []
-        if ctx.is_bike:
-            bad = trip_id + [f"{c} IS NULL" for c in BIKE_REQUIRED] + [
-                "NOT (end_time > start_time)", "NOT (distance_km > 0)", NOT_A_NUMBER,
-                "NOT (start_lon BETWEEN -180 AND 180)", "NOT (end_lon BETWEEN -180 AND 180)",
-                "NOT (start_lat BETWEEN -90 AND 90)", "NOT (end_lat BETWEEN -90 AND 90)"]
-        else:
-            metro = " OR ".join(f"{c} IS NULL" for c in METRO_REQUIRED) + f" OR NOT (distance_km > 0) OR {NOT_A_NUMBER}"
-            bad = trip_id + ["user_id IS NULL", "start_time IS NULL", "mode IS NULL",
-                             "mode NOT IN ('bus', 'metro')",
-                             "(end_time IS NOT NULL AND NOT (end_time > start_time))",
-                             f"(mode = 'metro' AND ({metro}))"]
-        return bad
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        return ctx.methodology.record_problems(ctx.has)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
+from verifier.recalc import recalculate
 
 
 @register
@@ -15,6 +16,14 @@ class ReductionRecalculation(Check):
     smaller of the two (0 when the applicant is not eligible)."""
 
     id = "reduction.recalculation"
+    requires = ("applicant.eligibility",)  # an ineligible applicant verifies nothing
+    title = {"zh": "减排量复算", "en": "Recalculation of the reduction"}
+    description = {
+        "zh": "以合格记录和公布的因子复算减排量，核对与报告数值的差异率不超过实质性阈值。",
+        "en": "Recomputes the reduction from the eligible records and the published factors and confirms the difference rate is within materiality."}
+    correction = {
+        "zh": "按核证复算结果更正减排量。",
+        "en": "Correct the reduction to the recalculated figure."}
     catalogue = {
         "ok": Outcome("pass", "申报减排量 {reported} tCO2，复算 {observed} tCO2，差异率 {rate} 不超过实质性水平 {materiality}。",
                       "Reported {reported} tCO2, recalculated {observed} tCO2: difference {rate}, within the materiality {materiality}."),
@@ -24,7 +33,7 @@ class ReductionRecalculation(Check):
     }
 
     def evaluate(self, ctx):
-        r = ctx.recalculation
+        r = recalculate(ctx)
         if r.get("missing"):
             return self.result("missing", what=r["missing"])
         rate = r["difference_rate"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from verifier.checks.base import Check, Outcome, register
+from verifier.constants import CRS_NAMES, DOMAINS, ENTITY_TYPES
 from verifier.errors import field_path, quoted
-from verifier.methodology import CRS_NAMES, DOMAINS, ENTITY_TYPES, METHODOLOGIES, TRANSIT
+from verifier.methodologies import get
 from verifier.submission import CITY_TIMEZONE, PLAUSIBLE_YEARS, known_timezone, parse_date, parse_number
 from verifier.uscc import is_valid_uscc
 
@@ -38,6 +39,13 @@ class ReportCompleteness(Check):
     then read in Asia/Shanghai, the methodologies' city zone, and the message says so)."""
 
     id = "report.completeness"
+    title = {"zh": "核算报告完整性", "en": "Completeness of the reduction report"}
+    description = {
+        "zh": "核对核算报告必填字段齐全且格式正确（统一社会信用代码校验位、日期、单位、参数名称）。",
+        "en": "Confirms the required fields of the reduction report are present and well-formed (USCC check character, dates, units, parameter names)."}
+    correction = {
+        "zh": "补全或更正核算报告中缺失或格式错误的字段，并重新提交核算报告。",
+        "en": "Complete or correct the missing or malformed fields of the reduction report and resubmit it."}
     catalogue = {
         "ok": Outcome("pass", "核算报告各必填字段齐全、格式正确。", "All required report fields are present and well-formed."),
         "problems": Outcome("fail", "核算报告有 {affected} 处字段缺失或格式错误：{summary}",
@@ -56,7 +64,7 @@ class ReportCompleteness(Check):
 
 
 def problems_of(sub):
-    m = METHODOLOGIES[sub.methodology]
+    m = get(sub.methodology)
     if sub.raw.get("schema_version") not in (1, "1"):
         yield _p("schema_version", f"expected 1, got {_shown(sub.raw.get('schema_version'))}")
     for section, names in TEXT_FIELDS.items():
@@ -93,7 +101,7 @@ def problems_of(sub):
             yield _p(f"results.{name}", problem)
     yield from _parameters(sub, "default_data", m.default_params)
     yield from _parameters(sub, "monitored_data", m.monitored_params)
-    if not (sub.methodology == TRANSIT) and sub.crs not in CRS_NAMES:
+    if m.coordinates and sub.crs not in CRS_NAMES:
         yield _p("data.crs", f"missing or not one of {', '.join(CRS_NAMES)}")
     if not known_timezone(sub.timezone_declared):
         yield _timezone_problem(sub.timezone_declared)
@@ -125,6 +133,8 @@ def _shown(value):
 
 def _parameters(sub, section, expected):
     items = sub.raw.get(section)
+    if items is None and not expected:
+        return  # the methodology has no parameter of this kind
     if not isinstance(items, list):
         yield _p(section, "missing (a list of {name, unit, value})")
         return

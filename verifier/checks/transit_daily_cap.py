@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
-from verifier.methodology import TRANSIT
 
 CAP_PARAMS = {"bus": "daily_cap_bus", "metro": "daily_cap_metro"}
 
@@ -30,7 +29,14 @@ class TransitDailyCap(FlagCheck):
     claim year where on file, else the reported ones."""
 
     id = "transit.daily_cap"
-    methodologies = frozenset({TRANSIT})
+    rule = "daily_cap"
+    title = {"zh": "每日出行次数上限", "en": "Daily trip cap"}
+    description = {
+        "zh": "按用户、方式和日期核对计入的出行次数不超过每日上限；超出部分（当日最晚的记录）不计入。",
+        "en": "Confirms credited trips per user, mode and day do not exceed the daily cap; the excess (the day's latest) is excluded."}
+    correction = {
+        "zh": "剔除超出每日上限的出行记录，并据此更正次数和减排量。",
+        "en": "Remove trips above the daily cap and correct counts and the reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "无用户单日出行次数超过上限（{caps}）。", "No user exceeds the daily cap ({caps})."),
         "found": Outcome("fail", "{affected} 条出行超过用户单日上限（{caps}），已剔除当日较晚者。",
@@ -38,6 +44,9 @@ class TransitDailyCap(FlagCheck):
         "missing": missing_outcome("无法评估：缺少每日出行次数上限 daily_cap_bus / daily_cap_metro。",
                                    "Not evaluated: daily_cap_bus / daily_cap_metro missing."),
     }
+
+    def rule_args(self, ctx):
+        return daily_caps(ctx)
 
     def evaluable(self, ctx):
         return None if daily_caps(ctx) else "missing"

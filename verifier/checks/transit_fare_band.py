@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
-from verifier.methodology import TRANSIT
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -15,9 +15,14 @@ class TransitFareBand(FlagCheck):
     (--fares). Needs the fare of each trip (tap data) and the table: otherwise not evaluated."""
 
     id = "transit.fare_band"
-    methodologies = frozenset({TRANSIT})
+    title = {"zh": "票价与里程区间", "en": "Fare band"}
+    description = {
+        "zh": "核对地铁行程申报里程落在所付票价对应的里程区间内（提示）。",
+        "en": "Checks a metro trip's claimed distance lies within the distance band of the fare paid (warning)."}
+    correction = {
+        "zh": "对里程与票价不符的行程作出说明。",
+        "en": "Explain the trips whose distance does not match the fare paid."}
     excludes = False
-    found_status = "warn"
     catalogue = {
         "ok": Outcome("pass", "全部地铁行程里程与所付票价的里程区间相符。",
                       "Every metro distance lies in the band of the fare paid."),
@@ -40,5 +45,5 @@ class TransitFareBand(FlagCheck):
         if self.evaluable(ctx):
             return None
         lo, hi = ctx.fares.sql_band_case("fare_fen")
-        return (f"mode = 'metro' AND fare_fen IS NOT NULL AND fare_fen > 0 AND distance_km IS NOT NULL "
+        return (f"mode = {DIALECT.text('metro')} AND fare_fen IS NOT NULL AND fare_fen > 0 AND distance_km IS NOT NULL "
                 f"AND NOT (distance_km > coalesce({lo}, -1) AND distance_km <= coalesce({hi}, 1e9))")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
-from verifier.methodology import TRANSIT
+from verifier.data.dialect import DIALECT
 
 TOLERANCE_KM = 0.01  # contract: a distance matches when it differs by at most 0.01 km
 
@@ -18,7 +18,13 @@ class TransitMetroDistance(FlagCheck):
     records.validity. Without a station-distance table: not evaluated."""
 
     id = "transit.metro_distance"
-    methodologies = frozenset({TRANSIT})
+    title = {"zh": "地铁里程", "en": "Metro trip distance"}
+    description = {
+        "zh": "核对每条地铁行程的里程与进出站站间距离表一致（允许 0.01 km 差异）。",
+        "en": "Confirms each metro trip's distance equals the station-pair distance table (0.01 km tolerance)."}
+    correction = {
+        "zh": "按站间距离表更正地铁行程里程，并据此更正 metro_pkm 和减排量。",
+        "en": "Correct metro trip distances to the station-pair table and correct metro_pkm and the reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部地铁行程里程与站间距离表一致。", "Every metro distance equals the station-pair table."),
         "found": Outcome("fail", "{affected} 条地铁行程里程与站间距离表不符或站点对不在表中（{pkm} pkm），已剔除。",
@@ -34,5 +40,5 @@ class TransitMetroDistance(FlagCheck):
     def predicate(self, ctx):
         if not ctx.station_table:
             return None
-        return (f"mode = 'metro' AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
+        return (f"mode = {DIALECT.text('metro')} AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
                 f"AND distance_km IS NOT NULL AND (table_km IS NULL OR abs(distance_km - table_km) > {TOLERANCE_KM} + 1e-9)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.methodology import TRANSIT
 
 
 @register
@@ -15,7 +14,13 @@ class TransitTapPairing(Check):
     trip and so are not claimed. `affected` counts all of them."""
 
     id = "transit.tap_pairing"
-    methodologies = frozenset({TRANSIT})
+    title = {"zh": "刷卡进出站配对", "en": "Tap pairing"}
+    description = {
+        "zh": "原始刷卡记录：每次地铁进站与同一卡 180 分钟内的下一次出站配对，统计未配对、先出后进、超时和重复刷卡。",
+        "en": "Raw taps - each metro entry pairs with the same card's next exit within 180 minutes; unpaired, reversed, over-long and duplicate taps are counted."}
+    correction = {
+        "zh": "说明未配对及异常刷卡记录的原因。",
+        "en": "Explain the unpaired and irregular tap records."}
     catalogue = {
         "ok": Outcome("pass", "{taps} 条刷卡记录全部配对：地铁 {trips_metro} 次，公交 {trips_bus} 次。",
                       "All {taps} taps accounted for: {trips_metro} metro and {trips_bus} bus trips."),

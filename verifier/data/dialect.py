@@ -188,5 +188,9 @@ class DuckDBDialect:
         scaled = f"({x} * {2.0 ** exact.SCALE!r})"
         return f"(abs({x}) < {exact.LIMIT!r} AND floor({scaled}) = {scaled})"
 
+    def has_bits(self, expr: str, mask: int) -> str:
+        """True when the integer `expr` has any bit of `mask` set (the boundary's inside bits)."""
+        return f"(({expr} & {int(mask)}) > 0)"
+
 
 DIALECT = DuckDBDialect()

@@ -26,7 +26,7 @@ from verifier.data.engine import (
 from verifier.data.sources import TripSource, open_source
 from verifier.data.sources.text import duckdb_reason
 from verifier.errors import EnvironmentFailure, InputError
-from verifier.methodology import CRS_NAMES
+from verifier.constants import CRS_NAMES
 
 sql_ident, sql_str = DIALECT.ident, DIALECT.text
 

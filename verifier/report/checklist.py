@@ -1,52 +1,39 @@
-"""The verification checklists (one YAML per methodology in the ``checklists`` resource folder).
+"""The verification checklist of a methodology, as the report reads it.
 
-A checklist names the methodology's verification points (核证要点), each answered by contract
-checks, and titles every contract check in Chinese and English. The report reads its words here.
+A methodology's checklist (``checklists/<id>.yaml``, `Methodology.checklist`) names its
+verification points (核证要点), each answered by check ids. The words about each check (title,
+description, correction, zh and en) are the check's own (`verifier/checks`), and the
+methodology's name is the methodology's: `load_checklist` puts them together for the report.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import copy
 
-import yaml
+from verifier.checks import REGISTRY
+from verifier.methodologies import get
 
-from verifier.resources import resource_dir
-
-# Contract section 5: the ids are part of the contract.
-CONTRACT_CHECK_IDS: tuple[str, ...] = (
-    "report.completeness", "report.arithmetic", "applicant.eligibility", "orders.own_only",
-    "period.crediting_start", "period.natural_year", "period.records_in_period",
-    "period.user_authorization", "boundary.geographic", "boundary.crs", "records.validity",
-    "records.duplicates", "records.overlap", "records.plausibility", "count.reconciliation",
-    "distance.reconciliation", "sample.completeness", "factor.values", "reduction.recalculation",
-    "documents.materials", "transit.metro_distance", "transit.daily_cap", "transit.tap_pairing",
-    "transit.fare_band",
-)
+# Contract section 5: the ids are part of the contract (the registry holds them in its order).
+CONTRACT_CHECK_IDS: tuple[str, ...] = tuple(REGISTRY.ids())
 
 
-@lru_cache(maxsize=8)
-def _load(methodology: str) -> dict:
-    path = resource_dir("checklists") / f"{methodology}.yaml"
-    if not path.is_file():
-        raise KeyError(f"no checklist for methodology {methodology!r}")
-    with path.open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    if data.get("methodology") != methodology:
-        raise ValueError(f"{path.name}: methodology is {data.get('methodology')!r}")
-    return data
+def check_texts() -> dict[str, dict]:
+    """Check id -> its title, description and correction, each ``{zh, en}``."""
+    return {cid: {"title": cls.title, "description": cls.description, "correction": cls.correction}
+            for cid, cls in REGISTRY.checks.items()}
 
 
 def load_checklist(methodology: str) -> dict:
-    """The checklist of ``methodology`` as a dict (a fresh copy: callers may modify it)."""
-    import copy
-
-    return copy.deepcopy(_load(methodology))
+    """The checklist of ``methodology`` with its name and every check's words (a fresh copy:
+    callers may modify it)."""
+    m = get(methodology)
+    return {**copy.deepcopy(m.checklist), "name": dict(m.name), "checks": check_texts()}
 
 
 def applicable_checks(checklist: dict) -> list[str]:
     """Contract check ids that apply to the checklist's methodology, in contract order."""
-    skip = set(checklist.get("not_applicable") or ())
-    return [c for c in CONTRACT_CHECK_IDS if c not in skip]
+    answered = {c for p in checklist["points"] for c in p["checks"]}
+    return [c for c in CONTRACT_CHECK_IDS if c in answered]
 
 
 def text(value, lang: str) -> str:

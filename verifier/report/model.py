@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from verifier.errors import escape_hidden
+from verifier.methodologies import get
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.resources import resource_dir
 
@@ -165,6 +166,7 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
         "report": findings.get("report") or {},
         "project_name": project.get("name") or applicant.get("name") or "",
         "methodology_name": text(checklist["name"], lang),
+        "formula_text": text(get(findings["methodology"]).formula_text, lang),
         "methodology_declared": project.get("methodology_name"),
         "boundary_text": project.get("boundary") or (findings.get("boundary") or {}).get("name") or "—",
         "applicant": applicant, "period": period,

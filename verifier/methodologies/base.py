@@ -1,0 +1,155 @@
+"""What a methodology is, and the registry that maps contract ids to methodologies.
+
+A methodology is one module in this package (``verifier/methodologies/<name>.py``) holding
+everything specific to it: its names, columns, completeness rules, parameters and how each is
+reconciled, the aggregates it needs, its emission formula, input forms, example fields, figures
+and its checklist. Nothing outside that module names it: the pipeline, the checks and the report
+ask the methodology. Only names and structure live here; every number a regulator publishes is
+configuration (`verifier/reference/factors.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    """A canonical record column: its SQL kind (text, time or number) and, for the sample
+    schema, the range a value should lie in (a warning, not an error)."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    gt: float | None = None
+    coerce: bool = True  # False: the sample keeps the staged value as it is (e.g. a mode label)
+
+
+class UnknownMethodology(KeyError):
+    """A methodology id that no module registered."""
+
+    def __init__(self, methodology: Any):
+        self.methodology = methodology
+        super().__init__(f"unknown methodology {methodology!r}; known: {', '.join(REGISTRY)}")
+
+
+class Methodology:
+    """Base of every methodology. A subclass sets the class attributes and overrides the
+    methods that hold its rules; one instance is registered under ``id``."""
+
+    id: ClassVar[str]
+    name: ClassVar[dict[str, str]]  # {zh, en}
+    business_models: ClassVar[tuple[str, ...]]
+    eligible_business_model: ClassVar[str]
+    default_params: ClassVar[dict[str, str]]  # name -> unit
+    monitored_params: ClassVar[dict[str, str]]  # name -> unit
+    columns: ClassVar[dict[str, Column]]  # the canonical record columns, in the contract's order
+    required_columns: ClassVar[tuple[str, ...]]  # exit 2 when absent from the trip file
+    input_forms: ClassVar[tuple[str, ...]] = ("trips",)  # data.<form> keys; "taps": raw tap files
+    coordinates: ClassVar[bool] = False  # records carry points: the boundary applies
+    example_fields: ClassVar[tuple[str, ...]] = ()  # shown with a flagged record
+    # monitored parameter -> the engine aggregate it must equal (count.reconciliation) ...
+    counted: ClassVar[dict[str, str]] = {}
+    unclaimed: ClassVar[str | None] = None  # aggregate of records no counted parameter claims
+    # ... and the one whose pkm it must equal (distance.reconciliation): (parameter, aggregate)
+    measured: ClassVar[tuple[str, str] | None] = None
+    # The formula's inputs: factors (published, else reported) and the activity it multiplies:
+    # monitored parameter -> the aggregate of the eligible records standing for it.
+    formula_factors: ClassVar[tuple[str, ...]] = ()
+    activity: ClassVar[dict[str, str]] = {}
+    formula_text: ClassVar[dict[str, str]] = {}  # {zh, en}: the recalculation, for the report
+    # Factors computed from the operating data of the claim year minus this lag (factor.values).
+    factor_data_lag: ClassVar[dict[str, int]] = {}
+    daily_by: ClassVar[str | None] = None  # the column the daily figure is split by
+    checklist_path: ClassVar[Path | None] = None  # default: checklists/<id>.yaml
+
+    # -- records ---------------------------------------------------------------------------------
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(self.columns)
+
+    def record_problems(self, has: Callable[[str], bool]) -> list[str]:
+        """SQL conditions, each true (or NULL) for a record that lacks a field it must have or
+        holds an invalid one (records.validity); `has(column)` says the data carries it."""
+        raise NotImplementedError
+
+    def sampled_complete(self, sample: pd.DataFrame) -> pd.Series:
+        """Per sampled record: True when it has what a sampled record must (sample.completeness)."""
+        raise NotImplementedError
+
+    def aggregates(self, excluded: str) -> tuple[dict[str, str], dict[str, str]]:
+        """The engine aggregates this methodology reads: (name -> SQL aggregate, name -> SQL
+        condition whose records' exact pkm is summed); `excluded` is true for an excluded record."""
+        return {}, {}
+
+    # -- the formula -----------------------------------------------------------------------------
+    def emissions(self, v: dict[str, float | None]) -> dict[str, float | None]:
+        """Baseline, project and reduction (tCO2) from the factors and the activity in `v`
+        (None where an input is missing): used by report.arithmetic on the reported figures,
+        by the recalculation on the eligible records. Per-part reductions may be added
+        (`reduction_<part>_tco2`)."""
+        raise NotImplementedError
+
+    def breakdown(self, stats: dict, v: dict, e: dict) -> list[dict] | None:
+        """The recalculation per part (e.g. per mode) for findings.json, or None."""
+        return None
+
+    # -- the checklist ---------------------------------------------------------------------------
+    @cached_property
+    def checklist(self) -> dict:
+        import yaml
+
+        from verifier.resources import resource_dir
+
+        path = self.checklist_path or resource_dir("checklists") / f"{self.id}.yaml"
+        if not Path(path).is_file():
+            raise KeyError(f"no checklist for methodology {self.id!r}")
+        with Path(path).open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        if data.get("methodology") != self.id:
+            raise ValueError(f"{Path(path).name}: methodology is {data.get('methodology')!r}")
+        return data
+
+    @property
+    def checks(self) -> frozenset[str]:
+        """The check ids that apply: those its checklist's verification points map to."""
+        return frozenset(c for p in self.checklist["points"] for c in p["checks"])
+
+    @property
+    def figures(self) -> list[str]:
+        """The figures its checklist's points show, in order."""
+        return [f for p in self.checklist["points"] for f in p.get("figures", [])]
+
+
+def product(*xs: float | None) -> float | None:
+    """The product, None when a factor is missing."""
+    return None if any(x is None for x in xs) else math.prod(xs)
+
+
+REGISTRY: dict[str, Methodology] = {}
+
+
+def register(cls: type[Methodology]) -> type[Methodology]:
+    if cls.id in REGISTRY:
+        raise ValueError(f"methodology {cls.id} registered twice")
+    REGISTRY[cls.id] = cls()
+    return cls
+
+
+def get(methodology_id: Any) -> Methodology:
+    """The registered methodology; UnknownMethodology for any other id."""
+    try:
+        return REGISTRY[methodology_id]
+    except (KeyError, TypeError):
+        raise UnknownMethodology(methodology_id) from None
+
+
+def has_all(sample: pd.DataFrame, fields: tuple[str, ...]) -> pd.Series:
+    """Per record: every one of `fields` holds a value."""
+    return sample[list(fields)].notna().all(axis=1)
