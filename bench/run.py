@@ -112,7 +112,7 @@ def child_floor_full(path: str, fmt: str, users: str) -> dict:
                   f"ORDER BY k LIMIT 5000)")
     q("users_join", f"SELECT count_if(t.start_time < u.authorized_at) FROM {src} t LEFT JOIN "
                     f"read_csv('{users}', header = true) u ON u.user_id = t.user_id")
-    t = time.perf_counter()  # verifier.run.sha256_file's loop, inlined: a reference imports no verifier code
+    t = time.perf_counter()  # verifier.pipeline.sha256_file's loop, inlined: a reference imports no verifier code
     h = _hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 22):
@@ -156,7 +156,7 @@ def child_pandas(path: str, fmt: str) -> dict:
 def child_steps(pkg: str, out: str) -> dict:
     """verify in-process with a progress callback and timers around the engine's and run's parts
     (monkeypatched here, nothing in verifier/ changes): where the time goes."""
-    import verifier.run as run
+    import verifier.pipeline as run
     from verifier.data.engine import DuckDBEngine
     from verifier.geo.boundary import Boundary
 
@@ -182,7 +182,7 @@ def child_steps(pkg: str, out: str) -> dict:
     timed(Boundary, "contains_exact", "Boundary.contains_exact (points in grid cells an outline crosses, "
                                       "in DuckDB's UDF threads)")
     for f in ("_hash_inputs", "_findings", "_figure_data", "_write_outputs", "_draw_sample"):
-        timed(run, f, f"run.{f}")
+        timed(run, f, f"pipeline.{f}")
     import verifier.report.render as render
     timed(render, "write_report", "render.write_report (html, figures, pdf, xlsx)")
 

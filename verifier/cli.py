@@ -145,7 +145,7 @@ def verify(submission, out, **options) -> None:
 
     Exit 0: conclusion pass; 1: fail; 2: the package or an option cannot be read; 3: an internal
     or environment failure (memory, disk, a missing font or library)."""
-    from verifier.run import verify as run_verify
+    from verifier.pipeline import verify as run_verify
 
     if options.get("report_date"):
         options["report_date"] = options["report_date"].date()
@@ -214,7 +214,7 @@ def import_taps(files, out, encoding) -> None:
 def demo(out, lang) -> None:
     """Verify the bundled clean sample submission and write its report."""
     from verifier.resources import resource_dir
-    from verifier.run import verify as run_verify
+    from verifier.pipeline import verify as run_verify
 
     package = resource_dir("samples") / "bike-clean"
     findings = _guard(run_verify, package, out, factors=package / "factors.yaml", seed=7, lang=lang)

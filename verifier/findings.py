@@ -1,59 +1,135 @@
-"""What a run found: one `CheckResult` per check and the `Findings` that flatten to findings.json."""
+"""What a run found: one `CheckResult` per check and the `Findings` that flatten to findings.json
+(contract section 4). Both are immutable: the report reads them, it never re-decides them."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
+from types import MappingProxyType
+from typing import Any, Mapping
 
 STATUSES = ("pass", "fail", "warn", "manual", "not_evaluated", "not_applicable")
+SCHEMA_VERSION = 1
 
 
-@dataclass
+def frozen(value: Any) -> Any:
+    """`value` read-only: mappings as MappingProxyType, lists and tuples as tuples, deeply."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: frozen(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    return value
+
+
+def plain(value: Any) -> Any:
+    """The inverse of `frozen`: dicts and lists, as json.dumps and the report read them."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
 class CheckResult:
     id: str
     status: str
     affected: int = 0
     reported: Any = None
     observed: Any = None
-    message: str = ""
-    examples: list = field(default_factory=list)
+    message: str = ""  # in the report's language (set by `in_language`)
+    examples: tuple = ()
     code: str = ""  # the catalogue entry of the check that produced the message
-    messages: dict = field(default_factory=dict)  # {"zh": ..., "en": ...}
-    details: dict = field(default_factory=dict)  # extra figures for the report
+    messages: Mapping[str, str] = field(default_factory=dict)  # {"zh": ..., "en": ...}
+    details: Mapping[str, Any] = field(default_factory=dict)  # extra figures for the report
+    # Per item the check judged (e.g. "Eb.value" -> "fail"): what the report states beside the
+    # result. Not part of findings.json (the contract fixes its fields).
+    verdicts: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"{self.id}: unknown status {self.status!r}")
+        for name in ("reported", "observed", "examples", "messages", "details", "verdicts"):
+            object.__setattr__(self, name, frozen(getattr(self, name)))
+
+    def in_language(self, lang: str) -> CheckResult:
+        """This result with `message` in `lang` (else as it is)."""
+        return replace(self, message=self.messages.get(lang, self.message))
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name != "verdicts"}
         if not out["details"]:
             del out["details"]
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> CheckResult:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
-@dataclass
+
+@dataclass(frozen=True)
 class Findings:
-    data: dict  # the findings.json document
+    """The findings.json document, block by block (contract section 4; `project`, `report`,
+    `factors` and `boundary` are the blocks the report prints besides). `conclusion` and
+    `exit_code` follow from the checks."""
+
+    tool: Mapping[str, Any]
+    methodology: str
+    applicant: Mapping[str, Any]
+    period: Mapping[str, Any]
+    inputs: tuple[Mapping[str, Any], ...]
+    parameters: Mapping[str, Any]
+    checks: tuple[CheckResult, ...]
+    sampling: Mapping[str, Any]
+    recalculation: Mapping[str, Any]
+    project: Mapping[str, Any]
+    report: Mapping[str, Any]
+    factors: tuple[Mapping[str, Any], ...]
+    boundary: Mapping[str, Any] | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name != "checks":
+                object.__setattr__(self, f.name, frozen(getattr(self, f.name)))
+        object.__setattr__(self, "checks", tuple(self.checks))
 
     @property
     def conclusion(self) -> str:
-        return self.data["conclusion"]
+        return "fail" if any(c.status == "fail" for c in self.checks) else "pass"
 
     @property
     def exit_code(self) -> int:
         return 0 if self.conclusion == "pass" else 1
 
+    def result(self, check_id: str) -> CheckResult | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
     def check(self, check_id: str) -> dict:
-        return next(c for c in self.data["checks"] if c["id"] == check_id)
+        return next(c.to_dict() for c in self.checks if c.id == check_id)
 
     def to_dict(self) -> dict:
-        return self.data
+        """The findings.json document, in the contract's order of blocks."""
+        out = {"schema_version": self.schema_version, "tool": plain(self.tool), "methodology": self.methodology,
+               "applicant": plain(self.applicant), "period": plain(self.period), "inputs": plain(self.inputs),
+               "parameters": plain(self.parameters), "checks": [c.to_dict() for c in self.checks],
+               "sampling": plain(self.sampling), "recalculation": plain(self.recalculation),
+               "conclusion": self.conclusion, "project": plain(self.project), "report": plain(self.report),
+               "factors": plain(self.factors)}
+        if self.boundary is not None:
+            out["boundary"] = plain(self.boundary)
+        return out
 
     def to_json(self) -> str:
-        return json.dumps(_clean(self.data), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+        return json.dumps(_clean(self.to_dict()), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Findings:
+        """Findings read back from findings.json (the verdicts, not written there, are empty)."""
+        blocks = {f.name: data.get(f.name) for f in fields(cls) if f.name not in ("checks", "schema_version")}
+        return cls(**blocks, checks=tuple(CheckResult.from_dict(c) for c in data.get("checks") or ()),
+                   schema_version=data.get("schema_version", SCHEMA_VERSION))
 
 
 def _clean(value: Any) -> Any:

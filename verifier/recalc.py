@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from verifier.submission import parse_number
 
+# The check results the recalculation reads (an ineligible applicant verifies nothing): the
+# pipeline recalculates once they are known.
+REQUIRES = ("applicant.eligibility",)
+
 
 def recalculate(ctx) -> dict:
     """The methodology's formula (`Methodology.emissions`) with the published factors where on
@@ -14,7 +18,7 @@ def recalculate(ctx) -> dict:
     reported = parse_number(ctx.sub.results.get("reduction_tco2"))
     s = ctx.stats
     m = ctx.methodology
-    used = {name: dict(zip(("value", "origin"), ctx.factor_value(name))) for name in m.formula_factors}
+    used = {name: {"value": (f := ctx.factor(name)).value, "origin": f.origin} for name in m.formula_factors}
     values = {name: u["value"] for name, u in used.items()}
     # counts stay integers (a count × a whole factor is written as a whole number)
     values.update({name: s[stat] if isinstance(s[stat], int) else float(s[stat]) for name, stat in m.activity.items()})

@@ -8,14 +8,14 @@ report and the docs read the same words the code emits.
 
 A check declares what it needs and the pipeline asks: `requires` (checks whose outcome it
 reads: evaluated first), `aggregates` (engine totals), `sample_test` (a column of sample.csv),
-and, for a record check, its `predicate` or the engine's window `rule` it stands for. Which
+`histograms` (report figures of the records it judges, with its thresholds), and, for a record check, its `predicate` or the engine's window `rule` it stands for. Which
 checks apply is the methodology's to say (its checklist maps its points to check ids).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from verifier.findings import CheckResult
 
@@ -31,6 +31,18 @@ class Outcome:
     status: str
     zh: str  # message template, str.format fields
     en: str
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A report figure a check contributes: how `value` (SQL) is distributed over the records
+    where `where` holds. The axis reaches at least `floor` (a threshold stays in view); `marks`
+    are the thresholds the figure draws (e.g. max_speed_kmh)."""
+
+    value: str
+    where: str
+    floor: float = 0.0
+    marks: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,12 +67,24 @@ class Check:
         """Per sampled record, True when it passes: a column of sample.csv (None: no test)."""
         return None
 
+    def histograms(self) -> dict[str, Histogram]:
+        """Figure name -> the histogram this check gives it (drawn where the methodology's
+        checklist names the figure)."""
+        return {}
+
     def evaluate(self, ctx: Context) -> CheckResult:
         raise NotImplementedError
 
+    def not_applicable(self) -> CheckResult:
+        """The result of a check that does not apply to the methodology (its checklist)."""
+        return CheckResult(self.id, NOT_APPLICABLE.status, message=NOT_APPLICABLE.zh, code="not_applicable",
+                           messages={"zh": NOT_APPLICABLE.zh, "en": NOT_APPLICABLE.en})
+
     def result(self, code: str, *, affected: int = 0, reported: Any = None, observed: Any = None,
-               examples: list | None = None, details: dict | None = None, **values: Any) -> CheckResult:
-        """A result from the catalogue entry ``code``, its message filled from ``values``."""
+               examples: list | None = None, details: dict | None = None, verdicts: dict | None = None,
+               **values: Any) -> CheckResult:
+        """A result from the catalogue entry ``code``, its message filled from ``values``;
+        ``verdicts`` (item -> status) travel with it to the report, not to findings.json."""
         outcome = self.catalogue[code]
         fields = {"affected": affected, "reported": reported, "observed": observed, **values}
         messages = {"zh": outcome.zh.format(**fields), "en": outcome.en.format(**fields)}
@@ -70,7 +94,7 @@ class Check:
             affected = 0
         return CheckResult(id=self.id, status=outcome.status, affected=affected, reported=reported,
                            observed=observed, examples=examples or [], code=code,
-                           messages=messages, details=details or {})
+                           messages=messages, details=details or {}, verdicts=verdicts or {})
 
 
 @dataclass

@@ -12,7 +12,8 @@ class FactorValues(Check):
     `bus_ride_km` and the daily caps. Factors the methodology computes from earlier operating
     data (`Methodology.factor_data_lag`; transit: claim year Y from Y − 2): an entry whose
     data_year is given and is not Y − lag fails too. Not
-    evaluated when no published value is on file (supply the regulator's table with --factors)."""
+    evaluated when no published value is on file (supply the regulator's table with --factors).
+    Its verdicts name each factor judged: "<name>.value" and, when wrong, "<name>.data_year"."""
 
     id = "factor.values"
     title = {"zh": "排放因子取值", "en": "Emission factor values"}
@@ -31,23 +32,26 @@ class FactorValues(Check):
 
     def evaluate(self, ctx):
         year = ctx.sub.claim_year
-        rows, bad = [], []
+        rows, bad, verdicts = [], [], {}
         for name in ctx.methodology.default_params:
-            entry = ctx.factors.lookup(ctx.sub.methodology, name, year)
+            f = ctx.factor(name)
+            entry = f.published
             if entry is None:
                 continue
-            reported = ctx.param(name).number if ctx.param(name) else None
-            row = {"parameter": name, "reported": reported, "published": entry.value,
-                   "year": entry.year, "data_year": entry.data_year, "source": entry.source}
-            rows.append(row)
+            reported = f.reported
+            rows.append({"parameter": name, "reported": reported, "published": entry.value,
+                         "year": entry.year, "data_year": entry.data_year, "source": entry.source})
+            verdicts[f"{name}.value"] = "pass"
             if reported is None or abs(reported - entry.value) > 1e-12 * max(1.0, abs(entry.value)):
                 bad.append(f"{name} {reported} ≠ {entry.value}")
+                verdicts[f"{name}.value"] = "fail"
             lag = ctx.methodology.factor_data_lag.get(name)
             if lag is not None and entry.data_year is not None and entry.data_year != entry.year - lag:
                 bad.append(f"{name} data_year {entry.data_year} ≠ {entry.year - lag}")
+                verdicts[f"{name}.data_year"] = "fail"
         if not rows:
             return self.result("missing", year=year)
         summary = "; ".join(bad) if bad else ", ".join(f"{r['parameter']} = {r['published']}" for r in rows)
         return self.result("mismatch" if bad else "ok", affected=len(bad), examples=rows, summary=summary,
                            reported={r["parameter"]: r["reported"] for r in rows},
-                           observed={r["parameter"]: r["published"] for r in rows})
+                           observed={r["parameter"]: r["published"] for r in rows}, verdicts=verdicts)

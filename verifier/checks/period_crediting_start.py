@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
 from verifier.constants import SCHEME_START
@@ -44,5 +46,4 @@ class PeriodCreditingStart(FlagCheck):
         start = ctx.sub.period_start
         if result.status == "pass" and start is not None and start < SCHEME_START:
             return self.result("early_period", reported=start.isoformat())
-        result.reported = start.isoformat() if start else None
-        return result
+        return replace(result, reported=start.isoformat() if start else None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from verifier.checks.base import Outcome, register
+from verifier.checks.base import Histogram, Outcome, register
 from verifier.checks.record import FlagCheck
 from verifier.data.dialect import DIALECT
 
@@ -53,6 +53,14 @@ class RecordsPlausibility(FlagCheck):
         "found": Outcome("warn", "{affected} 条骑行不合理（速度 > 25 km/h、时长 < 60 秒或里程小于起终点直线距离），请核实；未剔除。",
                          "{affected} ride(s) look implausible (speed > 25 km/h, under 60 s, or mileage below the straight line); follow up, not excluded."),
     }
+
+    def histograms(self):
+        """The mileage and speed distributions the report shows, the speed axis reaching past
+        the speed limit."""
+        return {"distance": Histogram("distance_km", "distance_km > 0"),
+                "speed": Histogram(speed_kmh_sql(), "end_time > start_time AND distance_km > 0",
+                                   floor=self.MAX_SPEED_KMH * 1.2,
+                                   marks={"max_speed_kmh": self.MAX_SPEED_KMH, "min_duration_s": self.MIN_DURATION_S})}
 
     def reason_sql(self, ctx):
         return (f"concat_ws('; ', CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} "

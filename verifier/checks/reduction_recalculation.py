@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.recalc import recalculate
+from verifier.recalc import REQUIRES
 
 
 @register
@@ -16,7 +16,7 @@ class ReductionRecalculation(Check):
     smaller of the two (0 when the applicant is not eligible)."""
 
     id = "reduction.recalculation"
-    requires = ("applicant.eligibility",)  # an ineligible applicant verifies nothing
+    requires = REQUIRES  # what the recalculation reads: it is made before this check runs
     title = {"zh": "减排量复算", "en": "Recalculation of the reduction"}
     description = {
         "zh": "以合格记录和公布的因子复算减排量，核对与报告数值的差异率不超过实质性阈值。",
@@ -33,7 +33,7 @@ class ReductionRecalculation(Check):
     }
 
     def evaluate(self, ctx):
-        r = recalculate(ctx)
+        r = ctx.recalculation
         if r.get("missing"):
             return self.result("missing", what=r["missing"])
         rate = r["difference_rate"]

@@ -13,7 +13,7 @@ def daily_caps(ctx) -> dict[str, int] | None:
     reported one; None when either mode has neither."""
     caps = {}
     for mode, name in CAP_PARAMS.items():
-        value, _ = ctx.factor_value(name)
+        value = ctx.factor(name).value
         if value is None:
             return None
         caps[mode] = int(value)  # 每日平均出行次数, truncated to an integer

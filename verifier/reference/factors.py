@@ -31,10 +31,28 @@ class Factor:
     data_year: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
+class FactorUse:
+    """One factor of a filing: the value its report states, the published entry on file for
+    the claim year, and the value a recalculation uses (the published one where on file)."""
+
+    parameter: str
+    reported: float | None
+    published: Factor | None
+
+    @property
+    def value(self) -> float | None:
+        return self.published.value if self.published is not None else self.reported
+
+    @property
+    def origin(self) -> str:
+        return "published" if self.published is not None else "reported"
+
+
+@dataclass(frozen=True)
 class FactorTable:
     path: Path
-    entries: list[Factor]
+    entries: tuple[Factor, ...]
 
     @classmethod
     def load(cls, path: Path | str | None) -> FactorTable:
@@ -50,13 +68,17 @@ class FactorTable:
         items = raw.get("factors") if isinstance(raw, dict) else raw
         if not isinstance(items, list):
             raise InputError(path, "--factors", "expected a list of factors (or a 'factors:' list)")
-        return cls(path, [_entry(path, i, item) for i, item in enumerate(items, start=1)])
+        return cls(path, tuple(_entry(path, i, item) for i, item in enumerate(items, start=1)))
 
     def lookup(self, methodology: str, parameter: str, year: int | None) -> Factor | None:
         for entry in self.entries:
             if (entry.methodology, entry.parameter, entry.year) == (methodology, parameter, year):
                 return entry
         return None
+
+    def use(self, methodology: str, parameter: str, year: int | None, reported: float | None) -> FactorUse:
+        """The factor `parameter` as a filing uses it: its reported value beside the entry on file."""
+        return FactorUse(parameter, reported, self.lookup(methodology, parameter, year))
 
 
 def _entry(path: Path, index: int, item: Any) -> Factor:

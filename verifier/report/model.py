@@ -1,6 +1,8 @@
-"""The report's view model: findings.json + checklist + sample -> plain dicts for the template.
+"""The report's view model: the findings + checklist + sample -> plain dicts for the template.
 
-No HTML here: the template (autoescaped) decides how things look.
+No HTML here: the template (autoescaped) decides how things look. Nothing here decides a
+verdict: statuses, the sampling result and which factors differ are the checks' (their results
+and verdicts); this module only arranges and formats them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pandas as pd
 import yaml
 
 from verifier.errors import escape_hidden
+from verifier.findings import Findings
 from verifier.methodologies import get
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.resources import resource_dir
@@ -84,8 +87,9 @@ def worst(statuses) -> str:
     return next((s for s in STATUS_ORDER if s in present), "not_applicable")
 
 
-def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> dict:
+def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> dict:
     t = translator(lang)
+    findings = typed.to_dict()
     checks = {c["id"]: c for c in findings.get("checks", [])}
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
 
@@ -137,12 +141,7 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
     excluded = [{"title": titles.get(e.get("check"), e.get("check")), "id": e.get("check"),
                  "records": fmt_num(e.get("records")), "pkm": fmt_num(e.get("pkm"))}
                 for e in rec.get("excluded") or []]
-    factor_reasons = [
-        t("reason_factor").format(p=f["parameter"], r=fmt_num(f.get("reported")),
-                                  v=fmt_num(f.get("published")))
-        for f in findings.get("factors") or []
-        if f.get("published") is not None and f.get("reported") is not None
-        and not math.isclose(float(f["published"]), float(f["reported"]), rel_tol=1e-12)]
+    factor_reasons = _factor_reasons(typed, t)
     per_mode = [{**m, "mode_label": t(f"mode_{m['mode']}") if m.get("mode") in ("bus", "metro")
                  else m.get("mode"), "records": fmt_num(m.get("records")),
                  "eligible": fmt_num(m.get("eligible")), "pkm": fmt_num(m.get("pkm")),
@@ -189,7 +188,7 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
             "allowed_deviations": fmt_num(sampling.get("allowed_deviations")),
             "size": fmt_num(sampling.get("size")), "deviations": fmt_num(sampling.get("deviations")),
             "upper_rate": fmt_pct(sampling.get("upper_deviation_rate")),
-            "status": _sampling_status(sampling),
+            "status": (checks.get(SAMPLING_CHECK) or {}).get("status", "not_evaluated"),
         },
         "no_records": sampling.get("population") == 0,
         "boundary": findings.get("boundary"),
@@ -201,12 +200,18 @@ def build(findings: dict, sample: pd.DataFrame, checklist: dict, lang: str) -> d
     }
 
 
-def _sampling_status(sampling: dict) -> str:
-    """The sampling result as sample.completeness judges it: nothing drawn is not_evaluated."""
-    if not sampling.get("size"):
-        return "not_evaluated"
-    ok = (sampling.get("upper_deviation_rate") or 0) <= (sampling.get("tolerable_rate") or 0)
-    return "pass" if ok else "fail"
+SAMPLING_CHECK = "sample.completeness"  # judges the sampling result
+FACTOR_CHECK = "factor.values"  # judges each factor used against the published one
+
+
+def _factor_reasons(findings: Findings, t) -> list[str]:
+    """Why the recalculation differs, factor by factor: those whose value factor.values found
+    differing from the published one (its verdicts), with both values."""
+    result = findings.result(FACTOR_CHECK)
+    verdicts = result.verdicts if result is not None else {}
+    return [t("reason_factor").format(p=f["parameter"], r=fmt_num(f.get("reported")), v=fmt_num(f.get("published")))
+            for f in findings.factors or ()
+            if verdicts.get(f"{f['parameter']}.value") == "fail" and f.get("reported") is not None]
 
 
 # The fields the printed sample list shows (all fields are in sample.csv and sample.xlsx).

@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from verifier.findings import Findings
 from verifier.report import model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
@@ -57,11 +57,17 @@ def _page_css(t, templates: Path) -> Markup:
         f"font-family: {CSS_SANS}; font-size: 7.5pt; color: #555; }} }}")
 
 
-def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], lang: str) -> str:
+def typed(findings: Findings | dict) -> Findings:
+    """The findings as the run made them, or read back from a findings.json document."""
+    return findings if isinstance(findings, Findings) else Findings.from_dict(findings)
+
+
+def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str) -> str:
     """The report as HTML; ``figures`` maps a figure name to its URL."""
     if lang not in LANGS:
         raise ValueError(f"unknown report language {lang!r} (zh or en)")
-    checklist = load_checklist(findings["methodology"])
+    findings = typed(findings)
+    checklist = load_checklist(findings.methodology)
     ctx = model.build(findings, sample, checklist, lang)
     t = model.translator(lang)
     status_label = {s: t(f"st_{s}") for s in model.STATUS_ORDER}
@@ -79,15 +85,16 @@ def render_html(findings: dict, sample: pd.DataFrame, figures: dict[str, str], l
                            page_css=_page_css(t, templates))
 
 
-def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: FigureData,
+def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
                  lang: str = "zh") -> None:
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``."""
     out_dir = Path(out_dir)
+    findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
-    checklist = load_checklist(findings["methodology"])
+    checklist = load_checklist(findings.methodology)
     names = [f for p in checklist["points"] for f in p.get("figures", [])]
-    period = findings.get("period") or {}
+    period = findings.period or {}
     # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
     span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
@@ -98,7 +105,7 @@ def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: F
     html = render_html(findings, sample, urls, lang)
     (out_dir / "report.html").write_text(html, encoding="utf-8")
 
-    report = findings.get("report") or {}
+    report = findings.report or {}
     number = str(report.get("number") or "")
     date = str(report.get("date") or period.get("end") or "2000-01-01")  # never the clock
     attachments = {}
@@ -114,8 +121,8 @@ def write_report(out_dir: Path, findings: dict, sample: pd.DataFrame, figures: F
     write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number)
 
 
-def _fallback(name: str, findings: dict, sample: pd.DataFrame) -> bytes:
+def _fallback(name: str, findings: Findings, sample: pd.DataFrame) -> bytes:
     """The evidence file when the caller has not written it (used standalone)."""
     if name == "findings.json":
-        return (json.dumps(findings, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        return findings.to_json().encode("utf-8")
     return sample.to_csv(index=False).encode("utf-8")

@@ -1,0 +1,463 @@
+"""One verification run as typed phases: the inputs are read (`Inputs`), the records staged
+(`Staged`), measured in the engine (`Measures`), the checks evaluated (`CheckResult`s and the
+recalculation), and the `Findings` and the report written atomically. Each phase is immutable;
+what a check reads is a `verifier.context.Context` built from them."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import duckdb
+import pandas as pd
+
+from verifier import __version__
+from verifier.checks import REGISTRY
+from verifier.checks.base import Check
+from verifier.checks.documents_materials import listed_documents
+from verifier.checks.period_records_in_period import PeriodRecordsInPeriod
+from verifier.checks.record import FlagCheck
+from verifier.constants import CRS_NAMES
+from verifier.context import Context, Inputs, Measures, Options
+from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
+from verifier.data.sources import InputSpec, Staged, stage_input
+from verifier.errors import InputError
+from verifier.findings import CheckResult, Findings, frozen
+from verifier.methodologies import Methodology, get
+from verifier.outdir import check_out, replace_dir, temp_beside
+from verifier.recalc import REQUIRES as RECALCULATION_REQUIRES, recalculate
+from verifier.reference.factors import FactorTable, default_materiality
+from verifier.report.fonts import preflight
+from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
+from verifier.submission import Submission, load_submission, parse_number
+
+MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
+
+
+def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
+           seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
+           lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
+           write_pdf: bool = True, progress=None) -> Findings:
+    """Verify a submission package and write findings.json, sample.csv and the report to `out`.
+
+    Raises InputError (exit 2) before anything is written when the package or an option cannot
+    be read. `progress(step)` is told each step as it starts (for a progress bar)."""
+    preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
+    step = progress or (lambda name: None)
+    step("reading the package")
+    out = check_out(out, _input_paths(submission, factors, boundary, fares, temp_dir))
+    warm_up = _warm_up(write_pdf)
+    opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
+    given = read_inputs(submission, opts, factors, boundary, fares)
+    with _environment_failures(), \
+            DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
+            hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
+            step("staging the records")
+            staged = Context(given, stage(given, engine), engine)
+            measured = measure(staged, step, imports_ready=warm_up.join)
+            step("evaluating the checks")
+            results, recalculation = evaluate(measured)
+            step("hashing the inputs")
+            inputs = _count_records(measured, hashes.result())
+        findings = _findings(measured, results, recalculation, inputs, report_date)
+        figures = _figure_data(measured) if write_pdf else None
+    step("writing the report")
+    with _environment_failures():
+        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
+    return findings
+
+
+def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
+    """The submission and the reference data the options name (InputError when unreadable)."""
+    sub = load_submission(submission)
+    return Inputs(sub=sub, opts=opts, methodology=get(sub.methodology), factors=FactorTable.load(factors),
+                  boundary=_boundary(boundary, opts.boundary_crs), fares=_fares(fares))
+
+
+def _input_paths(submission, factors, boundary, fares, temp_dir) -> dict:
+    """Every path the run reads (the package folder holds the data files), for check_out."""
+    package = Path(submission)
+    return {"package": package if not package.is_file() else package.parent, "--factors": factors,
+            "--boundary": boundary, "--fares": fares, "--temp-dir": temp_dir}
+
+
+@contextmanager
+def _environment_failures():
+    """Out of memory or disk after the package was read is the machine's failure, not the
+    applicant's (exit 3 with what helps); any other engine error there is an internal error."""
+    try:
+        yield
+    except (duckdb.Error, MemoryError, OSError) as exc:
+        if (failure := environment_failure(exc)) is None:
+            raise
+        raise failure from None
+
+
+def _warm_up(write_pdf: bool) -> threading.Thread:
+    """Import the libraries needed only after the full-population passes (statistics, schemas,
+    report) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
+    imports overlap with staging instead of adding to it. Join the thread before the first use
+    (two threads importing the same modules could otherwise wait on each other's import locks)."""
+    names = ["scipy.stats", "verifier.schemas"] + (["verifier.report.render"] if write_pdf else [])
+
+    def load():
+        import importlib
+
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001: the import on first use reports it
+                return
+
+    thread = threading.Thread(target=load, name="verifier-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+# -- options and reference data ---------------------------------------------------------------
+def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs) -> Options:
+    def bad(name, why):
+        return InputError("command line", name, why)
+
+    if not 0 < confidence < 1:
+        raise bad("--confidence", "must be between 0 and 1 (e.g. 0.95)")
+    if not 0 < tolerable < 1:
+        raise bad("--tolerable-rate", "must be between 0 and 1 (e.g. 0.05)")
+    if not 0 <= expected < tolerable:
+        raise bad("--expected-rate", "must be at least 0 and below the tolerable rate")
+    if materiality is not None and not 0 < materiality < 1:
+        raise bad("--materiality", "must be between 0 and 1 (e.g. 0.05)")
+    if lang not in ("zh", "en"):
+        raise bad("--lang", "must be zh or en")
+    if boundary_crs not in ("wgs84", "gcj02"):
+        raise bad("--boundary-crs", "must be wgs84 or gcj02")
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise bad("--seed", "must be a non-negative integer")
+    drawn = seed is None
+    return Options(seed=draw_seed() if drawn else seed, seed_drawn=drawn, confidence=confidence,
+                   tolerable_rate=tolerable, expected_rate=expected, materiality=materiality, lang=lang,
+                   boundary_crs=boundary_crs)
+
+
+def _boundary(path, crs):
+    from verifier.geo.boundary import Boundary
+
+    return Boundary.from_geojson(Path(path), crs) if path else Boundary.default()
+
+
+def _fares(path):
+    if not path:
+        return None
+    from verifier.transit.fares import FareTable
+
+    return FareTable.load(Path(path))
+
+
+# -- staging ----------------------------------------------------------------------------------
+def stage(given: Inputs, engine) -> Staged:
+    """Stage the records (by the input adapter of the submission's data form) and the reference
+    tables into the engine."""
+    sub, m = given.sub, given.methodology
+    return stage_input(engine, InputSpec(
+        files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
+        canonical=m.column_names, required=m.required_columns,
+        column_map=sub.column_map, boundary=given.boundary if m.coordinates else None,  # records without points
+        derived=_derived_columns(m), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
+        form="taps" if sub.uses_taps else "trips"))
+
+
+def _derived_columns(m: Methodology) -> dict[str, str]:
+    """The columns the applicable record checks derive (RecordCheck.derived)."""
+    out: dict[str, str] = {}
+    for cls in REGISTRY.checks.values():
+        if cls.id in m.checks:
+            out.update(getattr(cls, "derived", {}))
+    return out
+
+
+def _checks(ctx: Context) -> tuple[list[Check], list[Check]]:
+    """Every check, each after the checks it requires, and those of them that apply."""
+    checks = [cls() for cls in REGISTRY.in_order()]
+    return checks, [c for c in checks if c.id in ctx.methodology.checks]
+
+
+# -- measures ---------------------------------------------------------------------------------
+def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
+    """The record checks' flags, the aggregates and the sample in the engine: `ctx` with its
+    Measures."""
+    _, applicable = _checks(ctx)
+    flags = [c for c in applicable if isinstance(c, FlagCheck)]
+    rules = {c.rule: c for c in flags if c.rule}  # the engine's window rules
+    predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
+    daily_cap = rules["daily_cap"].rule_args(ctx) if "daily_cap" in rules else None
+    ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
+    step("record-level checks")
+    validity = rules["validity"].predicate(ctx) if "validity" in rules else "false"  # the window rules' base
+    ctx.engine.flag(predicates, validity, daily_cap=daily_cap)
+    extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
+    for check in applicable:
+        extra.update(check.aggregates(ctx))
+    step("totals")
+    stats = ctx.engine.aggregate(extra, pkm)
+    step("drawing the sample")
+    imports_ready()
+    sample, sampling, table, map_points = _draw_sample(ctx, [c.id for c in flags], applicable)
+    o = ctx.opts
+    claimed = parse_number(ctx.sub.results.get("reduction_tco2"))
+    materiality, source = ((o.materiality, "--materiality") if o.materiality is not None
+                           else default_materiality(claimed))
+    return replace(ctx, measures=Measures(
+        stats=MappingProxyType(stats), sample=sample, sampling=frozen(sampling), sample_table=table,
+        map_points=map_points, materiality=materiality, materiality_source=source))
+
+
+def _draw_sample(ctx: Context, flag_ids: list[str], checks: list[Check]):
+    """The attribute sample: size from the plan, records by md5 rank, each record's outcomes
+    (the checks' sample tests, then the record checks' flags). Returns the sample, the
+    `sampling` block, sample.csv's table and the records drawn for the map."""
+    o = ctx.opts
+    plan = plan_sample(o.confidence, o.tolerable_rate, o.expected_rate)
+    size = min(plan.size, ctx.population)
+    drawn = ctx.engine.sample(o.seed, size, extra=max(0, MAP_POINTS - size))
+    sample = drawn.head(size).copy()
+    tested = [c.id for c in checks if _sample_test(c, ctx, sample)]
+    for cid in flag_ids:
+        if cid in sample.columns:
+            sample[cid] = sample[cid].map({True: "fail", False: "pass"})
+    deviations = int(sum((sample[cid] == "fail").sum() for cid in tested))
+    upper = upper_deviation_rate(deviations, size, o.confidence) if size else 1.0
+    sampling = {"method": "md5-rank", "seed": o.seed, "population": int(ctx.population), "size": int(size),
+                "deviations": deviations, "upper_deviation_rate": round(float(upper), 6),
+                "confidence": o.confidence, "tolerable_rate": o.tolerable_rate, "expected_rate": o.expected_rate,
+                "allowed_deviations": plan.allowed_deviations, "planned_size": plan.size,
+                "selection": 'md5("<seed>:<record_key>") ascending'}
+    from verifier.schemas import validate_sample
+
+    tests = tested + [c for c in flag_ids if c in sample.columns]
+    fields = ["record_key"] + [c for c in ctx.methodology.columns if ctx.has(c)]
+    table = sample[fields + tests].reset_index(drop=True)
+    if table.empty:  # no record drawn: DuckDB types an empty text column as object, not text
+        table = table.astype({c: "str" for c in table.columns if table[c].dtype == object})
+    table, sampling["range_warnings"] = validate_sample(ctx.sub.methodology, table, tuple(tests))
+    return sample, sampling, table, drawn
+
+
+def _sample_test(check: Check, ctx: Context, sample: pd.DataFrame) -> bool:
+    """Add the check's outcome per sampled record to `sample`; False when it has no sample test."""
+    passed = check.sample_test(ctx, sample)
+    if passed is not None:
+        sample[check.id] = passed.map({True: "pass", False: "fail"})
+    return passed is not None
+
+
+# -- check results ----------------------------------------------------------------------------
+def evaluate(ctx: Context) -> tuple[list[CheckResult], Mapping]:
+    """Every check's result (in the contract's order, messages in the report's language) and
+    the recalculation. Each check reads `ctx` with the results of the checks it requires; the
+    recalculation is made once, as soon as the results it reads (recalc.REQUIRES) are known."""
+    checks, applicable = _checks(ctx)
+    applies = {c.id for c in applicable}
+    results: dict[str, CheckResult] = {}
+    recalculation = None
+    for check in checks:
+        recalculation = recalculation or _recalculate_when_ready(ctx, results)
+        if check.id in applies:
+            results[check.id] = check.evaluate(replace(ctx, results=_subset(results, check.requires),
+                                                       recalculation=recalculation))
+        else:
+            results[check.id] = check.not_applicable()
+    recalculation = recalculation or _recalculate_when_ready(ctx, results)
+    return [results[cid].in_language(ctx.opts.lang) for cid in REGISTRY.ids()], recalculation
+
+
+def _recalculate_when_ready(ctx: Context, results: dict[str, CheckResult]) -> Mapping | None:
+    if not all(cid in results for cid in RECALCULATION_REQUIRES):
+        return None
+    return frozen(recalculate(replace(ctx, results=_subset(results, RECALCULATION_REQUIRES))))
+
+
+def _subset(results: dict[str, CheckResult], ids) -> Mapping[str, CheckResult]:
+    return MappingProxyType({cid: results[cid] for cid in ids})
+
+
+# -- findings ---------------------------------------------------------------------------------
+def _findings(ctx: Context, checks: list[CheckResult], recalculation: Mapping, inputs: list[dict],
+              report_date) -> Findings:
+    sub, o, m = ctx.sub, ctx.opts, ctx.measures
+    boundary = ctx.boundary
+    return Findings(
+        tool={"name": "verifier", "version": __version__},
+        methodology=sub.methodology,
+        applicant={"name": sub.applicant.get("name"), "uscc": sub.applicant.get("uscc")},
+        period={"start": _iso(sub.project.get("period_start")), "end": _iso(sub.project.get("period_end"))},
+        inputs=inputs,
+        parameters={"seed": o.seed, "confidence": o.confidence, "tolerable_rate": o.tolerable_rate,
+                    "expected_rate": o.expected_rate, "materiality": m.materiality,
+                    "materiality_source": m.materiality_source, "seed_drawn": o.seed_drawn,
+                    "lang": o.lang, "boundary_crs": o.boundary_crs},
+        checks=tuple(checks),
+        sampling=m.sampling,
+        recalculation=recalculation,
+        project={"name": sub.project.get("name"), "methodology_name": sub.project.get("methodology_name")},
+        report=_report_meta(sub, inputs, o.seed, report_date),
+        factors=_factor_rows(ctx),
+        boundary=None if boundary is None else {"name": boundary.name, "source": boundary.source,
+                                                "licence": boundary.licence},
+    )
+
+
+def _iso(value):
+    from verifier.submission import parse_date
+
+    d = parse_date(value)
+    return d.isoformat() if d else (None if value is None else str(value))
+
+
+def _report_meta(sub: Submission, inputs: list[dict], seed: int, report_date) -> dict:
+    """Report number from the inputs' hashes and the seed; date the given one, else the day after
+    the period (so the same inputs always give the same report, byte for byte)."""
+    digest = hashlib.sha256(("|".join(i["sha256"] for i in inputs) + f"|{seed}").encode()).hexdigest()
+    year = sub.claim_year or "0000"
+    if report_date is None:
+        end = sub.period_end
+        report_date = (end + timedelta(days=1)) if end else date(1970, 1, 1)
+    return {"number": f"SZCI-{year}-{digest[:8].upper()}", "date": str(report_date)}
+
+
+def _factor_rows(ctx: Context) -> list[dict]:
+    """The findings' `factors` block: each default parameter, reported beside published."""
+    rows = []
+    for name in ctx.methodology.default_params:
+        f = ctx.factor(name)
+        entry = f.published
+        rows.append({"parameter": name, "reported": f.reported, "published": entry.value if entry else None,
+                     "source": entry.source if entry else None, "year": ctx.sub.claim_year})
+    return rows
+
+
+def _hash_inputs(sub: Submission, factors, boundary, fares) -> list[dict]:
+    items = [("report", sub.report_path)]
+    for role, paths in sub.data_files.items():
+        for p in paths:
+            parts = sorted(x for x in p.iterdir() if x.suffix.lower() == ".parquet") if p.is_dir() else [p]
+            items += [(role, x) for x in parts]
+    items += [(f"document:{k}", sub.root / v) for k, v in listed_documents(sub).items()]
+    for role, p in (("factors", factors), ("boundary", boundary), ("fares", fares)):
+        if p:
+            items.append((role, Path(p)))
+    return [{"role": role, "path": _display(sub.root, p), "sha256": sha256_file(p), "records": None}
+            for role, p in items]
+
+
+def _count_records(ctx: Context, inputs: list[dict]) -> list[dict]:
+    """`inputs` with the records per trip file (Parquet metadata; a single CSV holds them all)."""
+    trips = [n for n, i in enumerate(inputs) if i["role"] in ("trips", "taps")]
+    counts: list = []
+    if len(trips) == 1:
+        counts = [int(ctx.tap_stats.taps if ctx.tap_stats else ctx.population)]
+    elif trips and not ctx.sub.uses_taps:
+        counts = ctx.engine.parquet_counts([ctx.sub.root / inputs[n]["path"] for n in trips])
+    records = dict(zip(trips, counts))
+    return [{**i, "records": records[n]} if n in records else i for n, i in enumerate(inputs)]
+
+
+def _display(root: Path, p: Path) -> str:
+    try:
+        return Path(p).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- report data and output --------------------------------------------------------------------
+def _figure_data(ctx: Context):
+    """What the report's figures draw: the methodology names them (its checklist), the checks
+    give the histograms' axes and thresholds and the period check its predicate."""
+    from verifier.report.figures import FigureData
+
+    engine, sub, m = ctx.engine, ctx.sub, ctx.methodology
+    wanted = set(m.figures)
+    out_of_period = PeriodRecordsInPeriod().predicate(ctx) or "false"
+    points = _map_points(ctx) if "map" in wanted and m.coordinates else None
+    specs = {name: h for check in _checks(ctx)[1] for name, h in check.histograms().items() if name in wanted}
+    hists = {}
+    if specs and not ctx.population:  # drawn empty: the report shows there was nothing
+        hists = dict.fromkeys(specs, pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
+    elif specs:
+        hists = _histograms(engine, {name: (h.value, h.where, h.floor) for name, h in specs.items()})
+    return FigureData(
+        methodology=sub.methodology,
+        boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
+        points=points,
+        distance_hist=hists.get("distance"),
+        speed_hist=hists.get("speed"),
+        daily=engine.daily(out_of_period),
+        thresholds={k: v for h in specs.values() for k, v in h.marks.items()},
+        per_mode_daily=engine.daily(out_of_period, by_mode=True) if m.daily_by else None,
+    )
+
+
+def _map_points(ctx: Context) -> pd.DataFrame | None:
+    """The records drawn for the map, in WGS-84, each end marked inside the boundary or not."""
+    from verifier.geo.crs import convert
+
+    sub, pts = ctx.sub, ctx.measures.map_points
+    if sub.crs not in CRS_NAMES or not len(pts):
+        return None
+    bit = 1 << CRS_NAMES.index(sub.crs)
+    sx, sy = convert(pts["start_lon"].to_numpy(float), pts["start_lat"].to_numpy(float), sub.crs, "wgs84")
+    ex, ey = convert(pts["end_lon"].to_numpy(float), pts["end_lat"].to_numpy(float), sub.crs, "wgs84")
+    return pd.DataFrame({"start_lon": sx, "start_lat": sy, "end_lon": ex, "end_lat": ey,
+                         "start_inside": (pts["start_geo"].fillna(0).astype(int) & bit) > 0,
+                         "end_inside": (pts["end_geo"].fillna(0).astype(int) & bit) > 0})
+
+
+def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40) -> dict:
+    """name -> a histogram of expr where `where` holds, for specs name -> (expr, where, floor):
+    about `bins` bars of a round width over the bulk of the data (the top 0.5 % piled into the
+    last bar; `floor` keeps a threshold inside the range); None where no value is given."""
+    tops = engine.quantiles({name: (expr, 0.995, where) for name, (expr, where, _) in specs.items()})
+    axes = {}
+    for name, (expr, where, floor) in specs.items():
+        if tops[name] is None:
+            continue
+        top = max(float(tops[name]), floor, 1e-6)
+        raw = top / bins
+        magnitude = 10 ** math.floor(math.log10(raw))
+        width = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+        axes[name] = (expr, width, where, math.ceil(top / width) * width - width / 2)
+    hists = engine.histograms(axes) if axes else {}
+    return {name: hists.get(name) for name in specs}
+
+
+def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
+    """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
+    (verifier.outdir): a failure at any point leaves `out` as it was."""
+    tmp = temp_beside(out)
+    try:
+        (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
+        sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")
+        if write_pdf:
+            from verifier.report.render import write_report
+
+            write_report(tmp, findings, sample, figures, lang=lang)
+        replace_dir(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
