@@ -158,8 +158,8 @@ def stage(ctx: Context) -> None:
     sub = ctx.sub
     staged = stage_input(ctx.engine, InputSpec(
         files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
-        canonical=ctx.methodology.column_names, required=ctx.methodology.required_columns,
-        column_map=sub.column_map, boundary=ctx.boundary if ctx.methodology.coordinates else None,  # records without points
+        canonical=ctx.methodology.columns, required=ctx.methodology.required_columns,
+        column_map=sub.column_map, coordinates=ctx.methodology.coordinates, boundary=ctx.boundary,
         derived=_derived_columns(ctx), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
         form="taps" if sub.uses_taps else "trips"))
     ctx.columns, ctx.population = staged.columns, staged.population
@@ -184,13 +184,11 @@ def _run_checks(ctx: Context, step, imports_ready=lambda: None) -> list[CheckRes
     checks = [cls() for cls in REGISTRY.in_order()]  # each after the checks it requires
     applicable = [c for c in checks if _applies(c, ctx)]
     flags = [c for c in applicable if isinstance(c, FlagCheck)]
-    rules = {c.rule: c for c in flags if c.rule}  # the engine's window rules
+    rules = {c.id: (c.rule, c.rule_args(ctx)) for c in flags if c.rule}  # the engine's window rules
     predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
-    daily_cap = rules["daily_cap"].rule_args(ctx) if "daily_cap" in rules else None
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
-    validity = rules["validity"].predicate(ctx) if "validity" in rules else "false"  # the window rules' base
-    ctx.engine.flag(predicates, validity, daily_cap=daily_cap)
+    ctx.engine.flag(predicates, rules)
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     for check in applicable:
         extra.update(check.aggregates(ctx))
@@ -393,7 +391,7 @@ def _figure_data(ctx: Context):
         daily=engine.daily(out_of_period),
         thresholds={"max_speed_kmh": RecordsPlausibility.MAX_SPEED_KMH,
                     "min_duration_s": RecordsPlausibility.MIN_DURATION_S},
-        per_mode_daily=engine.daily(out_of_period, by_mode=True) if m.daily_by else None,
+        per_mode_daily=engine.daily(out_of_period, by=m.daily_by) if m.daily_by else None,
     )
 
 

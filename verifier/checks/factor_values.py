@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
+from verifier.tolerance import same_factor
 
 
 @register
@@ -40,7 +41,7 @@ class FactorValues(Check):
             row = {"parameter": name, "reported": reported, "published": entry.value,
                    "year": entry.year, "data_year": entry.data_year, "source": entry.source}
             rows.append(row)
-            if reported is None or abs(reported - entry.value) > 1e-12 * max(1.0, abs(entry.value)):
+            if not same_factor(reported, entry.value):
                 bad.append(f"{name} {reported} ≠ {entry.value}")
             lag = ctx.methodology.factor_data_lag.get(name)
             if lag is not None and entry.data_year is not None and entry.data_year != entry.year - lag:
