@@ -10,8 +10,20 @@ import pytest
 
 from verifier.data.engine import DuckDBEngine, EngineOptions
 from verifier.data.sources import open_source
+from verifier.methodologies import get
 
-N = 400_000  # several CSV buffers and Parquet row groups, so parallel readers are exercised
+N = 400_000
+BIKE = get("shenzhen-bike-sharing").columns
+TRANSIT = get("shenzhen-public-transit").columns
+
+
+def window_rules(validity: str, columns=BIKE) -> dict:
+    """The window rules as the pipeline hands them to `flag` (check id -> (rule, arguments)), for
+    a methodology of these canonical `columns` and data with a trip id."""
+    ride = tuple(c for c in ("user_id", "mode", "start_time", "end_time") if c in columns)
+    return {"records.validity": ("validity", validity),
+            "records.duplicates": ("duplicates", [(("trip_id",), ("trip_id",)), (ride, ("user_id", "start_time"))]),
+            "records.overlap": ("overlap", ("user_id", "start_time", "end_time"))}  # several CSV buffers and Parquet row groups, so parallel readers are exercised
 
 
 def _write(tmp_path, kind):
@@ -42,7 +54,7 @@ def test_row_no_is_file_order(tmp_path, kind, threads):
     with DuckDBEngine(EngineOptions(threads=threads, memory_limit="500MB")) as engine:
         source = open_source(paths, "utf-8", engine)
         cols = {"user_id": "user_id", "trip_id": None}
-        assert engine.stage(source, cols, "Asia/Shanghai") == N
+        assert engine.stage(source, cols, "Asia/Shanghai", canonical=BIKE) == N
         # line k of the file (0-based) holds user 'u<k % 97>': row_no must be k + 1
         wrong = engine.rows("SELECT count(*) FROM staged WHERE user_id <> 'u' || ((row_no - 1) % 97)")[0][0]
         assert wrong == 0
@@ -69,8 +81,9 @@ def test_row_no_is_file_order_with_boundary_users_and_text_times(tmp_path, kind)
         source = open_source([path], "utf-8", engine)
         cols = {"trip_id": "trip_id", "user_id": "user_id", "start_time": "start_time",
                 "start_lon": "start_lon", "start_lat": "start_lat"}
-        engine.stage(source, cols, "Asia/Shanghai", boundary=Boundary.default(), users=tmp_path / "users.csv")
-        engine.flag({}, "false")
+        engine.stage(source, cols, "Asia/Shanghai", boundary=Boundary.default(), users=tmp_path / "users.csv",
+                     canonical=BIKE, coordinates=True)
+        engine.flag({}, window_rules("false"))
         wrong = engine.rows(
             "SELECT count(*) FROM records WHERE trip_id <> 'T' || (row_no - 1) "
             "OR user_id <> 'u' || ((row_no - 1) % 97) "
@@ -104,7 +117,8 @@ def test_geo_bits_equal_the_exact_test_near_the_outline(tmp_path):
     con.close()
     with DuckDBEngine(EngineOptions()) as engine:
         source = open_source([tmp_path / "pts.parquet"], "utf-8", engine)
-        engine.stage(source, {"start_lon": "start_lon", "start_lat": "start_lat"}, "Asia/Shanghai", b)
+        engine.stage(source, {"start_lon": "start_lon", "start_lat": "start_lat"}, "Asia/Shanghai", b,
+                     canonical=BIKE, coordinates=True)
         got = pd.Series([g for (g,) in engine.rows("SELECT start_geo FROM staged ORDER BY row_no")], dtype=float)
     exact = np.zeros(lon.size, dtype=float)
     for i, crs in enumerate(CRS_NAMES):
@@ -175,8 +189,8 @@ def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
     with DuckDBEngine(EngineOptions(threads=threads)) as engine:
         source = open_source([tmp_path / "trips.csv"], "utf-8", engine)
         cols = {c: c for c in ("trip_id", "user_id", "mode", "start_time", "end_time")}
-        engine.stage(source, cols, "Asia/Shanghai")
-        engine.flag({}, "trip_id LIKE 'bad%'")
+        engine.stage(source, cols, "Asia/Shanghai", canonical=TRANSIT)
+        engine.flag({}, window_rules("trip_id LIKE 'bad%'", TRANSIT))
         got = pd.DataFrame(engine.rows('SELECT row_no, "records.duplicates" AS dup, "records.overlap" AS over '
                                        "FROM records ORDER BY row_no"), columns=["row_no", "dup", "over"])
     assert sum(want_dup.values()) > 60 and sum(want_over.values()) > 500  # the rules are exercised
@@ -201,9 +215,9 @@ def test_text_is_trimmed_of_spaces_and_empty_is_null(tmp_path, kind):
     (tmp_path / "users.csv").write_text("user_id,authorized_at\n  a  ,2024-01-02\n", encoding="utf-8")
     with DuckDBEngine() as engine:
         source = open_source([path], "utf-8", engine)
-        engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id"}, "Asia/Shanghai",
+        engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id"}, "Asia/Shanghai", canonical=BIKE,
                      users=tmp_path / "users.csv")
-        engine.flag({}, "false")
+        engine.flag({}, window_rules("false"))
         got = engine.rows("SELECT user_id, CAST(authorized_at AS VARCHAR) FROM records ORDER BY row_no")
     auth = "2024-01-02 00:00:00"
     assert got == [("a", auth), ("a", auth), ("a", auth), ("a b", None), (None, None), (None, None),
@@ -222,8 +236,8 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         tmp_path / "trips.csv", index=False)
     with DuckDBEngine() as engine:
         source = open_source([tmp_path / "trips.csv"], "utf-8", engine)
-        engine.stage(source, {"trip_id": "trip_id", "distance_km": "distance_km"}, "Asia/Shanghai")
-        engine.flag({}, "false")
+        engine.stage(source, {"trip_id": "trip_id", "distance_km": "distance_km"}, "Asia/Shanghai", canonical=BIKE)
+        engine.flag({}, window_rules("false"))
         h = engine.histograms({"km": ("distance_km", 0.5, "distance_km > 0", 2.25),
                                "small": ("distance_km * 10", 2.0, "distance_km < 0.5", None)})
         assert h["km"].to_dict("list") == {"bin_start": [0.0, 0.5, 1.0, 2.0], "bin_end": [0.5, 1.0, 1.5, 2.5],
@@ -238,3 +252,28 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 0")}) == {"q": float(np.median(drawn))}
         # a condition no drawn record meets: from the population again
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 20")}) == {"q": 30.0}
+
+
+def test_flag_runs_only_the_rules_handed_to_it(tmp_path):
+    """No duplicates or overlap asked for: no pass, no column; the daily cap alone still marks
+    the day's latest records beyond the cap, among the records validity does not flag. A rule
+    the engine does not know is a defect, not a silent skip."""
+    rows = [("t1", "u1", "bus", "2024-03-01 08:00:00"), ("t2", "u1", "bus", "2024-03-01 09:00:00"),
+            ("t3", "u1", "bus", "2024-03-01 08:00:00"),  # the same ride again: no duplicates rule
+            ("bad", "u1", "bus", "2024-03-01 07:00:00"),  # invalid: not counted against the cap
+            ("t5", "u1", "metro", "2024-03-01 10:00:00"), ("t6", "u2", "bus", "2024-03-01 11:00:00")]
+    (tmp_path / "trips.csv").write_text("trip_id,user_id,mode,start_time\n" + "".join(
+        ",".join(r) + "\n" for r in rows), encoding="utf-8")
+    log: list[str] = []
+    with DuckDBEngine() as engine:
+        engine.statement_log = log
+        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine),
+                     {c: c for c in ("trip_id", "user_id", "mode", "start_time")}, "Asia/Shanghai", canonical=TRANSIT)
+        engine.flag({}, {"records.validity": ("validity", "trip_id = 'bad'"),
+                         "transit.daily_cap": ("daily_cap", ("mode", {"bus": 2}))})
+        assert engine.flag_columns == ["records.validity", "transit.daily_cap"]
+        got = engine.rows('SELECT trip_id FROM records WHERE "transit.daily_cap" ORDER BY row_no')
+        with pytest.raises(ValueError, match="unknown window rule 'speed'"):
+            engine.flag({}, {"records.speed": ("speed", 1)})
+    assert got == [("t2",)]  # u1's buses that day: t1, t3 (08:00, by key), then t2 beyond the cap of 2
+    assert not [sql for sql in log if "dups" in sql or "overlapping" in sql]

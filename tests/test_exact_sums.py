@@ -136,13 +136,15 @@ def test_engine_totals_through_the_second_pass(tmp_path):
     """Distances outside the window (tiny, huge) reach every total: all, eligible, per check."""
     from verifier.data.engine import DuckDBEngine, EngineOptions
     from verifier.data.sources import open_source
+    from verifier.methodologies import Column
 
     km = [1e-300, 2.5, 3e-7, 1e12 + 0.001, 0.001, float("nan"), 1.0, 5e-324]
     (tmp_path / "trips.csv").write_text("d\n" + "\n".join(map(repr, km)) + "\n", encoding="utf-8")
     with DuckDBEngine(EngineOptions(threads=2)) as engine:
         engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine),
-                     {"distance_km": "d", "trip_id": None}, "Asia/Shanghai")
-        engine.flag({"small": "distance_km < 0.01"}, "NOT isfinite(distance_km)")
+                     {"distance_km": "d", "trip_id": None}, "Asia/Shanghai",
+                     canonical={"start_time": Column("time"), "distance_km": Column("number")})
+        engine.flag({"small": "distance_km < 0.01"}, {"records.validity": ("validity", "NOT isfinite(distance_km)")})
         stats = engine.aggregate(pkm={"big": "distance_km > 100"})
     finite = [v for v in km if math.isfinite(v)]
     assert stats["pkm"] == _exact(finite) == 1000000000003.502

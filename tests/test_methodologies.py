@@ -75,3 +75,14 @@ def test_every_parameter_the_formula_reads_is_a_parameter_of_the_methodology():
         assert set(m.formula_factors) <= set(m.default_params)
         assert set(m.activity) <= set(m.monitored_params)
         assert set(m.counted) <= params and m.measured[0] in params
+
+
+def test_columns_declare_their_kind_and_the_labels_read_lower_cased():
+    """The engine stages what a methodology's columns declare: a kind it does not know fails at
+    the declaration, and the labels compared lower-case say so themselves."""
+    from verifier.methodologies import Column
+
+    with pytest.raises(ValueError, match="column kind 'date'"):
+        Column("date")
+    lowered = {name for m in REGISTRY.values() for name, c in m.columns.items() if c.lower}
+    assert lowered == {"mode", "order_source"}

@@ -504,13 +504,14 @@ def test_tap_times_read_like_trip_times(tmp_path):
 def test_tap_times_agree_with_the_trip_path(tmp_path):
     """The same time text gives the same local timestamp through both adapters."""
     from verifier.data.sources import open_source
+    from verifier.methodologies import Column
 
     texts = ["2024-03-01 08:00:00+00:00", "2024-03-01 08:00:00", "2024-03-01T23:30:00-05:00", "2024-03-01 08:00"]
     path = tmp_path / "trips.csv"
     path.write_text("trip_id,start_time\n" + "".join(f"T{i},{t}\n" for i, t in enumerate(texts)), encoding="utf-8")
     with DuckDBEngine() as engine:
         engine.stage(open_source([path], "utf-8", engine), {"trip_id": "trip_id", "start_time": "start_time"},
-                     "Asia/Shanghai")
+                     "Asia/Shanghai", canonical={"trip_id": Column("text"), "start_time": Column("time")})
         trip_times = [str(t) for (t,) in engine.rows("SELECT start_time FROM staged ORDER BY row_no")]
     _, trips = stage([write_taps(tmp_path / "t.csv", [tap(f"C{i}", t, BUS, "M1") for i, t in enumerate(texts)])])
     tap_times = [str(t["start_time"]) for t in sorted(trips, key=lambda t: t["source_row"])]

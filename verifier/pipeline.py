@@ -170,8 +170,8 @@ def stage(given: Inputs, engine) -> Staged:
     sub, m = given.sub, given.methodology
     return stage_input(engine, InputSpec(
         files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
-        canonical=m.column_names, required=m.required_columns,
-        column_map=sub.column_map, boundary=given.boundary if m.coordinates else None,  # records without points
+        canonical=m.columns, required=m.required_columns,
+        column_map=sub.column_map, coordinates=m.coordinates, boundary=given.boundary,
         derived=_derived_columns(m), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
         form="taps" if sub.uses_taps else "trips"))
 
@@ -197,13 +197,11 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     Measures."""
     _, applicable = _checks(ctx)
     flags = [c for c in applicable if isinstance(c, FlagCheck)]
-    rules = {c.rule: c for c in flags if c.rule}  # the engine's window rules
+    rules = {c.id: (c.rule, c.rule_args(ctx)) for c in flags if c.rule}  # the engine's window rules
     predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
-    daily_cap = rules["daily_cap"].rule_args(ctx) if "daily_cap" in rules else None
     ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
-    validity = rules["validity"].predicate(ctx) if "validity" in rules else "false"  # the window rules' base
-    ctx.engine.flag(predicates, validity, daily_cap=daily_cap)
+    ctx.engine.flag(predicates, rules)
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     for check in applicable:
         extra.update(check.aggregates(ctx))
@@ -410,7 +408,7 @@ def _figure_data(ctx: Context):
         speed_hist=hists.get("speed"),
         daily=engine.daily(out_of_period),
         thresholds={k: v for h in specs.values() for k, v in h.marks.items()},
-        per_mode_daily=engine.daily(out_of_period, by_mode=True) if m.daily_by else None,
+        per_mode_daily=engine.daily(out_of_period, by=m.daily_by) if m.daily_by else None,
     )
 
 

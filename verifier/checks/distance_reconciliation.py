@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.submission import half_unit
+from verifier.tolerance import within_rounding
 
 
 @register
@@ -36,6 +36,5 @@ class DistanceReconciliation(Check):
             return self.result("missing", what=name)
         observed = float(ctx.stats[stat] or 0.0)
         diff = param.number - observed
-        tolerance = half_unit(param.text) + 1e-9 * max(1.0, abs(observed))
-        code = "ok" if abs(diff) <= tolerance else "mismatch"
+        code = "ok" if within_rounding(param.number, observed, param.text) else "mismatch"
         return self.result(code, reported=param.number, observed=round(observed, 6), diff=round(diff, 6))

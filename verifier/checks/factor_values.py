@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
+from verifier.tolerance import same_factor
 
 
 @register
@@ -42,7 +43,7 @@ class FactorValues(Check):
             rows.append({"parameter": name, "reported": reported, "published": entry.value,
                          "year": entry.year, "data_year": entry.data_year, "source": entry.source})
             verdicts[f"{name}.value"] = "pass"
-            if reported is None or abs(reported - entry.value) > 1e-12 * max(1.0, abs(entry.value)):
+            if not same_factor(reported, entry.value):
                 bad.append(f"{name} {reported} ≠ {entry.value}")
                 verdicts[f"{name}.value"] = "fail"
             lag = ctx.methodology.factor_data_lag.get(name)

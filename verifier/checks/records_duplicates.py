@@ -27,3 +27,11 @@ class RecordsDuplicates(FlagCheck):
                          "{affected} repeated record(s) ({pkm} pkm): the first is kept, the repeats excluded."),
     }
     example_extra = ["trip_id"]
+
+    def rule_args(self, ctx):
+        """The keys a repeat shares, each with the fields a record must have for it to count:
+        the trip id (where the data has one), and the ride: user, mode (where the methodology
+        has one), start and end, an empty end counting as a value."""
+        ride = tuple(c for c in ("user_id", "mode", "start_time", "end_time") if c in ctx.methodology.columns)
+        same_id = [(("trip_id",), ("trip_id",))] if ctx.has("trip_id") else []
+        return same_id + [(ride, ("user_id", "start_time"))]

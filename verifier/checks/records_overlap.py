@@ -27,3 +27,7 @@ class RecordsOverlap(FlagCheck):
         "found": Outcome("fail", "{affected} 条行程与同一用户更早的行程时间重叠（{pkm} pkm），已剔除较晚者。",
                          "{affected} trip(s) overlap an earlier trip of the same user ({pkm} pkm); the later ones are excluded."),
     }
+
+    def rule_args(self, ctx):
+        """The trip's (user, start, end) columns."""
+        return ("user_id", "start_time", "end_time")

@@ -36,6 +36,10 @@ class RecordsValidity(FlagCheck):
     def predicate(self, ctx):
         return " OR ".join(f"coalesce({b}, true)" for b in self._problems(ctx))
 
+    def rule_args(self, ctx):
+        """Its predicate: the window rules judge overlaps among the records it does not flag."""
+        return self.predicate(ctx)
+
     def reason_sql(self, ctx):
         parts = ", ".join(f"CASE WHEN coalesce({b}, true) THEN {DIALECT.text(b)} END" for b in self._problems(ctx))
         return f"concat_ws('; ', {parts})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
 from verifier.recalc import REQUIRES
+from verifier.tolerance import within_limit
 
 
 @register
@@ -38,6 +39,6 @@ class ReductionRecalculation(Check):
             return self.result("missing", what=r["missing"])
         rate = r["difference_rate"]
         materiality = ctx.materiality
-        code = "ok" if rate is not None and rate <= materiality + 1e-12 else "material"
+        code = "ok" if within_limit(rate, materiality) else "material"
         return self.result(code, reported=r["reported_reduction_tco2"], observed=r["recalculated_reduction_tco2"],
                            rate="—" if rate is None else f"{rate:.4%}", materiality=f"{materiality:.1%}")

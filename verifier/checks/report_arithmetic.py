@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from verifier.checks.base import Check, Outcome, register
-from verifier.submission import half_unit, parse_number
+from verifier.submission import parse_number
+from verifier.tolerance import within_rounding
 
 MAIN = ("baseline_emissions_tco2", "project_emissions_tco2", "reduction_tco2")
 
@@ -49,8 +50,7 @@ class ReportArithmetic(Check):
         for name, want in expected.items():
             if reported.get(name) is None:
                 continue  # optional per-mode figures
-            tolerance = half_unit(res.get(name)) + 1e-9 * max(1.0, abs(want))
-            if abs(reported[name] - want) > tolerance:
+            if not within_rounding(reported[name], want, res.get(name)):
                 rows.append({"field": f"results.{name}", "reported": reported[name], "expected": round(want, 9)})
         if not rows:
             return self.result("ok", reported=reported["reduction_tco2"], observed=expected["reduction_tco2"])

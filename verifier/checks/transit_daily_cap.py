@@ -46,7 +46,9 @@ class TransitDailyCap(FlagCheck):
     }
 
     def rule_args(self, ctx):
-        return daily_caps(ctx)
+        """The column the caps are per (mode) and the caps; None without them (not evaluated)."""
+        caps = daily_caps(ctx)
+        return None if caps is None else ("mode", caps)
 
     def evaluable(self, ctx):
         return None if daily_caps(ctx) else "missing"

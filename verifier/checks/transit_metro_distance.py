@@ -5,6 +5,7 @@ from __future__ import annotations
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
 from verifier.data.dialect import DIALECT
+from verifier.tolerance import distance_differs_sql
 
 TOLERANCE_KM = 0.01  # contract: a distance matches when it differs by at most 0.01 km
 
@@ -41,4 +42,4 @@ class TransitMetroDistance(FlagCheck):
         if not ctx.station_table:
             return None
         return (f"mode = {DIALECT.text('metro')} AND entry_station IS NOT NULL AND exit_station IS NOT NULL "
-                f"AND distance_km IS NOT NULL AND (table_km IS NULL OR abs(distance_km - table_km) > {TOLERANCE_KM} + 1e-9)")
+                f"AND distance_km IS NOT NULL AND (table_km IS NULL OR {distance_differs_sql('distance_km', 'table_km', TOLERANCE_KM)})")

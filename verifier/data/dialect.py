@@ -22,6 +22,8 @@ MICROS = 1_000_000  # durations are integer microseconds (a timestamp's resoluti
 class DuckDBDialect:
     name = "duckdb"
     int128 = "HUGEINT"  # the exact sums' 128-bit integer (Spark: DECIMAL(38,0))
+    # The SQL type of each kind of canonical column (methodologies.Column.kind; Spark: STRING ...)
+    types = {"text": "VARCHAR", "time": "TIMESTAMP", "number": "DOUBLE"}
 
     # -- names and literals --------------------------------------------------------------------
     def ident(self, name: str) -> str:

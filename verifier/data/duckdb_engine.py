@@ -20,9 +20,7 @@ import pyarrow as pa
 
 from verifier.data import exact
 from verifier.data.dialect import DIALECT
-from verifier.data.engine import (
-    DEFAULT_MEMORY_LIMIT, GEO_POINTS, NUMBER_COLUMNS, TEXT_COLUMNS, TIME_COLUMNS, Engine, EngineOptions,
-)
+from verifier.data.engine import DEFAULT_MEMORY_LIMIT, GEO_POINTS, Engine, EngineOptions
 from verifier.data.sources import TripSource, open_source
 from verifier.data.sources.text import duckdb_reason
 from verifier.errors import EnvironmentFailure, InputError
@@ -73,6 +71,8 @@ class DuckDBEngine(Engine):
         self._row_no_from_rowid = False  # CSV: row_no is the stored table's rowid + 1
         self._has_users = False
         self._has_drawn = False  # `sample` kept the table `drawn`
+        self._flag_sql: list[str] = []  # the check columns of `records`
+        self._marked: dict[str, str] = {}  # check id -> its column in `marks` (window rules that ran)
         self.timezone_rejected = None
 
     def close(self) -> None:
@@ -115,10 +115,12 @@ class DuckDBEngine(Engine):
               boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8",
               relation: str | None = None, extra_columns: tuple[str, ...] = (),
-              derived: dict[str, str] | None = None) -> int:
-        """Create `staged` from the trip file (or an already staged `relation`) with typed
-        canonical columns, given a `boundary` each point's inside bits, and the `derived` columns
-        (name -> SQL over the others, evaluated on read); returns the count."""
+              derived: dict[str, str] | None = None, *, canonical: dict, coordinates: bool = False) -> int:
+        """Create `staged` from the trip file (or an already staged `relation`) with the
+        `canonical` columns (name -> methodologies.Column: its kind and reading), `columns`
+        naming the file column of each (absent: NULL); with `coordinates` each point's inside
+        bits against the `boundary`; and the `derived` columns (name -> SQL over the others,
+        evaluated on read). Returns the count."""
         self.set_timezone(timezone)
         self._derived = dict(derived or {})
         self.has_trip_id = columns.get("trip_id") is not None
@@ -135,15 +137,14 @@ class DuckDBEngine(Engine):
         # may read it), named in the view `staged`, not stored (stored, a NULL column costs 5-10
         # bytes a record in every pass).
         self._absent = {}
-        for names, kind in ((TEXT_COLUMNS, "VARCHAR"), (TIME_COLUMNS, "TIMESTAMP"), (NUMBER_COLUMNS, "DOUBLE")):
-            for name in names:
-                col = columns.get(name)
-                if not col:
-                    self._absent[name] = kind
-                exprs.append(f"{_canonical(name, col, kind, types) if col else f'CAST(NULL AS {kind})'} AS {name}")
+        for name, column in canonical.items():
+            col = columns.get(name)
+            if not col:
+                self._absent[name] = DIALECT.types[column.kind]
+            exprs.append(f"{_canonical(col, column, types) if col else f'CAST(NULL AS {self._absent[name]})'} AS {name}")
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
-        (cells, add, grid_join), geo = self._geo_sql(boundary)
+        (cells, add, grid_join), geo = self._geo_sql(boundary, coordinates)
         drop = ", ".join(cells + list(self._absent))
         self._has_users = self._load_users(users, users_encoding)
         # Stored once (in memory; beyond the memory limit it spills to the work folder): later
@@ -151,7 +152,7 @@ class DuckDBEngine(Engine):
         with _reading(source):
             self._execute(f"""
                 CREATE OR REPLACE TABLE stored AS
-                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}, {geo}
+                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}{geo}
                 FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
         self._define_staged()
         self.population = self.rows("SELECT count(*) FROM stored")[0][0]
@@ -183,14 +184,17 @@ class DuckDBEngine(Engine):
             self.timezone_rejected = timezone
             self._execute(DIALECT.set_timezone(CITY_TIMEZONE))
 
-    def _geo_sql(self, boundary) -> tuple[tuple[str, str, str], str]:
+    def _geo_sql(self, boundary, coordinates: bool) -> tuple[tuple[str, str, str], str]:
         """geo bits per point: bit i set when the point, read as CRS_NAMES[i], is inside.
 
         A grid lookup (`Boundary.crs_grid`, one row joined to every record) settles the points
         whose cell no outline crosses; only the others reach the exact test, a vectorised UDF.
-        Returns (cell columns to drop, cell columns to add, the grid join) and the geo columns."""
+        Returns (cell columns to drop, cell columns to add, the grid join) and the geo columns
+        (each after a comma; none for records without points, NULL without a boundary)."""
+        if not coordinates:
+            return ([], "", ""), ""
         if boundary is None:
-            return ([], "", ""), "CAST(NULL AS UTINYINT) AS start_geo, CAST(NULL AS UTINYINT) AS end_geo"
+            return ([], "", ""), "".join(f", CAST(NULL AS UTINYINT) AS {name}" for name, _, _ in GEO_POINTS)
         grid = boundary.crs_grid(CRS_NAMES)
         self._execute("CREATE OR REPLACE TABLE geo_grid AS SELECT $cells::UTINYINT[] AS cells",
                          {"cells": grid.cells.tolist()})
@@ -219,9 +223,9 @@ class DuckDBEngine(Engine):
 
         add = "".join(f", {cell(f'x.{lon}', f'x.{lat}')} AS {name}_cell" for name, lon, lat in GEO_POINTS)
         drop = [f"{name}_cell" for name, _, _ in GEO_POINTS]
-        geo = ", ".join(f"CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
-                        f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
-                        f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
+        geo = "".join(f", CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
+                       f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
+                       f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
         return (drop, add, " CROSS JOIN geo_grid g"), geo
 
     def _load_users(self, users: Path | None, encoding: str) -> bool:
@@ -267,25 +271,61 @@ class DuckDBEngine(Engine):
         return [r[0] for r in self.rows(DIALECT.parquet_row_counts(files))]
 
     # -- flags -----------------------------------------------------------------------------
-    def flag(self, predicates: dict[str, str], validity: str, daily_cap: dict[str, int] | None = None) -> None:
+    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]]) -> None:
         """Define the view `records`: `staged` plus one boolean column per record-level check.
 
-        `validity` is the records.validity predicate; duplicates are judged on every record,
-        overlaps only among valid non-duplicate records, and the daily cap last, among the
-        records no other check flags (contract section 5)."""
-        named = {"records.validity": validity, **predicates}
-        # Each rule reads only the columns it needs and keeps only the records it marks, so
-        # `marks` stays small. Duplicates: the repeated keys first (a hash aggregate), then the
-        # file order only inside those groups (a sort of every record costs twice as much).
-        rules = [(("trip_id",), "trip_id IS NOT NULL")] if self.has_trip_id else []
-        rules.append((("user_id", "mode", "start_time", "end_time"), "user_id IS NOT NULL AND start_time IS NOT NULL"))
-        self._execute("CREATE OR REPLACE TABLE dups AS " + " UNION ".join(_repeats_sql(*r) for r in rules))
-        # Sorted by start, an instant (bus tap) before an interval starting at the same moment and
-        # file order between intervals, a record overlaps when an earlier one of the same user
-        # ends after it starts. Sorting by start alone (a row_no tie-break made the sort a third
-        # dearer): records that start earlier are one frame; among those starting at the same
-        # moment, an interval overlaps when an interval earlier in the file shares its start.
-        # Duplicates leave by an outer join (NOT EXISTS cost as much as the window).
+        `predicates`: check id -> SQL, evaluated record by record. `rules`: check id -> (the
+        window rule it stands for, the rule's arguments), for the applicable checks only: a
+        rule no check asks for costs no pass and has no column, nor has one whose arguments are
+        None (it cannot run). The rules run in the contract's order (section 5): validity (its
+        predicate) and duplicates on every record, overlaps among valid non-duplicate records,
+        the daily cap last, among the records no other check flags."""
+        run = _in_rule_order(rules)
+        validity = run.get("validity")
+        named = {**({validity[0]: validity[1]} if validity else {}), **predicates}
+        self._flag_sql = [f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items()]
+        self.flag_columns = list(named)
+        self._marked = {}  # check id -> its column in the table `marks`
+        marked = []  # (check id, column, the table of the row_no it marks)
+        if "duplicates" in run:
+            cid, keys = run["duplicates"]
+            self._duplicates(keys)
+            marked.append((cid, "dup", "dups"))
+        if "overlap" in run:
+            cid, interval = run["overlap"]
+            self._overlaps(interval, validity[1] if validity else "false", "duplicates" in run)
+            marked.append((cid, "overlap", "overlapping"))
+        if marked:  # disjoint: overlaps are judged among the records no duplicate
+            columns = [col for _, col, _ in marked]
+            self._execute("CREATE OR REPLACE TABLE marks AS "
+                          + " UNION ALL ".join(_one_hot(columns, col, table) for _, col, table in marked))
+            self._add_marked(marked)
+        self._define_view()
+        if "daily_cap" in run:
+            self._daily_cap(*run["daily_cap"])
+
+    def _duplicates(self, keys: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
+        """The table `dups`: every record (row_no) whose key, for any of `keys` (the key's
+        columns, the columns a record must have for it to count), an earlier record in file
+        order already had. The repeated keys first (a hash aggregate), then the file order only
+        inside those groups (a sort of every record costs twice as much); each rule keeps only
+        the records it marks, so `marks` stays small."""
+        self._execute("CREATE OR REPLACE TABLE dups AS " + " UNION ".join(
+            _repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present)) for key, present in keys))
+
+    def _overlaps(self, interval: tuple[str, str, str], validity: str, dups: bool) -> None:
+        """The table `overlapping`: the records (row_no) that start before an earlier record of
+        the same user has ended, among the valid non-duplicate ones; `interval` names the
+        (user, start, end) columns, an empty end being an instant at the start.
+
+        Sorted by start, an instant (bus tap) before an interval starting at the same moment and
+        file order between intervals, a record overlaps when an earlier one of the same user
+        ends after it starts. Sorting by start alone (a row_no tie-break made the sort a third
+        dearer): records that start earlier are one frame; among those starting at the same
+        moment, an interval overlaps when an interval earlier in the file shares its start.
+        Duplicates leave by an outer join (NOT EXISTS cost as much as the window)."""
+        user, start, end = interval
+        not_dup = " LEFT JOIN dups d ON d.row_no = s.row_no" if dups else ""
         self._execute(f"""
             CREATE OR REPLACE TABLE overlapping AS
             SELECT row_no FROM (
@@ -294,22 +334,19 @@ class DuckDBEngine(Engine):
                            RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS earlier_end,
                        min(row_no) FILTER (WHERE ends > start_time) OVER (same_user ORDER BY start_time
                            RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS first_interval
-                FROM (SELECT s.row_no, s.user_id, s.start_time, coalesce(s.end_time, s.start_time) AS ends
-                      FROM staged s LEFT JOIN dups d ON d.row_no = s.row_no
-                      WHERE d.row_no IS NULL AND s.user_id IS NOT NULL AND s.start_time IS NOT NULL
+                FROM (SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
+                      FROM staged s{not_dup}
+                      WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
                         AND NOT coalesce(({validity}), false))
                 WINDOW same_user AS (PARTITION BY user_id))
             WHERE earlier_end > start_time OR (interval AND row_no > first_interval)""")
-        self._execute("""
-            CREATE OR REPLACE TABLE marks AS
-            SELECT row_no, true AS dup, false AS overlap, false AS cap FROM dups
-            UNION ALL SELECT row_no, false, true, false FROM overlapping""")
-        self._flag_sql = [f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items()] + [
-            'coalesce(m.dup, false) AS "records.duplicates"', 'coalesce(m.overlap, false) AS "records.overlap"']
-        self.flag_columns = list(named) + ["records.duplicates", "records.overlap"]
-        self._define_view()
-        if daily_cap is not None:
-            self._daily_cap(daily_cap)
+
+    def _add_marked(self, marked: list[tuple[str, str, str]]) -> None:
+        """Each marked check's column of `records`, read from `marks`."""
+        for cid, col, _ in marked:
+            self._marked[cid] = col
+            self._flag_sql.append(f"coalesce(m.{col}, false) AS {sql_ident(cid)}")
+            self.flag_columns.append(cid)
 
     def _define_view(self) -> None:
         self._execute(f"CREATE OR REPLACE VIEW records AS {self._records_sql('staged')}")
@@ -320,24 +357,32 @@ class DuckDBEngine(Engine):
         the file's row order: see `stage`; only the passes over `records` pay for it.)"""
         users = (f"(SELECT r.*, u.authorized_at FROM {relation} r LEFT JOIN users u ON u.user_id = r.user_id)"
                  if self._has_users else f"(SELECT r.*, CAST(NULL AS TIMESTAMP) AS authorized_at FROM {relation} r)")
-        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {users} s LEFT JOIN marks m ON m.row_no = s.row_no"
+        marks = " LEFT JOIN marks m ON m.row_no = s.row_no" if self._marked else ""
+        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {users} s{marks}"
 
-    def _daily_cap(self, caps: dict[str, int]) -> None:
+    def _daily_cap(self, cid: str, args: tuple[str, dict[str, int]]) -> None:
+        """Mark, per user, `by` value (e.g. mode) and record date, the records beyond the cap of
+        their `by` value (`args`: by, caps), the latest first; among the records nothing else
+        excludes. The marks of the earlier rules stay (bool_or per record)."""
+        by, caps = args
         excluded = self.excluded_sql()
-        cap = "CASE mode " + " ".join(f"WHEN {sql_str(m)} THEN {int(c)}" for m, c in caps.items()) + " END"
+        cap = f"CASE {by} " + " ".join(f"WHEN {sql_str(m)} THEN {int(c)}" for m, c in caps.items()) + " END"
         self._execute(f"""
             CREATE OR REPLACE TABLE capped AS
             SELECT row_no FROM (
                 SELECT row_no, {cap} AS cap, row_number() OVER (
-                    PARTITION BY user_id, mode, record_date ORDER BY start_time, record_key) AS k
+                    PARTITION BY user_id, {by}, record_date ORDER BY start_time, record_key) AS k
                 FROM records WHERE NOT {excluded})
             WHERE cap IS NOT NULL AND k > cap""")
-        self._execute("""
-            CREATE OR REPLACE TABLE marks AS
-            SELECT row_no, bool_or(dup) AS dup, bool_or(overlap) AS overlap, bool_or(cap) AS cap FROM (
-                SELECT * FROM marks UNION ALL SELECT row_no, false, false, true FROM capped) GROUP BY row_no""")
-        self._flag_sql.append('coalesce(m.cap, false) AS "transit.daily_cap"')
-        self.flag_columns.append("transit.daily_cap")
+        columns = [*self._marked.values(), "cap"]
+        if self._marked:
+            self._execute(f"""
+                CREATE OR REPLACE TABLE marks AS
+                SELECT row_no, {', '.join(f'bool_or({c}) AS {c}' for c in columns)} FROM (
+                    SELECT *, false AS cap FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
+        else:
+            self._execute(f"CREATE OR REPLACE TABLE marks AS {_one_hot(columns, 'cap', 'capped')}")
+        self._add_marked([(cid, "cap", "capped")])
         self._define_view()
 
     def excluded_sql(self) -> str:
@@ -440,12 +485,36 @@ class DuckDBEngine(Engine):
                                       "records": part["records"].to_numpy("int64")})
         return out
 
-    def daily(self, out_of_period: str, by_mode: bool = False) -> pd.DataFrame:
-        mode = ", mode" if by_mode else ""
+    def daily(self, out_of_period: str, by: str | None = None) -> pd.DataFrame:
+        """Records and out-of-period records per record date (`out_of_period`: SQL), and per
+        value of the column `by` where given (e.g. mode)."""
+        split = f", {sql_ident(by)}" if by else ""
         return self._execute(f"""
-            SELECT record_date AS date{mode}, count(*) AS records,
+            SELECT record_date AS date{split}, count(*) AS records,
                    {DIALECT.count_if(out_of_period)} AS out_of_period
             FROM staged WHERE record_date IS NOT NULL GROUP BY ALL ORDER BY ALL""").df()
+
+
+# The window rules a check may stand for (RecordCheck.rule), in the contract's order (section 5).
+WINDOW_RULES = ("validity", "duplicates", "overlap", "daily_cap")
+
+
+def _in_rule_order(rules: dict[str, tuple[str, object]]) -> dict[str, tuple[str, object]]:
+    """rule -> (check id, arguments) for the rules that can run, in the contract's order; an
+    unknown rule is a defect of its check, never silently skipped."""
+    by_rule = {}
+    for cid, (rule, args) in rules.items():
+        if rule not in WINDOW_RULES:
+            raise ValueError(f"{cid}: unknown window rule {rule!r}; the engine knows {', '.join(WINDOW_RULES)}")
+        if args is not None:
+            by_rule[rule] = (cid, args)
+    return {rule: by_rule[rule] for rule in WINDOW_RULES if rule in by_rule}
+
+
+def _one_hot(columns: list[str], column: str, table: str) -> str:
+    """The records (row_no) of `table` with `column` true and the other `columns` false."""
+    flags = ", ".join(f"{'true' if c == column else 'false'} AS {c}" for c in columns)
+    return f"SELECT row_no, {flags} FROM {table}"
 
 
 def _repeats_sql(key: tuple[str, ...], present: str) -> str:
@@ -459,13 +528,14 @@ def _repeats_sql(key: tuple[str, ...], present: str) -> str:
       WHERE k > 1)"""
 
 
-def _canonical(name: str, col: str, kind: str, types: dict[str, str]) -> str:
-    """The file column `col` as the canonical column `name` of SQL type `kind`."""
-    if kind == "TIMESTAMP":
+def _canonical(col: str, column, types: dict[str, str]) -> str:
+    """The file column `col` read as the canonical `column` (methodologies.Column): a local
+    time, a number (NULL where it does not parse) or trimmed text, lower-cased where declared."""
+    if column.kind == "time":
         return _local_time(col, types)
-    if kind == "DOUBLE":
-        return f"TRY_CAST({_typed(col, types)} AS DOUBLE)"
-    return f"lower({_trimmed(col)})" if name in ("mode", "order_source") else _trimmed(col)
+    if column.kind == "number":
+        return f"TRY_CAST({_typed(col, types)} AS {DIALECT.types['number']})"
+    return f"lower({_trimmed(col)})" if column.lower else _trimmed(col)
 
 
 def _local_time(col: str, types: dict[str, str]) -> str:

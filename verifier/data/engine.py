@@ -8,9 +8,17 @@ dialect, not new branches. The input adapters (verifier.data.sources) stage thro
 `rows` and `describe`.
 
 Checks never query the data themselves. They hand the engine SQL predicates over the canonical
-record columns below; the engine stages the trip file once, evaluates the window rules
-(duplicates, overlaps, daily caps) and every predicate, aggregates in one scan and draws the
-sample. Another engine (Spark) would implement the same methods over the same column names.
+record columns below; the engine stages the trip file once, evaluates the window rules the
+applicable checks stand for (duplicates, overlaps, daily caps) and every predicate, aggregates in
+one scan and draws the sample. Another engine (Spark) would implement the same methods over the
+same column names.
+
+What is staged is what the methodology declares, nothing else: its canonical columns, each of
+its kind (`methodologies.Column`: text, time or number; a label declared `lower` is read
+lower-cased), so a methodology may bring a column no other has and never carries another's; and
+only where its records carry points (`Methodology.coordinates`), each point's inside bits. Which
+window rules run is the checks' to say: `flag` evaluates exactly the rules of the checks handed
+to it, so a methodology whose checklist omits a rule pays no pass for it and has no column.
 
 The DuckDB engine, as measured: memory stays bounded, the database lives in memory under a
 memory limit (default DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. (Its tables are compressed
@@ -26,10 +34,12 @@ Passes over the records (bench/results.md measures them):
              (a grid lookup in SQL; the exact test only for points in cells an outline crosses);
              the view `staged` adds record_key, record_date and the checks' derived columns on
              read (for CSV also row_no: the table keeps the file's order);
-  flag       duplicates by hash aggregate (file order only inside repeated groups), overlaps by
-             one window over (user, start); both keep only the records they mark (table
-             `marks`, usually tiny); the view `records` adds one boolean column per record-level
-             check, evaluated on the fly, so the wide table is never rewritten;
+  flag       the window rules the applicable checks name, in the contract's order:
+             duplicates by hash aggregate (file order only inside repeated groups), overlaps by
+             one window over (user, start) among valid non-duplicates, the daily cap by one
+             window over the records nothing else excludes; each keeps only the records it marks
+             (table `marks`, usually tiny); the view `records` adds one boolean column per
+             record-level check, evaluated on the fly, so the wide table is never rewritten;
   aggregate  one scan of `records` (which joins the users file) for every count and total
              (totals exact: the dialect's exact_sum, verifier.data.exact; a second pass only where a distance lies
              outside its window: tiny or huge values, none on real data);
@@ -40,9 +50,13 @@ Passes over the records (bench/results.md measures them):
 Staged record columns (view `staged`, seen through the view `records`):
   row_no        1-based record order (file order; folder files in name order)
   record_key    trip_id where the file has that column (else '#<row_no>'), or row_no
-  trip_id, user_id, mode, order_source, start_time, end_time (local, naive), record_date,
-  start_lon, start_lat, end_lon, end_lat, distance_km, entry_station, exit_station, route,
-  start_geo, end_geo    bit i set = inside the boundary when read as CRS_NAMES[i]
+  record_date   the local date of start_time
+  the methodology's canonical columns (Methodology.columns; times local and naive, a column the
+  file lacks NULL), e.g. trip_id, user_id, start_time, end_time, distance_km, and per methodology
+  order_source, start_lon ... end_lat (bike), mode, entry_station, exit_station, route (transit);
+  start_geo, end_geo    where the records carry points: bit i set = inside the boundary when read
+                        as CRS_NAMES[i] (NULL without a boundary)
+  table_km              with a station-distance table: the station pair's distance
   plus the columns the record checks derive (RecordCheck.derived);
 and in `records` also
   authorized_at         the user's authorisation time (users file), NULL when unknown
@@ -58,9 +72,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-TEXT_COLUMNS = ("trip_id", "user_id", "mode", "order_source", "entry_station", "exit_station", "route")
-TIME_COLUMNS = ("start_time", "end_time")
-NUMBER_COLUMNS = ("start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
+# The points of a methodology with coordinates: (inside bits column, its longitude, its latitude).
 GEO_POINTS = (("start_geo", "start_lon", "start_lat"), ("end_geo", "end_lon", "end_lat"))
 
 
@@ -130,8 +142,11 @@ class Engine(ABC):
     @abstractmethod
     def stage(self, source, columns: dict[str, str | None], timezone: str, boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8", relation: str | None = None,
-              extra_columns: tuple[str, ...] = (), derived: dict[str, str] | None = None) -> int:
-        """Stage the records (`source`, or an already staged `relation`) as `staged`; the count."""
+              extra_columns: tuple[str, ...] = (), derived: dict[str, str] | None = None, *,
+              canonical: dict, coordinates: bool = False) -> int:
+        """Stage the records (`source`, or an already staged `relation`) as `staged`: the
+        `canonical` columns (name -> methodologies.Column), read from the file columns
+        `columns` names; the points' inside bits with `coordinates`. The count."""
 
     @abstractmethod
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None: ...
@@ -142,7 +157,9 @@ class Engine(ABC):
 
     # -- flags and answers ---------------------------------------------------------------------
     @abstractmethod
-    def flag(self, predicates: dict[str, str], validity: str, daily_cap: dict[str, int] | None = None) -> None: ...
+    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]]) -> None:
+        """One boolean column per check: `predicates` (check id -> SQL) record by record, `rules`
+        (check id -> (window rule, its arguments; None: cannot run)) in the contract's order."""
 
     @abstractmethod
     def excluded_sql(self) -> str:
@@ -164,7 +181,8 @@ class Engine(ABC):
     def histograms(self, specs: dict[str, tuple[str, float, str, float | None]]) -> dict[str, pd.DataFrame]: ...
 
     @abstractmethod
-    def daily(self, out_of_period: str, by_mode: bool = False) -> pd.DataFrame: ...
+    def daily(self, out_of_period: str, by: str | None = None) -> pd.DataFrame:
+        """Records per date (and per value of the column `by`)."""
 
 
 def __getattr__(name: str):

@@ -19,16 +19,25 @@ from typing import Any, Callable, ClassVar
 import pandas as pd
 
 
+KINDS = ("text", "time", "number")
+
+
 @dataclass(frozen=True)
 class Column:
-    """A canonical record column: its SQL kind (text, time or number) and, for the sample
-    schema, the range a value should lie in (a warning, not an error)."""
+    """A canonical record column: its kind (text, time or number: the engine stages it with that
+    type), whether its text is read lower-cased, and, for the sample schema, the range a value
+    should lie in (a warning, not an error)."""
 
     kind: str
     lo: float | None = None
     hi: float | None = None
     gt: float | None = None
     coerce: bool = True  # False: the sample keeps the staged value as it is (e.g. a mode label)
+    lower: bool = False  # a label compared lower-case (e.g. mode, order_source): staged lower-cased
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"column kind {self.kind!r} is none of {', '.join(KINDS)}")
 
 
 class UnknownMethodology(KeyError):
@@ -52,7 +61,9 @@ class Methodology:
     columns: ClassVar[dict[str, Column]]  # the canonical record columns, in the contract's order
     required_columns: ClassVar[tuple[str, ...]]  # exit 2 when absent from the trip file
     input_forms: ClassVar[tuple[str, ...]] = ("trips",)  # data.<form> keys; "taps": raw tap files
-    coordinates: ClassVar[bool] = False  # records carry points: the boundary applies
+    # Records carry a start and an end point (start_lon/lat, end_lon/lat): the engine stages
+    # start_geo and end_geo, each point's inside bits against the boundary.
+    coordinates: ClassVar[bool] = False
     example_fields: ClassVar[tuple[str, ...]] = ()  # shown with a flagged record
     # monitored parameter -> the engine aggregate it must equal (count.reconciliation) ...
     counted: ClassVar[dict[str, str]] = {}
@@ -70,10 +81,6 @@ class Methodology:
     checklist_path: ClassVar[Path | None] = None  # default: checklists/<id>.yaml
 
     # -- records ---------------------------------------------------------------------------------
-    @property
-    def column_names(self) -> tuple[str, ...]:
-        return tuple(self.columns)
-
     def record_problems(self, has: Callable[[str], bool]) -> list[str]:
         """SQL conditions, each true (or NULL) for a record that lacks a field it must have or
         holds an invalid one (records.validity); `has(column)` says the data carries it."""

@@ -23,7 +23,7 @@ class BikeSharing(Methodology):
     business_models = ("own_operator", "aggregator", "third_party_payment")
     default_params = {"Eb": "kgCO2/pkm"}
     monitored_params = {"n_t9": "rides", "m_t9": "pkm"}
-    columns = {"trip_id": TEXT, "user_id": TEXT, "order_source": TEXT, "start_time": TIME, "end_time": TIME,
+    columns = {"trip_id": TEXT, "user_id": TEXT, "order_source": Column("text", lower=True), "start_time": TIME, "end_time": TIME,
                "start_lon": LON, "start_lat": LAT, "end_lon": LON, "end_lat": LAT,
                "distance_km": Column("number", gt=0)}
     # trip_id and order_source are optional. Without distance_km every ride lacks its mileage:

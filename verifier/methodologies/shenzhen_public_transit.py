@@ -29,7 +29,7 @@ class PublicTransit(Methodology):
     default_params = {"EF_baseline": "kgCO2/pkm", "EF_bus": "kgCO2/pkm", "EF_metro": "kgCO2/pkm",
                       "bus_ride_km": "km", "daily_cap_bus": "trips", "daily_cap_metro": "trips"}
     monitored_params = {"n_bus": "trips", "n_metro": "trips", "metro_pkm": "pkm"}
-    columns = {"trip_id": TEXT, "user_id": TEXT, "mode": Column("text", coerce=False), "start_time": TIME,
+    columns = {"trip_id": TEXT, "user_id": TEXT, "mode": Column("text", coerce=False, lower=True), "start_time": TIME,
                "end_time": TIME, "entry_station": TEXT, "exit_station": TEXT, "route": TEXT,
                "distance_km": Column("number", gt=0)}
     required_columns = ("user_id", "mode", "start_time")

@@ -60,10 +60,11 @@ class InputSpec:
     files: dict[str, list[Path]]  # role (trips, taps, users, station_distances) -> files
     encoding: str
     timezone: str
-    canonical: tuple[str, ...]  # the methodology's canonical columns
+    canonical: dict[str, Any]  # the methodology's canonical columns: name -> methodologies.Column
     required: tuple[str, ...]
     column_map: dict[str, str]
-    boundary: Any = None  # test the points against it (None: records carry no coordinates)
+    coordinates: bool = False  # the records carry points (start/end lon, lat)
+    boundary: Any = None  # test the points against it (with coordinates)
     derived: dict[str, str] | None = None  # columns the record checks derive (name -> SQL)
     tap_format: str = "shenzhen-tong"
     form: str = "trips"  # the adapter: a key of FORMS
@@ -87,9 +88,9 @@ class TripFiles:
 
     def stage(self, engine, spec: InputSpec) -> Staged:
         source = open_source(spec.files["trips"], spec.encoding, engine)
-        columns = source.resolve(spec.column_map, spec.canonical, spec.required)
+        columns = source.resolve(spec.column_map, tuple(spec.canonical), spec.required)
         population = engine.stage(source, columns, spec.timezone, spec.boundary, _users(spec), spec.encoding,
-                                  derived=spec.derived)
+                                  derived=spec.derived, canonical=spec.canonical, coordinates=spec.coordinates)
         return Staged(columns, population, source=source)
 
 
@@ -104,7 +105,8 @@ class TapFiles:
         columns = {c: c for c in spec.canonical}
         relation = f"(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM {TAP_TABLE})"
         population = engine.stage(None, columns, spec.timezone, spec.boundary, _users(spec), spec.encoding,
-                                  relation=relation, extra_columns=("fare_fen",), derived=spec.derived)
+                                  relation=relation, extra_columns=("fare_fen",), derived=spec.derived,
+                                  canonical=spec.canonical, coordinates=spec.coordinates)
         return Staged(columns, population, tap_stats=stats, has_fares=True)
 
 
