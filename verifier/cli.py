@@ -90,8 +90,8 @@ def _guard(fn, *args, **kwargs):
         _fail_input(err)
     except EnvironmentFailure as err:
         click.echo(f"error: {err}", err=True)
-        if type(err.__context__).__module__.startswith("duckdb"):
-            # Leave at once: after an engine out-of-memory DuckDB's worker threads can abort the
+        if err.engine_threads:
+            # Leave at once: after an engine out-of-memory its worker threads can abort the
             # interpreter's shutdown (SIGABRT, a second stderr line). Every work folder was
             # removed on the way here.
             sys.stdout.flush()

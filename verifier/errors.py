@@ -88,6 +88,7 @@ class EnvironmentFailure(Exception):
     ran out and what helps (an option, a package to install)."""
 
     exit_code = 3
+    engine_threads = False  # the engine's worker threads were running: leave without a shutdown
 
     def __init__(self, what: str, hint: str):
         self.what = what

@@ -10,14 +10,12 @@ import math
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import duckdb
 import pandas as pd
 
 from verifier import __version__
@@ -28,7 +26,7 @@ from verifier.checks.period_records_in_period import PeriodRecordsInPeriod
 from verifier.checks.record import FlagCheck
 from verifier.constants import CRS_NAMES
 from verifier.context import Context, Inputs, Measures, Options
-from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failure
+from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failures
 from verifier.data.sources import InputSpec, Staged, stage_input
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings, frozen
@@ -58,7 +56,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     warm_up = _warm_up(write_pdf)
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     given = read_inputs(submission, opts, factors, boundary, fares)
-    with _environment_failures(), \
+    with environment_failures(), \
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
@@ -72,7 +70,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         findings = _findings(measured, results, recalculation, inputs, report_date)
         figures = _figure_data(measured) if write_pdf else None
     step("writing the report")
-    with _environment_failures():
+    with environment_failures():
         _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
     return findings
 
@@ -89,18 +87,6 @@ def _input_paths(submission, factors, boundary, fares, temp_dir) -> dict:
     package = Path(submission)
     return {"package": package if not package.is_file() else package.parent, "--factors": factors,
             "--boundary": boundary, "--fares": fares, "--temp-dir": temp_dir}
-
-
-@contextmanager
-def _environment_failures():
-    """Out of memory or disk after the package was read is the machine's failure, not the
-    applicant's (exit 3 with what helps); any other engine error there is an internal error."""
-    try:
-        yield
-    except (duckdb.Error, MemoryError, OSError) as exc:
-        if (failure := environment_failure(exc)) is None:
-            raise
-        raise failure from None
 
 
 def _warm_up(write_pdf: bool) -> threading.Thread:

@@ -584,6 +584,21 @@ def _reading(source, reads: bool = True):
         raise source.read_error(exc) from None
 
 
+@contextmanager
+def environment_failures():
+    """Out of memory or disk after the package was read is the machine's failure, not the
+    applicant's (exit 3 with what helps); any other engine error there is an internal error.
+    The failure says whether the engine's worker threads were involved (`engine_threads`): after
+    a DuckDB out-of-memory they can abort the interpreter's shutdown, so the CLI leaves at once."""
+    try:
+        yield
+    except (duckdb.Error, MemoryError, OSError) as exc:
+        if (failure := environment_failure(exc)) is None:
+            raise
+        failure.engine_threads = isinstance(exc, duckdb.Error)
+        raise failure from None
+
+
 def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
     """What the machine ran out of, for an engine or system error; None when it is something else
     (bad input during staging, a defect after it). DuckDB reports a full spill folder as an

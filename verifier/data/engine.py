@@ -188,10 +188,11 @@ class Engine(ABC):
 def __getattr__(name: str):
     """The engine of this release, importable from here (loaded on first use: it implements the
     protocol above)."""
-    if name in ("DuckDBEngine", "environment_failure"):
+    if name in ("DuckDBEngine", "environment_failure", "environment_failures"):
         from verifier.data import duckdb_engine
 
         return getattr(duckdb_engine, name)
     raise AttributeError(name)
 
-__all__ = ["Engine", "EngineOptions", "DuckDBEngine", "environment_failure", "DEFAULT_MEMORY_LIMIT"]
+__all__ = ["Engine", "EngineOptions", "DuckDBEngine", "environment_failure", "environment_failures",
+           "DEFAULT_MEMORY_LIMIT"]
