@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import string
 
 import pytest
 
+from conftest import SHARED
 from verifier.checks import REGISTRY
+from verifier.checks.base import Registry
+from verifier.checks.record import FlagCheck
 
 CONTRACT_IDS = [
     "report.completeness", "report.arithmetic", "applicant.eligibility", "orders.own_only",
@@ -20,6 +24,34 @@ CONTRACT_IDS = [
 
 def test_registry_holds_exactly_the_contract_ids_in_order():
     assert REGISTRY.ids() == CONTRACT_IDS
+
+
+def test_the_order_is_the_contracts_check_table():
+    """findings.json lists the checks in the order of the contract's check table (each check
+    names its row, `order`): read from the contract itself."""
+    table = (SHARED / "spec" / "contract.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|", table, flags=re.M) == REGISTRY.ids()
+
+
+def test_a_check_is_registered_by_its_file_alone_in_its_row():
+    """A new check module registers itself (the package imports every module); its `order` puts
+    it in its row, and a row already taken is refused."""
+    registry = Registry(dict(REGISTRY.checks))
+
+    class Between(FlagCheck):
+        id = "records.between"
+        order = 12.5  # between records.duplicates (12) and records.overlap (13)
+
+    registry.register(Between)
+    ids = registry.ids()
+    assert ids.index("records.between") == ids.index("records.duplicates") + 1 == ids.index("records.overlap") - 1
+
+    class Taken(FlagCheck):
+        id = "records.taken"
+        order = 13
+
+    with pytest.raises(ValueError, match="order 13 is records.overlap's"):
+        registry.register(Taken)
 
 
 @pytest.mark.parametrize("check_id", CONTRACT_IDS)

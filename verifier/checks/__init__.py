@@ -1,31 +1,18 @@
-"""All checks, registered under their contract ids in the contract's order."""
+"""All checks, one module each, registered under their contract ids (importing registers).
 
-from verifier.checks import (  # noqa: F401  (importing registers)
-    report_completeness,
-    report_arithmetic,
-    applicant_eligibility,
-    orders_own_only,
-    period_crediting_start,
-    period_natural_year,
-    period_records_in_period,
-    period_user_authorization,
-    boundary_geographic,
-    boundary_crs,
-    records_validity,
-    records_duplicates,
-    records_overlap,
-    records_plausibility,
-    count_reconciliation,
-    distance_reconciliation,
-    sample_completeness,
-    factor_values,
-    reduction_recalculation,
-    documents_materials,
-    transit_metro_distance,
-    transit_daily_cap,
-    transit_tap_pairing,
-    transit_fare_band,
-)
+Every module of this package but the shared bases is imported, so adding a check is adding its
+file; the registry lists the checks in the contract's order (`Check.order`).
+"""
+
+import importlib
+import pkgutil
+
 from verifier.checks.base import REGISTRY
+
+SHARED = {"base", "record"}  # the bases checks are built on, not checks
+
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in SHARED:
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["REGISTRY"]

@@ -13,6 +13,7 @@ class ApplicantEligibility(Check):
     recalculated figure is still computed and reported)."""
 
     id = "applicant.eligibility"
+    order = 3  # row of the contract's check table
     title = {"zh": "申报主体资格", "en": "Eligibility of the applicant"}
     description = {
         "zh": "核对申报主体的业务模式符合方法学适用条件（共享单车：自营单车运营企业；公共出行：数据聚集平台）。",

@@ -50,6 +50,9 @@ class Check:
     """Base class: a report- or data-level check evaluated once per run."""
 
     id: ClassVar[str]
+    # Its row in the contract's check table: findings.json, the report and every id list follow
+    # this order (a check the contract does not list yet comes after, in registration order).
+    order: ClassVar[float] = 1000
     title: ClassVar[dict[str, str]] = {}  # {zh, en}
     description: ClassVar[dict[str, str]] = {}  # what the verifier does, {zh, en}
     correction: ClassVar[dict[str, str]] = {}  # what the applicant must correct, {zh, en}
@@ -129,7 +132,11 @@ class Registry:
     def register(self, cls: type[Check]) -> type[Check]:
         if cls.id in self.checks:
             raise ValueError(f"check {cls.id} registered twice")
+        taken = {c.order: c.id for c in self.checks.values()}
+        if cls.order in taken and cls.order != Check.order:
+            raise ValueError(f"check {cls.id}: order {cls.order} is {taken[cls.order]}'s")
         self.checks[cls.id] = cls
+        self.checks = dict(sorted(self.checks.items(), key=lambda item: item[1].order))  # stable
         return cls
 
     def ids(self) -> list[str]:

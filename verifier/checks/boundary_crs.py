@@ -36,6 +36,7 @@ class BoundaryCrs(Check):
     records that are inside when read in that system but not as declared."""
 
     id = "boundary.crs"
+    order = 10  # row of the contract's check table
     title = {"zh": "坐标系声明", "en": "Declared coordinate system"}
     description = {
         "zh": "比较不同坐标系（WGS-84、GCJ-02、BD-09）下落在边界内的点位比例，判断申报坐标系是否可信。",

@@ -18,6 +18,7 @@ class BoundaryGeographic(FlagCheck):
     evaluated, never passed."""
 
     id = "boundary.geographic"
+    order = 9  # row of the contract's check table
     title = {"zh": "地理边界", "en": "Geographic boundary"}
     description = {
         "zh": "将起终点坐标按申报坐标系转换为 WGS-84 后，核对起点和终点均位于项目边界（深圳市行政区域）内。",

@@ -13,6 +13,7 @@ class CountReconciliation(Check):
     too."""
 
     id = "count.reconciliation"
+    order = 15  # row of the contract's check table
     title = {"zh": "次数核对", "en": "Count reconciliation"}
     description = {
         "zh": "核对报告的次数（共享单车 n_t9；公共出行 n_bus、n_metro）与数据记录数一致。",

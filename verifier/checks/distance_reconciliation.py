@@ -14,6 +14,7 @@ class DistanceReconciliation(Check):
     the rounding of the reported figure: half a unit in its last written decimal."""
 
     id = "distance.reconciliation"
+    order = 16  # row of the contract's check table
     title = {"zh": "里程核对", "en": "Mileage reconciliation"}
     description = {
         "zh": "核对报告的人公里（共享单车 m_t9；公共出行 metro_pkm）与记录里程之和在报告数值舍入范围内一致。",

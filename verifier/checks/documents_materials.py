@@ -27,6 +27,7 @@ class DocumentsMaterials(Check):
     the check is `manual`."""
 
     id = "documents.materials"
+    order = 20  # row of the contract's check table
     title = {"zh": "申报材料", "en": "Application materials"}
     description = {
         "zh": "核对附录B所列申报材料（申请表、承诺书、收益分配协议、营业执照等）是否齐全并记录文件哈希；未列出时由核证人员现场确认。",

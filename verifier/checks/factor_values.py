@@ -17,6 +17,7 @@ class FactorValues(Check):
     Its verdicts name each factor judged: "<name>.value" and, when wrong, "<name>.data_year"."""
 
     id = "factor.values"
+    order = 18  # row of the contract's check table
     title = {"zh": "排放因子取值", "en": "Emission factor values"}
     description = {
         "zh": "核对所用排放因子与主管部门公布的核算年度数值一致（公共出行：项目因子采用核算年前两年的运营数据）。",

@@ -14,6 +14,7 @@ class OrdersOwnOnly(FlagCheck):
     Without an `order_source` column the data cannot answer: not evaluated."""
 
     id = "orders.own_only"
+    order = 4  # row of the contract's check table
     title = {"zh": "仅含自有订单", "en": "Own orders only"}
     description = {
         "zh": "核对申报数据不含聚合订单（order_source = aggregated），仅计入自有订单。",

@@ -17,6 +17,7 @@ class PeriodCreditingStart(FlagCheck):
     never eligible."""
 
     id = "period.crediting_start"
+    order = 5  # row of the contract's check table
     title = {"zh": "计入期起始日期", "en": "Start of the crediting period"}
     description = {
         "zh": "核对计入期不早于《深圳市碳普惠管理办法》施行日 2022-08-18，且不含此前的记录。",

@@ -14,6 +14,7 @@ class PeriodNaturalYear(Check):
     previous year, but not on its 1 January (that would be two whole years) and not earlier."""
 
     id = "period.natural_year"
+    order = 6  # row of the contract's check table
     title = {"zh": "按自然年核算", "en": "Accounting by natural year"}
     description = {
         "zh": "核对核算期以 12 月 31 日结束，起始日不早于上一年 1 月 1 日（首个不足一年的期间可并入）。",

@@ -13,6 +13,7 @@ class PeriodRecordsInPeriod(FlagCheck):
     project.period_end inclusive; records outside are excluded."""
 
     id = "period.records_in_period"
+    order = 7  # row of the contract's check table
     title = {"zh": "记录日期在核算期内", "en": "Records within the period"}
     description = {
         "zh": "核对每条记录的日期（起点当地日期）均在核算期内。",

@@ -14,6 +14,7 @@ class PeriodUserAuthorization(FlagCheck):
     from the latest date. Without a users file: not evaluated."""
 
     id = "period.user_authorization"
+    order = 8  # row of the contract's check table
     title = {"zh": "用户授权日期", "en": "User authorisation date"}
     description = {
         "zh": "核对每条记录不早于该用户授权数据采集的日期；授权名单中不存在的用户视为未授权。",

@@ -13,6 +13,7 @@ class RecordsDuplicates(FlagCheck):
     counted. Judged on every record (the engine's window rule)."""
 
     id = "records.duplicates"
+    order = 12  # row of the contract's check table
     rule = "duplicates"
     title = {"zh": "重复记录", "en": "Duplicate records"}
     description = {

@@ -14,6 +14,7 @@ class RecordsOverlap(FlagCheck):
     it overlaps a trip whose interval strictly contains it."""
 
     id = "records.overlap"
+    order = 13  # row of the contract's check table
     rule = "overlap"
     title = {"zh": "行程时间重叠", "en": "Overlapping trips"}
     description = {

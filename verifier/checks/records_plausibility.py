@@ -36,6 +36,7 @@ class RecordsPlausibility(FlagCheck):
     thresholds are the contract's."""
 
     id = "records.plausibility"
+    order = 14  # row of the contract's check table
     title = {"zh": "骑行合理性", "en": "Plausibility of rides"}
     description = {
         "zh": "标记平均速度超过 25 km/h、骑行不足 60 秒或里程小于起终点直线距离的骑行（提示，不剔除）。",

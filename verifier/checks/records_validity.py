@@ -19,6 +19,7 @@ class RecordsValidity(FlagCheck):
     distance of NaN or ±inf is invalid."""
 
     id = "records.validity"
+    order = 11  # row of the contract's check table
     rule = "validity"
     title = {"zh": "记录有效性", "en": "Validity of records"}
     description = {

@@ -17,6 +17,7 @@ class ReductionRecalculation(Check):
     smaller of the two (0 when the applicant is not eligible)."""
 
     id = "reduction.recalculation"
+    order = 19  # row of the contract's check table
     requires = REQUIRES  # what the recalculation reads: it is made before this check runs
     title = {"zh": "减排量复算", "en": "Recalculation of the reduction"}
     description = {

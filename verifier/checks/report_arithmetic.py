@@ -19,6 +19,7 @@ class ReportArithmetic(Check):
     project (tCO2)."""
 
     id = "report.arithmetic"
+    order = 2  # row of the contract's check table
     title = {"zh": "核算报告计算一致性", "en": "Arithmetic of the reduction report"}
     description = {
         "zh": "按方法学公式复核报告自身的计算：基准线排放 = 排放因子 × 人公里 / 1000，减排量 = 基准线排放 − 项目排放，允许报告数值的舍入误差。",

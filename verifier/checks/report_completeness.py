@@ -39,6 +39,7 @@ class ReportCompleteness(Check):
     then read in Asia/Shanghai, the methodologies' city zone, and the message says so)."""
 
     id = "report.completeness"
+    order = 1  # row of the contract's check table
     title = {"zh": "核算报告完整性", "en": "Completeness of the reduction report"}
     description = {
         "zh": "核对核算报告必填字段齐全且格式正确（统一社会信用代码校验位、日期、单位、参数名称）。",

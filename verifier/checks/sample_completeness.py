@@ -15,6 +15,7 @@ class SampleCompleteness(Check):
     tolerable rate."""
 
     id = "sample.completeness"
+    order = 17  # row of the contract's check table
     title = {"zh": "抽样记录完整性", "en": "Completeness of sampled records"}
     description = {
         "zh": "随机抽样核对每条记录具有完整的起点（时间、地点）、终点（时间、地点）和里程；偏差率上限超过可容忍偏差率时不通过。",

@@ -29,6 +29,7 @@ class TransitDailyCap(FlagCheck):
     claim year where on file, else the reported ones."""
 
     id = "transit.daily_cap"
+    order = 22  # row of the contract's check table
     rule = "daily_cap"
     title = {"zh": "每日出行次数上限", "en": "Daily trip cap"}
     description = {

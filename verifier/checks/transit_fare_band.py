@@ -15,6 +15,7 @@ class TransitFareBand(FlagCheck):
     (--fares). Needs the fare of each trip (tap data) and the table: otherwise not evaluated."""
 
     id = "transit.fare_band"
+    order = 24  # row of the contract's check table
     title = {"zh": "票价与里程区间", "en": "Fare band"}
     description = {
         "zh": "核对地铁行程申报里程落在所付票价对应的里程区间内（提示）。",

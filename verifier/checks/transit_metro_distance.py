@@ -19,6 +19,7 @@ class TransitMetroDistance(FlagCheck):
     records.validity. Without a station-distance table: not evaluated."""
 
     id = "transit.metro_distance"
+    order = 21  # row of the contract's check table
     title = {"zh": "地铁里程", "en": "Metro trip distance"}
     description = {
         "zh": "核对每条地铁行程的里程与进出站站间距离表一致（允许 0.01 km 差异）。",

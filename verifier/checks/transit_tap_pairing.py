@@ -14,6 +14,7 @@ class TransitTapPairing(Check):
     trip and so are not claimed. `affected` counts all of them."""
 
     id = "transit.tap_pairing"
+    order = 23  # row of the contract's check table
     title = {"zh": "刷卡进出站配对", "en": "Tap pairing"}
     description = {
         "zh": "原始刷卡记录：每次地铁进站与同一卡 180 分钟内的下一次出站配对，统计未配对、先出后进、超时和重复刷卡。",
