@@ -218,7 +218,8 @@ def _draw_sample(ctx: Context, flag_ids: list[str], checks: list[Check]):
     for cid in flag_ids:
         if cid in sample.columns:
             sample[cid] = sample[cid].map({True: "fail", False: "pass"})
-    deviations = int(sum((sample[cid] == "fail").sum() for cid in tested))
+    # A deviation is a sampled record failing a sample test (counted once whatever it fails).
+    deviations = int((sample[tested] == "fail").any(axis=1).sum()) if tested else 0
     upper = upper_deviation_rate(deviations, size, o.confidence) if size else 1.0
     sampling = {"method": "md5-rank", "seed": o.seed, "population": int(ctx.population), "size": int(size),
                 "deviations": deviations, "upper_deviation_rate": round(float(upper), 6),
