@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -69,15 +68,15 @@ def completeness(out: Path) -> dict:
 
 
 # -- class 1: the report loader ----------------------------------------------------------------
-def test_alias_bomb_is_refused_in_seconds(tmp_path):
+def test_alias_bomb_is_refused_before_it_expands(tmp_path):
+    # Expanded, the bomb is 9^11 items: the run would not end. The subprocess's time-out (a hang
+    # fails) is the guard; no wall-clock bound is asserted (timings belong in bench/).
     pkg, out = package(tmp_path), tmp_path / "out"
     bomb = "".join(f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 12))
     edit(pkg / "report.yaml", "  name: 示例绿骑单车2024年度骑行碳普惠项目\n",
          "  name: 示例绿骑单车2024年度骑行碳普惠项目\n  notes:\n    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
          + bomb.replace("  l", "    l"))
-    started = time.monotonic()
-    line = assert_one_line(verify(pkg, out, timeout=60), 2, "report.yaml", "project.notes.l1", "alias", out=out)
-    assert time.monotonic() - started < 30, line
+    assert_one_line(verify(pkg, out, timeout=60), 2, "report.yaml", "project.notes.l1", "alias", out=out)
 
 
 def test_deep_nesting_is_refused(tmp_path):
