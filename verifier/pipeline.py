@@ -185,9 +185,8 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     flags = [c for c in applicable if isinstance(c, FlagCheck)]
     rules = {c.id: (c.rule, c.rule_args(ctx)) for c in flags if c.rule}  # the engine's window rules
     predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
-    ctx.engine.warn_only = tuple(c.id for c in flags if not c.excludes)
     step("record-level checks")
-    ctx.engine.flag(predicates, rules)
+    ctx.engine.flag(predicates, rules, warn_only=tuple(c.id for c in flags if not c.excludes))
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     for check in applicable:
         extra.update(check.aggregates(ctx))

@@ -271,7 +271,8 @@ class DuckDBEngine(Engine):
         return [r[0] for r in self.rows(DIALECT.parquet_row_counts(files))]
 
     # -- flags -----------------------------------------------------------------------------
-    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]]) -> None:
+    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]],
+             warn_only: tuple[str, ...] = ()) -> None:
         """Define the view `records`: `staged` plus one boolean column per record-level check.
 
         `predicates`: check id -> SQL, evaluated record by record. `rules`: check id -> (the
@@ -279,7 +280,9 @@ class DuckDBEngine(Engine):
         rule no check asks for costs no pass and has no column, nor has one whose arguments are
         None (it cannot run). The rules run in the contract's order (section 5): validity (its
         predicate) and duplicates on every record, overlaps among valid non-duplicate records,
-        the daily cap last, among the records no other check flags."""
+        the daily cap last, among the records no other check flags. `warn_only`: the checks whose
+        flagged records stay eligible."""
+        self.warn_only = tuple(warn_only)
         run = _in_rule_order(rules)
         validity = run.get("validity")
         named = {**({validity[0]: validity[1]} if validity else {}), **predicates}

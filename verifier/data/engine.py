@@ -157,9 +157,11 @@ class Engine(ABC):
 
     # -- flags and answers ---------------------------------------------------------------------
     @abstractmethod
-    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]]) -> None:
+    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]],
+             warn_only: tuple[str, ...] = ()) -> None:
         """One boolean column per check: `predicates` (check id -> SQL) record by record, `rules`
-        (check id -> (window rule, its arguments; None: cannot run)) in the contract's order."""
+        (check id -> (window rule, its arguments; None: cannot run)) in the contract's order;
+        the records of the `warn_only` checks stay eligible."""
 
     @abstractmethod
     def excluded_sql(self) -> str:

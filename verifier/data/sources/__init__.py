@@ -10,7 +10,7 @@ honoured).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ def stage_input(engine, spec: InputSpec) -> Staged:
     stations = spec.files.get("station_distances")
     if stations:
         engine.attach_station_distances(stations[0], spec.encoding, fill_missing=spec.form == "taps")
-        staged = Staged(**{**staged.__dict__, "station_table": True})
+        staged = replace(staged, station_table=True)
     return staged
 
 
