@@ -34,8 +34,18 @@ MAX_EXAMPLES = 5
 
 @lru_cache(maxsize=1)
 def strings() -> dict:
-    with (resource_dir("templates") / "i18n.yaml").open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    """Every fixed string of the report: templates/i18n.yaml, then the topic files in
+    templates/i18n/ (name order); a key defined twice is a defect, never silently overridden."""
+    folder = resource_dir("templates")
+    table: dict = {}
+    for path in [folder / "i18n.yaml", *sorted((folder / "i18n").glob("*.yaml"))]:
+        with path.open(encoding="utf-8") as fh:
+            part = yaml.safe_load(fh) or {}
+        twice = sorted(set(part) & set(table))
+        if twice:
+            raise ValueError(f"{path.name}: report string(s) {', '.join(twice)} already defined")
+        table.update(part)
+    return table
 
 
 def translator(lang: str):
