@@ -1,5 +1,8 @@
 """HTML -> PDF with WeasyPrint: PDF/A-3b, evidence attached, byte-for-byte reproducible.
 
+The SHA-256 of every attachment is also recorded outside the attachments, in the document
+information dictionary (`verifier.report.evidence`), for `verifier check-report`.
+
 Reproducible because nothing depends on the clock or the file system: the PDF identifier and
 the creation/modification dates come from the report number and date, attachments carry the
 report date, figures are rendered deterministically, and fonts are subset the same way each run.
@@ -12,6 +15,7 @@ from datetime import datetime, timezone
 
 import weasyprint
 
+from verifier.report import evidence
 from verifier.report.fetcher import SafeFetcher
 
 
@@ -31,8 +35,9 @@ def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, 
         for name, content in sorted(attachments.items())
     ]
     identifier = hashlib.md5(f"{number}|{date}".encode(), usedforsecurity=False).hexdigest()
-    doc = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher)
-    return doc.write_pdf(
-        pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
-        uncompressed_pdf=False,
-    )
+    options = dict(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
+                   uncompressed_pdf=False, custom_metadata=True)
+    doc = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
+    # Our key only: whatever other <meta> names the template may hold stay out of the PDF.
+    doc.metadata.custom = {evidence.INFO_KEY: evidence.encode(evidence.digests(attachments))}
+    return doc.write_pdf(**options)

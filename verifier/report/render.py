@@ -13,7 +13,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from verifier.findings import Findings
-from verifier.report import model
+from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, render_figures
@@ -62,8 +62,10 @@ def typed(findings: Findings | dict) -> Findings:
     return findings if isinstance(findings, Findings) else Findings.from_dict(findings)
 
 
-def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str) -> str:
-    """The report as HTML; ``figures`` maps a figure name to its URL."""
+def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str,
+                attached: dict[str, str] | None = None) -> str:
+    """The report as HTML; ``figures`` maps a figure name to its URL, ``attached`` an attached
+    file's name to its SHA-256 (printed in the evidence annex)."""
     if lang not in LANGS:
         raise ValueError(f"unknown report language {lang!r} (zh or en)")
     findings = typed(findings)
@@ -82,7 +84,7 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
     templates = resource_dir("templates")
     template = _env(templates).get_template("report.html.j2")
     return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
-                           page_css=_page_css(t, templates))
+                           page_css=_page_css(t, templates), attached=attached or {})
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
@@ -102,9 +104,6 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
                           font_dir())
 
-    html = render_html(findings, sample, urls, lang)
-    (out_dir / "report.html").write_text(html, encoding="utf-8")
-
     report = findings.report or {}
     number = str(report.get("number") or "")
     date = str(report.get("date") or period.get("end") or "2000-01-01")  # never the clock
@@ -113,6 +112,8 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
+    html = render_html(findings, sample, urls, lang, attached=evidence.digests(attachments))
+    (out_dir / "report.html").write_text(html, encoding="utf-8")
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments)
     (out_dir / "report.pdf").write_bytes(pdf)
