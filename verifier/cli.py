@@ -1,4 +1,4 @@
-"""The command line (contract section 3): verify, sample-size, import-taps, demo."""
+"""The command line (contract section 3): verify, sample-size, import-taps, demo, sign, check-report."""
 
 from __future__ import annotations
 
@@ -221,6 +221,44 @@ def demo(out, lang) -> None:
     _summary(findings, out)
     click.echo(f"report: {Path(out) / 'report.pdf'}")
     sys.exit(findings.exit_code)
+
+
+@main.command()
+@click.argument("report", type=click.Path(path_type=Path))
+@click.option("--key", required=True, type=click.Path(path_type=Path),
+              help="PKCS#12 file (.p12/.pfx) with the signer's private key and certificate.")
+@click.option("--passphrase-file", type=click.Path(path_type=Path),
+              help="File holding the key's passphrase (its final line break ignored).")
+@click.option("--reason", help="Reason recorded in the signature, e.g. 核证报告签发.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Signed PDF to write (default: REPORT.signed.pdf beside it; never REPORT itself).")
+def sign(report, key, passphrase_file, reason, out) -> None:
+    """Sign REPORT (a report.pdf) with a PAdES signature, as an incremental update that keeps its
+    PDF/A-3 declaration and attachments. Exit 2: a file or the key cannot be read."""
+    from verifier.signing import sign_report
+
+    signed = _guard(sign_report, report, key, passphrase_file=passphrase_file, reason=reason, out=out)
+    click.echo(one_line(f"signed by {signed.signer!r} (field {signed.field}); written to {signed.out}"))
+
+
+@main.command("check-report")
+@click.argument("report", type=click.Path(path_type=Path))
+@click.option("--inputs", type=click.Path(path_type=Path),
+              help="Folder holding the inputs (the package): each SHA-256 listed in findings.json is compared.")
+def check_report(report, inputs) -> None:
+    """Check REPORT: its signature (if any) is intact, its attached findings.json is the one it was
+    rendered from and, with --inputs, the inputs listed there match the files under that folder.
+    Exit 0: nothing differs; 1: one line per difference; 2: the PDF cannot be read."""
+    from verifier.report_check import check_report as run_check
+
+    checked = _guard(run_check, report, inputs)
+    for line in checked.notes:
+        click.echo(one_line(f"ok: {line}"))
+    for line in checked.differences:
+        click.echo(one_line(f"differs: {line}"))
+    n = len(checked.differences)
+    click.echo("report intact" if not n else f"{n} difference{'s' if n > 1 else ''} found")
+    sys.exit(checked.exit_code)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,14 @@ INFO_KEY = "VerifierAttachmentsSHA256"
 FINDINGS = "findings.json"
 
 
+def sha256(content: bytes) -> str:
+    """Lower-case hex SHA-256 (as findings.json lists the inputs')."""
+    return hashlib.sha256(content).hexdigest()
+
+
 def digests(attachments: dict[str, bytes]) -> dict[str, str]:
-    """File name -> lower-case hex SHA-256 of its content, in name order."""
-    return {name: hashlib.sha256(content).hexdigest() for name, content in sorted(attachments.items())}
+    """File name -> SHA-256 of its content, in name order."""
+    return {name: sha256(content) for name, content in sorted(attachments.items())}
 
 
 def encode(recorded: dict[str, str]) -> str:
