@@ -34,6 +34,7 @@ from verifier.errors import InputError, quoted
 from verifier.report import evidence
 
 EOF_MARKER = b"%%EOF"
+MAX_REVISIONS = 64  # end-of-file markers tried from the last: a report has two or three revisions
 
 
 @dataclass
@@ -53,12 +54,13 @@ def check_report(pdf: Path, inputs: Path | None = None) -> Checked:
         raise InputError("command line", "--inputs", f"{quoted(inputs)} is not a folder")
     data = _read_pdf(pdf)
     result = Checked()
-    data = _without_trailing_bytes(data, result)
-    _check_signatures(pdf, data, result)
+    _quiet_pyhanko()
+    data, reader = _last_revision(pdf, data, result)
+    _check_signatures(reader, result)
     attachments, recorded, pages = _read_evidence(pdf, data)
     findings = _check_attachments(attachments, recorded, pages, result)
     if inputs is not None and findings is not None:
-        _check_inputs(findings, Path(inputs), result)
+        check_inputs(findings, Path(inputs), result)
     return result
 
 
@@ -75,29 +77,38 @@ def _read_pdf(pdf: Path) -> bytes:
     return data
 
 
-def _without_trailing_bytes(data: bytes, result: Checked) -> bytes:
-    """The file up to its last end-of-file marker; anything after it (but line ends) is a
-    difference: it lies outside every revision and every signature."""
-    end = data.rindex(EOF_MARKER) + len(EOF_MARKER)
-    tail = data[end:]
-    if tail.strip(b"\r\n"):
-        result.differences.append(f"{len(tail):,} bytes were appended after the end of the PDF")
-    return data[:end] + tail[: len(tail) - len(tail.lstrip(b"\r\n"))]
+def _last_revision(pdf: Path, data: bytes, result: Checked):
+    """(the file up to the end of its last readable revision, its pyHanko reader). Bytes after
+    that end (but the marker's line end) are a difference: they lie outside every revision and
+    every signature. A file no prefix of which reads is unreadable (exit 2)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    ends, at = [], data.find(EOF_MARKER)
+    while at >= 0:
+        end = at + len(EOF_MARKER)
+        ends.append(end + len(data[end:end + 2]) - len(data[end:end + 2].lstrip(b"\r\n")))
+        at = data.find(EOF_MARKER, end)
+    failure: Exception | None = None
+    for end in reversed(ends[-MAX_REVISIONS:]):
+        try:
+            reader = PdfFileReader(io.BytesIO(data[:end]), strict=False)
+            reader.embedded_signatures  # reads the form: a damaged one fails here, not later
+        except Exception as exc:  # noqa: BLE001: whatever the parser says, this prefix is unreadable
+            failure = failure or exc
+            continue
+        if end < len(data):
+            result.differences.append(f"{len(data) - end:,} bytes were appended after the end of the PDF")
+        return data[:end], reader
+    raise _unreadable(pdf, failure)
 
 
-def _unreadable(pdf: Path, exc: Exception) -> InputError:
+def _unreadable(pdf: Path, exc: Exception | None) -> InputError:
     return InputError(pdf, None, f"not a readable PDF ({type(exc).__name__})")
 
 
 # -- 1. signatures --------------------------------------------------------------------------------
-def _check_signatures(pdf: Path, data: bytes, result: Checked) -> None:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-
-    _quiet_pyhanko()
-    try:
-        signatures = list(PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures)
-    except Exception as exc:  # noqa: BLE001: whatever the parser says, the file is unreadable
-        raise _unreadable(pdf, exc) from None
+def _check_signatures(reader, result: Checked) -> None:
+    signatures = list(reader.embedded_signatures)
     if not signatures:
         result.notes.append("not signed: only the attachments can be checked (sign it with verifier sign)")
     for n, sig in enumerate(signatures):
@@ -210,7 +221,8 @@ def _printed(digest: str, pages) -> bool:
 
 
 # -- 3. the inputs --------------------------------------------------------------------------------
-def _check_inputs(findings: dict, folder: Path, result: Checked) -> None:
+def check_inputs(findings: dict, folder: Path, result: Checked) -> None:
+    """Compare each input findings['inputs'] lists with the file of that path under ``folder``."""
     from verifier.pipeline import sha256_file
 
     listed = findings.get("inputs")
