@@ -177,6 +177,35 @@ def test_revision_added_after_signing_is_rejected(signed, tmp_path):
     assert any("Signature1" in line and "added after signing" in line for line in differences(result)), result.stdout
 
 
+def sign_again(path, key, out):
+    result = run_cli("sign", path, "--key", key[0], "--passphrase-file", key[1], "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "(field Signature2)" in result.stdout
+    return out
+
+
+def test_countersigned_report_checks_out(signed, key, tmp_path):
+    result = run_cli("check-report", sign_again(signed[0], key, tmp_path / "countersigned.pdf"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sum(line.startswith("ok: signature 'Signature") for line in result.stdout.splitlines()) == 2
+
+
+def test_page_changed_after_signing_then_countersigned_is_rejected(signed, key, tmp_path):
+    """A drawing added to page 1 after the first signature, then signed again: the second
+    signature is intact, but the first no longer describes the document."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed[0].read_bytes()))
+    writer.add_stream_to_page(0, writer.add_object(generic.StreamObject(stream_data=b"q 10 10 100 100 re S Q")))
+    out = io.BytesIO()
+    writer.write(out)
+    result = run_cli("check-report", sign_again(tampered(tmp_path, out.getvalue()), key, tmp_path / "re.pdf"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert differences(result) == [
+        "differs: signature 'Signature1': the document was changed after signing, not only signed again"]
+
+
 def test_swapped_attachment_is_rejected(report, tmp_path):
     """An unsigned report whose findings.json was rewritten: it is no longer the one rendered."""
     writer = pypdf.PdfWriter(clone_from=report / "report.pdf")

@@ -117,7 +117,6 @@ def _check_signatures(reader, result: Checked) -> None:
 
 def _check_signature(sig, *, last: bool, result: Checked) -> None:
     from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
     name = f"signature {quoted(sig.field_name)}"
@@ -127,20 +126,39 @@ def _check_signature(sig, *, last: bool, result: Checked) -> None:
     except Exception as exc:  # noqa: BLE001: a damaged signature (CMS, byte range) is a difference
         result.differences.append(f"{name}: cannot be validated ({type(exc).__name__})")
         return
+    problems = _signature_problems(status, last)
+    result.differences += [f"{name}: {problem}" for problem in problems]
+    if not problems:
+        trust = "certificate trusted" if status.trusted else "certificate not trusted by a CA"
+        signer = status.signing_cert.subject.human_friendly if status.signing_cert is not None else "unknown"
+        when = status.signer_reported_dt.isoformat() if status.signer_reported_dt else "time not given"
+        result.notes.append(f"{name}: intact, signed by {quoted(signer)} at {when}, {trust}")
+
+
+def _signature_problems(status, last: bool) -> list[str]:
+    """What is wrong with one validated signature; trust is not among it (module docstring)."""
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+
+    problems = []
     if not status.intact:
-        result.differences.append(f"{name}: the signed bytes were changed after signing")
+        problems.append("the signed bytes were changed after signing")
     if not status.valid:
-        result.differences.append(f"{name}: the signature value does not match the signer's certificate")
+        problems.append("the signature value does not match the signer's certificate")
     whole = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     if last and not whole:
-        result.differences.append(f"{name}: content was added after signing (it does not cover the whole file)")
-    elif not whole and status.docmdp_ok is False:
-        result.differences.append(f"{name}: the document was changed after signing beyond later signatures")
-    trust = "certificate trusted" if status.trusted else "certificate not trusted by a CA"
-    signer = status.signing_cert.subject.human_friendly if status.signing_cert is not None else "unknown"
-    when = status.signer_reported_dt.isoformat() if status.signer_reported_dt else "time not given"
-    if status.intact and status.valid:
-        result.notes.append(f"{name}: intact, signed by {quoted(signer)} at {when}, {trust}")
+        problems.append("content was added after signing (it does not cover the whole file)")
+    elif not whole and not _only_signatures_after(status):
+        problems.append("the document was changed after signing, not only signed again")
+    return problems
+
+
+def _only_signatures_after(status) -> bool:
+    """Whether what follows a signature's revision is only further signatures (with their
+    validation data or form values): pyHanko's diff analysis, at most form filling."""
+    from pyhanko.sign.diff_analysis import ModificationLevel
+
+    level = status.modification_level
+    return level is not None and level.value <= ModificationLevel.FORM_FILLING.value
 
 
 def _quiet_pyhanko() -> None:
