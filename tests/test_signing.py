@@ -223,6 +223,19 @@ def test_swapped_attachment_is_rejected(report, tmp_path):
     assert line.startswith("differs: attachment 'findings.json': not the file the report was rendered from")
 
 
+def test_report_without_the_recorded_digests_is_not_confirmed(report, tmp_path):
+    """A PDF whose record was removed (or one this verifier did not render) cannot confirm its
+    attachments: a difference, not a pass."""
+    writer = pypdf.PdfWriter(clone_from=report / "report.pdf")
+    writer.metadata = {k: v for k, v in writer.metadata.items() if k != "/" + evidence.INFO_KEY}
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    result = run_cli("check-report", tampered(tmp_path, buffer.getvalue()))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert differences(result) == ["differs: the PDF records no attachment digests: it was not rendered by "
+                                   "this verifier or the record was removed"]
+
+
 def test_changed_input_is_named(signed, package, tmp_path):
     copy = tmp_path / "pkg"
     shutil.copytree(package, copy)
@@ -278,3 +291,4 @@ def test_sign_refuses_bad_key_passphrase_and_output(report, key, tmp_path):
 def test_check_report_unreadable_pdf_is_exit_2(tmp_path, key):
     one_error_line(run_cli("check-report", tmp_path / "none.pdf"), "none.pdf", "no such file")
     one_error_line(run_cli("check-report", key[0]), "verifier.p12", "not a PDF")
+    one_error_line(run_cli("check-report", key[0], "--inputs", key[1]), "--inputs", "not a folder")

@@ -49,6 +49,7 @@ class Checked:
 
 
 def check_report(pdf: Path, inputs: Path | None = None) -> Checked:
+    """Check the report ``pdf`` (and, with ``inputs``, the input files listed in it)."""
     pdf = Path(pdf)
     if inputs is not None and not Path(inputs).is_dir():
         raise InputError("command line", "--inputs", f"{quoted(inputs)} is not a folder")
@@ -178,8 +179,7 @@ def _read_evidence(pdf: Path, data: bytes):
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         attachments = {name: list(contents) for name, contents in reader.attachments.items()}
-        info = reader.metadata or {}
-        recorded = evidence.decode(info.get("/" + evidence.INFO_KEY)) if info.get("/" + evidence.INFO_KEY) else None
+        recorded = evidence.decode((reader.metadata or {}).get("/" + evidence.INFO_KEY))
         pages = list(reader.pages)
     except Exception as exc:  # noqa: BLE001: the file's structure cannot be read
         raise _unreadable(pdf, exc) from None

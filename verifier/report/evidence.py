@@ -38,6 +38,8 @@ def encode(recorded: dict[str, str]) -> str:
 
 def decode(value: object) -> dict[str, str] | None:
     """The record read back, or None when ``value`` is not one (absent, not JSON, wrong shape)."""
+    if value is None:
+        return None
     try:
         recorded = json.loads(str(value))
     except (TypeError, ValueError):
