@@ -157,9 +157,10 @@ def test_corrected_filing_closes_the_earlier_nc_and_shows_what_changed(corrected
 def test_the_report_maps_the_earlier_nc_numbers(corrected):
     text = pdftext(corrected / "report.pdf")
     assert "4A 与前次核证的比较" in text
+    text = text.split("4A 与前次核证的比较")[-1]  # the section (the contents list it too)
     row = next(line for line in text.splitlines() if "NC-01" in line and "records.duplicates" in line)
     assert row.split() == ["NC-01", "重复记录", "records.duplicates", "8", "0", "—", "已关闭"]
-    assert "已关闭 1 项、仍未关闭 0 项；本次新增 0 项" in text
+    assert "已关闭1项、仍未关闭0项、无法确认关闭0项；本次新增0项" in "".join(text.split())
     figures = next(line for line in text.splitlines() if line.strip().startswith("记录总数"))
     assert figures.split() == ["记录总数", "408", "400", "-8"]
     reported = next(line for line in text.splitlines() if line.strip().startswith("申报减排量"))
@@ -178,9 +179,10 @@ def test_the_same_filing_again_keeps_the_nc_open(unchanged, earlier):
 
 
 def test_nc_states():
-    assert [nc_state(a, b) for a, b in [("fail", "pass"), ("fail", "fail"), ("pass", "fail"),
-                                       ("fail", "not_evaluated"), ("pass", "pass"), (None, "fail")]] == \
-        ["closed", "open", "new", "closed", None, "new"]
+    assert [nc_state(a, b) for a, b in [("fail", "pass"), ("fail", "warn"), ("fail", "fail"), ("pass", "fail"),
+                                       ("fail", "not_evaluated"), ("fail", "not_applicable"), ("pass", "pass"),
+                                       (None, "fail"), ("fail", None)]] == \
+        ["closed", "closed", "open", "new", "unconfirmed", "unconfirmed", None, "new", "unconfirmed"]
 
 
 def test_compare_names_new_ncs_and_removed_inputs(earlier):

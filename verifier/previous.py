@@ -2,8 +2,8 @@
 
 DIR is an earlier run's output folder; its findings.json is read (strictly: a missing,
 unreadable or foreign file is exit 2) and compared with this run's findings: which earlier
-non-conformities (failing checks) are now closed (the check no longer fails), still open, or
-new; what changed in the counts (population, eligible records, records each check affects) and
+non-conformities (failing checks) are now closed (the check passes), still open, unconfirmed
+(the check can no longer judge it) or new; what changed in the counts (population, eligible records, records each check affects) and
 amounts (reported, recalculated, verified tCO2e); and which input files changed (SHA-256, by
 role and path). The result is findings.json's optional `previous` block; the report's section
 is drawn from it alone (verifier/report/previous.py), so a report rendered again keeps it.
@@ -106,11 +106,16 @@ def compare(earlier: Mapping, earlier_sha256: str, now: Findings) -> dict:
     }
 
 
+CLOSING = ("pass", "warn")  # statuses that show an earlier failure corrected
+
+
 def nc_state(previous_status: str | None, status: str | None) -> str | None:
-    """An earlier non-conformity is `closed` once its check no longer fails, else `open`; a
+    """An earlier non-conformity is `closed` once its check passes (or only warns), `open` while
+    it fails, and `unconfirmed` when the check can no longer judge it (`not_evaluated`, `manual`,
+    `not_applicable`: leaving out the users file must not close an authorisation finding); a
     failing check that did not fail before is `new`."""
     if previous_status == "fail":
-        return "open" if status == "fail" else "closed"
+        return "open" if status == "fail" else "closed" if status in CLOSING else "unconfirmed"
     return "new" if status == "fail" else None
 
 

@@ -46,7 +46,7 @@ def previous_view(findings: Findings, checklist: dict, lang: str) -> dict | None
         "findings_sha256": block.get("findings_sha256") or "",
         "tool_version": block.get("tool_version") or "—",
         "ncs": ncs, "others": others,
-        "tally": {s: sum(1 for n in ncs if n["state"] == s) for s in ("closed", "open", "new")},
+        "tally": {s: sum(1 for n in ncs if n["state"] == s) for s in ("closed", "open", "unconfirmed", "new")},
         "notes": {n["id"]: n for n in ncs},  # the NC section names each NC's earlier number
         "figures": [_figure(t, f) for f in [*(block.get("counts") or ()), *(block.get("amounts") or ())]],
         "inputs": [_input(t, i) for i in block.get("inputs") or ()],
