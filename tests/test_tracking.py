@@ -254,7 +254,7 @@ def test_fields_left_out_are_blank_lines(tmp_path):
     class F:  # the view reads only the verification block
         verification = block
     rows = {r["label"]: r["value"] for r in verification_view(F, "zh")["rows"]}
-    assert rows["核证组成员"] == "" and rows["报告版本"] == "" and rows["核证机构"] == "某机构"
+    assert rows["核证组成员"] == "" and rows["报告版本"] == "□ 初版　□ 终版" and rows["核证机构"] == "某机构"
 
 
 @pytest.mark.parametrize("text, where", [

@@ -1,7 +1,8 @@
 """The cover's sign block, from findings.json's `verification` block (`--verifier-info`).
 
 Every field has its line whether given or not: a field left out is a blank line the verifier
-fills in by hand. The statement of liability and confidentiality follows it.
+fills in by hand (the version: two boxes to tick). The statement of liability and
+confidentiality follows it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def verification_view(findings: Findings, lang: str) -> dict:
         value = info.get(name)
         if name == "members" and value:
             value = t("vi_list_sep").join(value)
-        elif name == "report_version" and value:
-            value = t(f"vi_version_{value}")
+        elif name == "report_version":  # left out: both boxes, one to tick by hand
+            value = t(f"vi_version_{value}") if value else t("vi_version_blank")
         rows.append({"label": t(label), "value": value or "", "signed": signed})
     return {"rows": rows, "given": findings.verification is not None}
