@@ -3,9 +3,9 @@
 DIR is an earlier run's output folder; its findings.json is read (strictly: a missing,
 unreadable or foreign file is exit 2) and compared with this run's findings: which earlier
 non-conformities (failing checks) are now closed (the check passes), still open, unconfirmed
-(the check can no longer judge it) or new; what changed in the counts (population, eligible records, records each check affects) and
-amounts (reported, recalculated, verified tCO2e); and which input files changed (SHA-256, by
-role and path). The result is findings.json's optional `previous` block; the report's section
+(the check can no longer judge it) or new; what changed in the counts (population, eligible
+records, records each check affects) and amounts (reported, recalculated, verified tCO2e); and
+which input files changed (SHA-256, by role and path). The result is findings.json's optional `previous` block; the report's section
 is drawn from it alone (verifier/report/previous.py), so a report rendered again keeps it.
 """
 

@@ -9,8 +9,6 @@ findings.json keeps them; a field left out is null there and a blank line on the
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -63,10 +61,13 @@ def apply_verifier_info(findings: Findings, info: dict | None) -> Findings:
 
 
 def _read_text(path: Path) -> str:
+    """The file's text (a regular file: option_file checked it), at most MAX_BYTES."""
     try:
-        if os.stat(path).st_size > MAX_BYTES or not stat.S_ISREG(os.stat(path).st_mode):
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
             raise InputError(path, OPTION, f"larger than {MAX_BYTES // 1024} KiB (a dozen lines are expected)")
-        return path.read_bytes().decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(path, OPTION, "not UTF-8 text") from None
     except OSError as exc:

@@ -70,8 +70,8 @@ def _figure(t, f) -> dict:
         if digits is not None:
             delta = round(delta, digits) + 0.0  # + 0.0: no "-0.0000"
         change = ("+" if delta > 0 else "") + _num(delta, digits)
-    return {"label": t(f"prev_fig_{f['name']}"), "tco2": f["name"].endswith("_tco2"), "previous": _num(old, digits), "current": _num(new, digits),
-            "change": change}
+    return {"label": t(f"prev_fig_{f['name']}"), "tco2": f["name"].endswith("_tco2"),
+            "previous": _num(old, digits), "current": _num(new, digits), "change": change}
 
 
 def _input(t, i) -> dict:
