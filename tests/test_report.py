@@ -421,7 +421,7 @@ def test_workpaper_has_the_sample_and_confirmation_columns(bike_zh):
     assert keys == list(sample["record_key"])
     test_col = next(i for i, h in enumerate(header) if h and "sample.completeness" in h)
     results = [ws.cell(row=r, column=test_col + 1).value for r in range(2, ws.max_row + 1)]
-    assert results == list(sample["sample.completeness"])
+    assert results == [{"pass": "符合", "fail": "不符合"}[v] for v in sample["sample.completeness"]]
     confirm = [ws.cell(row=2, column=i + 1).value for i, h in enumerate(header) if h.startswith("现场核对")]
     assert confirm == [None] * 4
     assert wb.properties.created.date().isoformat() == "2025-03-15"

@@ -140,6 +140,10 @@ def main() -> None:
               help="Folder for the engine's spill files (default: the system's temporary folder).")
 @click.option("--report-date", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Date printed on the report (default: the day after the period).")
+@click.option("--previous", type=click.Path(path_type=Path),
+              help="An earlier run's output folder: compare its non-conformities, counts and amounts.")
+@click.option("--verifier-info", type=click.Path(path_type=Path),
+              help="YAML with the report number, verification body, team, site visit and version.")
 def verify(submission, out, **options) -> None:
     """Verify SUBMISSION (a package folder) and write findings.json, sample.csv and the report.
 

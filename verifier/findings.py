@@ -87,6 +87,8 @@ class Findings:
     report: Mapping[str, Any]
     factors: tuple[Mapping[str, Any], ...]
     boundary: Mapping[str, Any] | None = None
+    verification: Mapping[str, Any] | None = None  # --verifier-info (verifier/verifier_info.py)
+    previous: Mapping[str, Any] | None = None  # --previous: the comparison (verifier/previous.py)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -119,6 +121,9 @@ class Findings:
                "factors": plain(self.factors)}
         if self.boundary is not None:
             out["boundary"] = plain(self.boundary)
+        for name in ("verification", "previous"):  # optional blocks: written only when given
+            if getattr(self, name) is not None:
+                out[name] = plain(getattr(self, name))
         return out
 
     def to_json(self) -> str:

@@ -32,11 +32,13 @@ from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings, frozen
 from verifier.methodologies import Methodology, get
 from verifier.outdir import check_out, replace_dir, temp_beside
+from verifier.previous import compare, load_previous
 from verifier.recalc import REQUIRES as RECALCULATION_REQUIRES, recalculate
 from verifier.reference.factors import FactorTable, default_materiality
 from verifier.report.fonts import preflight
 from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
 from verifier.submission import Submission, load_submission, parse_number
+from verifier.verifier_info import apply_verifier_info, load_verifier_info
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 
@@ -44,18 +46,23 @@ MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
            lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
-           write_pdf: bool = True, progress=None) -> Findings:
+           write_pdf: bool = True, progress=None, previous=None, verifier_info=None) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
-    be read. `progress(step)` is told each step as it starts (for a progress bar)."""
+    be read. `progress(step)` is told each step as it starts (for a progress bar). `previous` (an
+    earlier run's output folder) and `verifier_info` (a YAML file) add findings.json's optional
+    `previous` and `verification` blocks."""
     preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
-    out = check_out(out, _input_paths(submission, factors, boundary, fares, temp_dir))
+    out = check_out(out, {**_input_paths(submission, factors, boundary, fares, temp_dir),
+                          "--previous": previous, "--verifier-info": verifier_info})
     warm_up = _warm_up(write_pdf)
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     given = read_inputs(submission, opts, factors, boundary, fares)
+    info = load_verifier_info(verifier_info) if verifier_info else None
+    earlier = load_previous(previous, given.sub.methodology) if previous else None
     with environment_failures(), \
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
@@ -67,7 +74,9 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             results, recalculation = evaluate(measured)
             step("hashing the inputs")
             inputs = _count_records(measured, hashes.result())
-        findings = _findings(measured, results, recalculation, inputs, report_date)
+        findings = apply_verifier_info(_findings(measured, results, recalculation, inputs, report_date), info)
+        if earlier:
+            findings = replace(findings, previous=compare(*earlier, findings))
         figures = _figure_data(measured) if write_pdf else None
     step("writing the report")
     with environment_failures():

@@ -118,24 +118,23 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
         }
 
     points = []
-    order: list[str] = []
     for p in checklist["points"]:
         pc = [view_check(cid) for cid in p["checks"]]
-        order += [c for c in p["checks"] if c not in order]
         points.append({
             "id": p["id"], "anchor": f"pt-{p['id']}", "title": text(p["title"], lang),
             "clause": text(p.get("clause"), lang), "description": text(p.get("description"), lang),
             "checks": pc, "status": worst(c["status"] for c in pc), "figures": p.get("figures", []),
         })
-    order += [c for c in CONTRACT_CHECK_IDS if c not in order]
+    order = check_order(checklist)
     point_of = {cid: p for p in points for cid in (c["id"] for c in p["checks"])}
     ordered = [view_check(cid) for cid in order if cid in checks]
 
     ncs = []
+    nc_number = nc_numbers({c["id"]: c["status"] for c in ordered}, checklist)
     for c in ordered:
         if c["status"] == "fail":
             p = point_of.get(c["id"])
-            ncs.append({**c, "number": f"NC-{len(ncs) + 1:02d}",
+            ncs.append({**c, "number": nc_number[c["id"]],
                         "clause": p["clause"] if p else "", "point": p["title"] if p else ""})
     cls = []
     for c in ordered:
@@ -207,7 +206,34 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
                      else t("not_on_file"), "source": f.get("source") or "—"}
                     for f in findings.get("factors") or []],
         "sample": sample_table(sample, titles),
+        **tracking_view(typed, checklist, lang),
     }
+
+
+def check_order(checklist: dict) -> list[str]:
+    """Check ids in the report's order: by verification point, then the rest in contract order."""
+    order: list[str] = []
+    for p in checklist["points"]:
+        order += [c for c in p["checks"] if c not in order]
+    return order + [c for c in CONTRACT_CHECK_IDS if c not in order]
+
+
+def nc_numbers(statuses: dict, checklist: dict) -> dict[str, str]:
+    """Check id -> its non-conformity number (NC-01, ...): the failing checks in report order.
+    Per run: an earlier run's numbers come from its own statuses (verifier/report/previous.py)."""
+    failing = [cid for cid in check_order(checklist) if statuses.get(cid) == "fail"]
+    return {cid: f"NC-{n:02d}" for n, cid in enumerate(failing, start=1)}
+
+
+def tracking_view(typed: Findings, checklist: dict, lang: str) -> dict:
+    """The cover's verification fields and the comparison with an earlier run (imported here:
+    those modules use this one's formatting)."""
+    from verifier.report.cover import verification_view
+    from verifier.report.previous import previous_view
+    from verifier.report.workpaper import TRACKING
+
+    return {"verification": verification_view(typed, lang), "previous": previous_view(typed, checklist, lang),
+            "nc_tracking": TRACKING}
 
 
 SAMPLING_CHECK = "sample.completeness"  # judges the sampling result

@@ -119,7 +119,9 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     (out_dir / "report.pdf").write_bytes(pdf)
 
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
-    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number)
+    ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
+           for n in model.build(findings, sample, checklist, lang)["ncs"]]
+    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs)
 
 
 def _fallback(name: str, findings: Findings, sample: pd.DataFrame) -> bytes:

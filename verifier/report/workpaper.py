@@ -1,4 +1,7 @@
-"""The on-site workpaper ``sample.xlsx``: the drawn sample plus empty confirmation columns.
+"""The workpaper ``sample.xlsx``: the drawn sample with empty on-site confirmation columns, the
+non-conformities with empty tracking columns (deadline, response, corrective action,
+verification, closure date), then the excluded records. Headers and outcomes in the report's
+language (符合/不符合); every value from the submission is a text cell, never a formula.
 
 Deterministic: the workbook properties carry the report date, not the clock, and the zip
 entries get a fixed timestamp.
@@ -16,68 +19,97 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from verifier.report.model import visible
+from verifier.report.model import strings, translator, visible
 from verifier.report.pdf import report_datetime
 
-CONFIRM_COLUMNS = {
-    "zh": ["核对结果", "核对人", "核对日期", "备注"],
-    "en": ["Result of the check", "Checked by", "Date checked", "Remarks"],
-}
-_LABELS = {
-    "zh": {"no": "序号", "record_key": "记录键", "group": "现场核对", "sheet": "抽样清单"},
-    "en": {"no": "No.", "record_key": "Record key", "group": "On-site confirmation", "sheet": "Sample"},
-}
+TRACKING = ("nc_deadline", "nc_response", "nc_action", "nc_verification", "nc_closed_on")  # left blank
+RESULTS = {"pass": "st_pass", "fail": "st_fail"}  # a sampled test's outcome, in words
 
 
 def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], lang: str,
-                    date: str, number: str) -> None:
-    labels = _LABELS.get(lang, _LABELS["zh"])
+                    date: str, number: str, ncs: list[dict] | tuple = ()) -> None:
+    """The workbook: sheet 抽样清单 (the sample, confirmation columns empty), sheet 不符合项 (one
+    row per non-conformity, `ncs` as the report's view model lists them, tracking columns empty),
+    then the excluded records."""
+    t = translator(lang)
     wb = Workbook()
-    ws = wb.active
-    ws.title = labels["sheet"]
-    tests = [c for c in sample.columns if c in titles]
-    header = [labels["no"]]
-    for col in sample.columns:
-        if col == "record_key":
-            header.append(labels["record_key"])
-        elif col in tests:
-            header.append(f"{titles[col]} ({col})")
-        else:
-            header.append(col)
-    confirm = CONFIRM_COLUMNS.get(lang, CONFIRM_COLUMNS["zh"])
-    header += [f"{labels['group']}: {c}" for c in confirm]
-    ws.append(header)
-    for i, rec in enumerate(sample.itertuples(index=False, name=None), start=1):
-        ws.append([i] + [_cell(v) for v in rec] + [None] * len(confirm))
-        for cell in ws[ws.max_row]:
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # text from the submission, never a formula ("=cmd|...")
-
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="E8EDF2")
-    confirm_fill = PatternFill("solid", fgColor="FDF1D8")
-    thin = Side(style="thin", color="9AA5B1")
-    first_confirm = len(header) - len(confirm) + 1
-    for idx, cell in enumerate(ws[1], start=1):
-        cell.font = bold
-        cell.fill = confirm_fill if idx >= first_confirm else fill
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.border = Border(bottom=thin)
-    for idx in range(1, len(header) + 1):
-        width = 14 if idx < first_confirm else 16
-        ws.column_dimensions[get_column_letter(idx)].width = 6 if idx == 1 else width
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = ws.dimensions
+    _sample_sheet(wb.active, sample, titles, t)
+    _nc_sheet(wb.create_sheet(t("wp_sheet_nc")), ncs, t)
+    # 剔除记录 (excluded.csv) comes third: add_excluded_sheet(wb, <excluded.csv>, lang)
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when
     wb.properties.modified = when
     wb.properties.creator = "verifier"
     wb.properties.lastModifiedBy = "verifier"
-    wb.properties.title = f"{number} {labels['sheet']}"
+    wb.properties.title = f"{number} {t('wp_sheet_sample')}"
     buf = io.BytesIO()
     wb.save(buf)
     Path(path).write_bytes(_fixed_zip(buf.getvalue(), when))
+
+
+def _sample_sheet(ws, sample: pd.DataFrame, titles: dict[str, str], t) -> None:
+    """The drawn sample in draw order, each test's outcome in words, then the confirmation
+    columns the verifier fills in on site."""
+    ws.title = t("wp_sheet_sample")
+    tests = [c for c in sample.columns if c in titles]
+    labels = strings()
+    header = [t("wp_no")]
+    for col in sample.columns:
+        if col in tests:
+            header.append(f"{titles[col]} ({col})")
+        else:
+            header.append(t(f"wp_col_{col}") if f"wp_col_{col}" in labels else col)
+    confirm = t("wp_confirm")
+    header += [f"{t('wp_group')}{t('colon')}{c}" for c in confirm]
+    ws.append(header)
+    for i, rec in enumerate(sample.itertuples(index=False, name=None), start=1):
+        cells = [t(RESULTS[v]) if col in tests and v in RESULTS else _cell(v) for col, v in zip(sample.columns, rec)]
+        _append_text_row(ws, [i] + cells + [None] * len(confirm))
+    _style(ws, len(header) - len(confirm) + 1)
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = ws.dimensions
+
+
+def _nc_sheet(ws, ncs, t) -> None:
+    """One row per non-conformity: what the report states of it, then the tracking columns the
+    applicant and the verifier fill in until it is closed."""
+    header = [t("wp_nc_number"), t("wp_check_id"), t("wp_nc_title"), t("clause"), t("nc_description"),
+              t("affected"), t("nc_correction")]
+    tracking = [t(key) for key in TRACKING]
+    ws.append(header + tracking)
+    for n in ncs:
+        _append_text_row(ws, [n["number"], n["id"], n["title"], n["clause"], n["message"], n["affected_records"],
+                              n["correction"]] + [None] * len(tracking))
+    _style(ws, len(header) + 1)
+    for idx, width in enumerate((8, 22, 22, 30, 44, 10, 36), start=1):
+        ws.column_dimensions[get_column_letter(idx)].width = width
+    for row in ws.iter_rows(min_row=2):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "B2"
+
+
+def _append_text_row(ws, values: list) -> None:
+    ws.append([_cell(v) for v in values])
+    for cell in ws[ws.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"  # text from the submission, never a formula ("=cmd|...")
+
+
+def _style(ws, first_blank: int) -> None:
+    """Bold shaded headers (the columns to fill in, from `first_blank` on, in amber) and widths."""
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="E8EDF2")
+    blank_fill = PatternFill("solid", fgColor="FDF1D8")
+    thin = Side(style="thin", color="9AA5B1")
+    for idx, cell in enumerate(ws[1], start=1):
+        cell.font = bold
+        cell.fill = blank_fill if idx >= first_blank else fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        cell.border = Border(bottom=thin)
+        width = 14 if idx < first_blank else 16
+        ws.column_dimensions[get_column_letter(idx)].width = 6 if idx == 1 else width
 
 
 def _cell(value):
