@@ -71,7 +71,8 @@ class CheckResult:
 @dataclass(frozen=True)
 class Findings:
     """The findings.json document, block by block (contract section 4; `project`, `report`,
-    `factors` and `boundary` are the blocks the report prints besides). `conclusion` and
+    `factors` and `boundary` are the blocks the report prints besides; `breakdown` where the
+    methodology asks for one). `conclusion` and
     `exit_code` follow from the checks."""
 
     tool: Mapping[str, Any]
@@ -87,6 +88,7 @@ class Findings:
     report: Mapping[str, Any]
     factors: tuple[Mapping[str, Any], ...]
     boundary: Mapping[str, Any] | None = None
+    breakdown: Mapping[str, Any] | None = None  # e.g. {"districts": [...]} (verifier.geo.districts)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -119,6 +121,8 @@ class Findings:
                "factors": plain(self.factors)}
         if self.boundary is not None:
             out["boundary"] = plain(self.boundary)
+        if self.breakdown is not None:
+            out["breakdown"] = plain(self.breakdown)
         return out
 
     def to_json(self) -> str:
