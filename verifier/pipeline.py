@@ -393,6 +393,7 @@ def _figure_data(ctx: Context):
     return FigureData(
         methodology=sub.methodology,
         boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
+        **districts.outlines(ctx.boundary),
         points=points,
         distance_hist=hists.get("distance"),
         speed_hist=hists.get("speed"),

