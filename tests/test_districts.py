@@ -291,3 +291,76 @@ def test_open_data_breakdown_matches_the_openstreetmap_districts(open_data):
     differ = sum(abs(got[n]["records"] - counts.get(n, 0)) for n in got)
     assert differ <= 0.02 * 2000, (got, counts)
     assert got["福田区"]["records"] > 100  # the export is not all "outside"
+
+
+# -- the report: table and map ----------------------------------------------------------------------
+def test_report_table_lists_the_rows_escaped_with_a_total(bike_package, tmp_path):
+    from verifier.report.render import render_html
+
+    path = _geojson(tmp_path, [_feature("name", "<i>甲区</i>", A_BOX), _feature("name", "乙区", B_BOX)])
+    rows = [_ride_at(1, (114.02, 22.55), 1.0), _ride_at(2, (114.07, 22.55), 2.0005), _ride_at(3, (114.3, 22.7), 1234.5)]
+    f = verify(bike_package(rows), tmp_path / "out", boundary=path, seed=1, write_pdf=False)
+    sample = pd.read_csv(tmp_path / "out" / "sample.csv")
+    for lang, outside, total in (("zh", "不在任何行政区内", "合计"), ("en", "In no district", "Total")):
+        html = render_html(f, sample, {}, lang)
+        table = html[html.index("按行政区统计" if lang == "zh" else "Per district (by start point)"):]
+        table = table[:table.index("</table>")]
+        assert "&lt;i&gt;甲区&lt;/i&gt;" in table and "<i>甲区" not in table
+        cells = [c.split("</td>")[0] for c in table.split('<td class="r">')[1:]]
+        assert cells == ["1", "1.000", "0", "1.000", "1", "2.001", "0", "2.001", "1", "1,234.500", "1", "0.000",
+                         "3", "1,237.500", "1", "3.000"]  # pkm to 3 decimals, thousands separators
+        assert f"<td>{outside}</td>" in table and f"<td>{total}</td>" in table
+
+
+def _map_points(*pairs):
+    """Rides as the pipeline hands them to the map: WGS-84 ends, each marked inside or not."""
+    b = Boundary.default()
+    s, e = np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
+    return pd.DataFrame({"start_lon": s[:, 0], "start_lat": s[:, 1], "end_lon": e[:, 0], "end_lat": e[:, 1],
+                         "start_inside": b.contains(s[:, 0], s[:, 1]), "end_inside": b.contains(e[:, 0], e[:, 1])})
+
+
+def _draw(points):
+    import matplotlib
+
+    from verifier.geo.districts import outlines
+    from verifier.report.figures import _RC, FigureData, _map, render_figures
+    from verifier.report.fonts import matplotlib_families
+
+    b = Boundary.default()
+    data = FigureData(methodology="shenzhen-bike-sharing", boundary=b.geometry, points=points, **outlines(b))
+    png = render_figures(data, ["map"], "zh")["map"]
+    with matplotlib.rc_context({**_RC, "font.family": list(matplotlib_families())}):
+        fig = _map(data, "zh", None)
+        fig.canvas.draw()
+    return fig, png, render_figures(data, ["map"], "zh")["map"]
+
+
+def _shown(fig, x, y) -> bool:
+    return any(a.get_xlim()[0] <= x <= a.get_xlim()[1] and a.get_ylim()[0] <= y <= a.get_ylim()[1] for a in fig.axes)
+
+
+def test_map_frames_hong_kong_and_dongguan_and_keeps_the_legend_off_the_data():
+    dongguan = (113.75, 23.02)
+    fig, png, again = _draw(_map_points((CIVIC, AIRPORT), (HK_CENTRAL, CIVIC), (CIVIC, dongguan)))
+    assert png == again  # byte-reproducible
+    assert len(fig.axes) == 1  # neighbours fit one frame, no overview
+    for p in (CIVIC, AIRPORT, HK_CENTRAL, dongguan):
+        assert _shown(fig, *p)
+    legend = fig.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["项目边界", "行政区界", "起终点均在边界内 (1)", "起点在边界外 (1)", "终点在边界外 (1)"]
+    box = legend.get_window_extent()
+    assert not any(box.overlaps(a.get_window_extent()) for a in fig.axes)
+    assert {t.get_text() for t in fig.axes[0].texts} == set(DEFAULT_NAMES)  # districts named
+
+
+def test_map_shows_far_points_in_an_overview_and_lists_only_present_markers():
+    beijing = (116.40, 39.90)
+    fig, _, _ = _draw(_map_points((CIVIC, AIRPORT), (beijing, CIVIC)))
+    assert len(fig.axes) == 2  # the main frame stays on Shenzhen, the overview holds Beijing
+    main, overview = fig.axes
+    assert main.get_xlim()[1] < 115.5 and _shown(fig, *beijing)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "起点在边界外 (1)" in labels and not any(t.startswith("终点在边界外") for t in labels)
+    assert not any(t.get_text() for t in overview.texts if t.get_text() in DEFAULT_NAMES)

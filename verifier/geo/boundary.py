@@ -195,29 +195,39 @@ def _classify(geom: BaseGeometry | None, x0: float, y0: float, sx: float, sy: fl
     ``geom``: _IN, _OUT, or _BORDER where the cell, grown by _EPS, touches the outline.
     Blocks of block x block cells are classified first; only cells of border blocks are
     classified one by one (a cell grown by _EPS lies inside its block grown by _EPS).
-    ``outline`` and ``label(x, y)`` (the state of a cell no outline crosses, from its centre)
-    default to ``geom``'s; verifier.geo.districts passes its own to label cells by district."""
-    if outline is None:
-        outline = geom.boundary
-    if label is None:
-        def label(x, y):
-            return np.where(shapely.contains_xy(geom, x, y), _IN, _OUT)
-    shapely.prepare(outline)
+    ``outline`` and ``label`` (see _classify_cells_at) default to ``geom``'s; verifier.geo.districts
+    passes its own to label cells by district."""
+    outline, label = _outline_and_label(geom, outline, label)
     if n % block:
         block = 1
     m = n // block
     jj, ii = np.divmod(np.arange(m * m), m)
-    coarse = _classify_cells_at(outline, label, x0, y0, sx / block, sy / block, ii, jj).reshape(m, m)
+    coarse = _classify_cells_at(geom, x0, y0, sx / block, sy / block, ii, jj, outline, label).reshape(m, m)
     cells = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1).ravel()
     todo = np.flatnonzero(cells == _BORDER)
     if block > 1 and todo.size:
         jj, ii = np.divmod(todo, n)
-        cells[todo] = _classify_cells_at(outline, label, x0, y0, sx, sy, ii, jj)
+        cells[todo] = _classify_cells_at(geom, x0, y0, sx, sy, ii, jj, outline, label)
     return cells
 
 
-def _classify_cells_at(outline: BaseGeometry, label, x0: float, y0: float, sx: float, sy: float,
-                       ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+def _outline_and_label(geom, outline, label):
+    """The lines that make a cell a border cell (default: ``geom``'s outline, prepared) and
+    ``label(x, y)``: the state of a cell no line crosses, from its centre (default: _IN or _OUT
+    of ``geom``)."""
+    if outline is None:
+        outline = geom.boundary
+    shapely.prepare(outline)
+    if label is None:
+        def label(x, y):
+            return np.where(shapely.contains_xy(geom, x, y), _IN, _OUT)
+    return outline, label
+
+
+def _classify_cells_at(geom: BaseGeometry | None, x0: float, y0: float, sx: float, sy: float,
+                       ii: np.ndarray, jj: np.ndarray, outline=None, label=None) -> np.ndarray:
+    if outline is None or label is None:
+        outline, label = _outline_and_label(geom, outline, label)
     gx0, gx1 = x0 + ii / sx, x0 + (ii + 1) / sx
     gy0, gy1 = y0 + jj / sy, y0 + (jj + 1) / sy
     boxes = shapely.box(gx0 - _EPS, gy0 - _EPS, gx1 + _EPS, gy1 + _EPS)
