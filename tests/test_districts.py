@@ -364,3 +364,10 @@ def test_map_shows_far_points_in_an_overview_and_lists_only_present_markers():
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "起点在边界外 (1)" in labels and not any(t.startswith("终点在边界外") for t in labels)
     assert not any(t.get_text() for t in overview.texts if t.get_text() in DEFAULT_NAMES)
+
+
+def test_map_counts_only_points_it_can_draw():
+    nan = (math.nan, math.nan)
+    fig, _, _ = _draw(_map_points((CIVIC, AIRPORT), (nan, CIVIC), (HK_CENTRAL, CIVIC)))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "起点在边界外 (1)" in labels and len(fig.axes) == 1

@@ -109,10 +109,9 @@ def _map(data: FigureData, lang: str, period) -> Any:
     holds the boundary and every point near it (within NEAR degrees of its box); points farther
     away (another city, a swapped or zero coordinate) appear in an overview panel beside it,
     which frames them all. The legend sits below the panels and names only what is drawn."""
-    pts = data.points
-    if data.boundary is None and (pts is None or pts.empty):
+    kinds = _point_kinds(data.points, lang)
+    if data.boundary is None and not kinds:  # nothing to draw a frame around
         return None
-    kinds = _point_kinds(pts, lang)
     xs = pd.concat([k[0] for k in kinds]) if kinds else pd.Series(dtype=float)
     ys = pd.concat([k[1] for k in kinds]) if kinds else pd.Series(dtype=float)
     home = data.boundary.bounds if data.boundary is not None else (xs.min(), ys.min(), xs.max(), ys.max())
@@ -149,7 +148,8 @@ def _map(data: FigureData, lang: str, period) -> Any:
 
 def _point_kinds(pts: pd.DataFrame | None, lang: str) -> list[tuple[pd.Series, pd.Series, dict, str]]:
     """(lon, lat, scatter style, legend label) per kind of marker that has points: ends of rides
-    inside, starts outside, ends outside. Points without both coordinates cannot be drawn."""
+    inside (counted as rides), starts outside, ends outside (counted as points). A point without
+    both coordinates cannot be drawn, nor counted here."""
     if pts is None or pts.empty:
         return []
     s_in = pts["start_inside"].fillna(False).astype(bool)
@@ -161,13 +161,13 @@ def _point_kinds(pts: pd.DataFrame | None, lang: str) -> list[tuple[pd.Series, p
             (pd.concat([pts.loc[ok, "start_lon"], pts.loc[ok, "end_lon"]]),
              pd.concat([pts.loc[ok, "start_lat"], pts.loc[ok, "end_lat"]]), inside, "inside", ok.sum()),
             (pts.loc[~s_in, "start_lon"], pts.loc[~s_in, "start_lat"],
-             dict(s=14, marker="x", c="#c0392b", linewidths=0.9, zorder=4), "outside_start", (~s_in).sum()),
+             dict(s=14, marker="x", c="#c0392b", linewidths=0.9, zorder=4), "outside_start", None),
             (pts.loc[~e_in, "end_lon"], pts.loc[~e_in, "end_lat"],
-             dict(s=14, marker="+", c="#e67e22", linewidths=0.9, zorder=4), "outside_end", (~e_in).sum())):
+             dict(s=14, marker="+", c="#e67e22", linewidths=0.9, zorder=4), "outside_end", None)):
         drawn = np.isfinite(lon.to_numpy(float)) & np.isfinite(lat.to_numpy(float))
         if drawn.any():
             out.append((lon[drawn].astype(float), lat[drawn].astype(float), style,
-                        _t(key, lang) + f" ({int(n):,})"))
+                        _t(key, lang) + f" ({int(drawn.sum() if n is None else n):,})"))
     return out
 
 
