@@ -308,7 +308,7 @@ def test_report_table_lists_the_rows_escaped_with_a_total(bike_package, tmp_path
         assert "&lt;i&gt;甲区&lt;/i&gt;" in table and "<i>甲区" not in table
         cells = [c.split("</td>")[0] for c in table.split('<td class="r">')[1:]]
         assert cells == ["1", "1.000", "0", "1.000", "1", "2.001", "0", "2.001", "1", "1,234.500", "1", "0.000",
-                         "3", "1,237.500", "1", "3.000"]  # pkm to 3 decimals, thousands separators
+                         "3", "1,237.501", "1", "3.001"]  # pkm to 3 decimals, thousands separators
         assert f"<td>{outside}</td>" in table and f"<td>{total}</td>" in table
 
 

@@ -76,6 +76,8 @@ class Districts:
         self.named = named  # False: the boundary's own outline, its features carry no names
         self.source = source  # where the outlines come from (the report's note)
         self._tree = shapely.STRtree(self.geometries)
+        for g in self.geometries:
+            shapely.prepare(g)  # in place, harmless: makes the exact test in `locate` fast
 
     def in_crs(self, crs: str) -> "Districts":
         """These districts with their vertices moved into ``crs`` (as ``Boundary.in_crs``), to
@@ -96,11 +98,15 @@ class Districts:
         y = np.asarray(lat, dtype=np.float64).ravel()
         out = np.full(x.size, DistrictGrid.OUTSIDE, dtype=np.int16)
         ok = np.flatnonzero(~(np.isnan(x) | np.isnan(y)))
-        if ok.size:
-            point, district = self._tree.query(shapely.points(x[ok], y[ok]), predicate="intersects")
-            order = np.lexsort((district, point))  # per point, its districts in order: take the first
-            first_point, first = np.unique(point[order], return_index=True)
-            out[ok[first_point]] = district[order][first]
+        if not ok.size:
+            return out
+        # Candidates by bounding box (the tree), then the exact test per district on its prepared
+        # polygon (25x faster than the tree's own predicate, which prepares only the points),
+        # districts in reverse order so that the earliest one holding a point is written last.
+        point, district = self._tree.query(shapely.points(x[ok], y[ok]))
+        for d in np.unique(district)[::-1]:
+            idx = ok[point[district == d]]
+            out[idx[shapely.intersects_xy(self.geometries[d], x[idx], y[idx])]] = d
         return out
 
     def grid(self, n: int = 512) -> DistrictGrid:
@@ -109,7 +115,9 @@ class Districts:
 
         x0, y0, x1, y1 = shapely.total_bounds(self.geometries)
         sx, sy = n / (x1 - x0), n / (y1 - y0)
-        outline = shapely.union_all([g.boundary for g in self.geometries])
+        # every ring as one MultiLineString: a union would node the shared lines into a
+        # thousand parts, which made the prepared intersects ten times slower
+        outline = shapely.multilinestrings(shapely.get_rings(shapely.get_parts(np.array(self.geometries, dtype=object))))
 
         def label(x, y):
             found = self.locate(x, y)
