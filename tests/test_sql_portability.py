@@ -39,6 +39,8 @@ ENGINE_SPECIFIC = {
     "SET": r"(^|[\"'])\s*SET\s+\w+\s*=",
     # the point-in-boundary UDF (Spark: a pandas UDF)
     "geo_bits": r"\bgeo_bits\(",
+    # the start point's district UDF (Spark: a pandas UDF)
+    "district_of": r"\bdistrict_of\(",
     # the physical row number of a stored table (file order of CSV records and taps)
     "rowid": r"\browid\b",
     # star forms (Spark: explicit column lists)

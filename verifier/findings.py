@@ -71,7 +71,8 @@ class CheckResult:
 @dataclass(frozen=True)
 class Findings:
     """The findings.json document, block by block (contract section 4; `project`, `report`,
-    `factors` and `boundary` are the blocks the report prints besides). `conclusion` and
+    `factors` and `boundary` are the blocks the report prints besides; `breakdown` where the
+    methodology asks for one). `conclusion` and
     `exit_code` follow from the checks."""
 
     tool: Mapping[str, Any]
@@ -89,6 +90,7 @@ class Findings:
     boundary: Mapping[str, Any] | None = None
     verification: Mapping[str, Any] | None = None  # --verifier-info (verifier/verifier_info.py)
     previous: Mapping[str, Any] | None = None  # --previous: the comparison (verifier/previous.py)
+    breakdown: Mapping[str, Any] | None = None  # e.g. {"districts": [...]} (verifier.geo.districts)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -124,6 +126,8 @@ class Findings:
         for name in ("verification", "previous"):  # optional blocks: written only when given
             if getattr(self, name) is not None:
                 out[name] = plain(getattr(self, name))
+        if self.breakdown is not None:
+            out["breakdown"] = plain(self.breakdown)
         return out
 
     def to_json(self) -> str:

@@ -30,6 +30,7 @@ from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failur
 from verifier.data.sources import InputSpec, Staged, stage_input
 from verifier.errors import InputError
 from verifier.findings import CheckResult, Findings, frozen
+from verifier.geo import districts
 from verifier.methodologies import Methodology, get
 from verifier.outdir import check_out, replace_dir, temp_beside
 from verifier.previous import compare, load_previous
@@ -167,7 +168,7 @@ def stage(given: Inputs, engine) -> Staged:
         files=sub.data_files, encoding=sub.encoding, timezone=sub.timezone,
         canonical=m.columns, required=m.required_columns,
         column_map=sub.column_map, coordinates=m.coordinates, boundary=given.boundary,
-        derived=_derived_columns(m), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
+        derived=_derived_columns(m), districts=districts.staged(given), tap_format=str(sub.data.get("tap_format") or "shenzhen-tong"),
         form="taps" if sub.uses_taps else "trips"))
 
 
@@ -197,6 +198,8 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     step("record-level checks")
     ctx.engine.flag(predicates, rules, warn_only=tuple(c.id for c in flags if not c.excludes))
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
+    d_extra, d_pkm = districts.aggregates(districts.located(ctx), ctx.engine.excluded_sql())
+    extra, pkm = {**extra, **d_extra}, {**pkm, **d_pkm}
     for check in applicable:
         extra.update(check.aggregates(ctx))
     step("totals")
@@ -306,6 +309,7 @@ def _findings(ctx: Context, checks: list[CheckResult], recalculation: Mapping, i
         factors=_factor_rows(ctx),
         boundary=None if boundary is None else {"name": boundary.name, "source": boundary.source,
                                                 "licence": boundary.licence},
+        breakdown=districts.breakdown(districts.located(ctx), m.stats),
     )
 
 
@@ -398,6 +402,7 @@ def _figure_data(ctx: Context):
     return FigureData(
         methodology=sub.methodology,
         boundary=ctx.boundary.geometry if ctx.boundary is not None else None,
+        **districts.outlines(ctx.boundary),
         points=points,
         distance_hist=hists.get("distance"),
         speed_hist=hists.get("speed"),

@@ -115,12 +115,14 @@ class DuckDBEngine(Engine):
               boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8",
               relation: str | None = None, extra_columns: tuple[str, ...] = (),
-              derived: dict[str, str] | None = None, *, canonical: dict, coordinates: bool = False) -> int:
+              derived: dict[str, str] | None = None, *, canonical: dict, coordinates: bool = False,
+              districts=None) -> int:
         """Create `staged` from the trip file (or an already staged `relation`) with the
         `canonical` columns (name -> methodologies.Column: its kind and reading), `columns`
         naming the file column of each (absent: NULL); with `coordinates` each point's inside
-        bits against the `boundary`; and the `derived` columns (name -> SQL over the others,
-        evaluated on read). Returns the count."""
+        bits against the `boundary`, and with `districts` (verifier.geo.districts.Districts, in
+        the records' coordinate system) the start point's district; and the `derived` columns
+        (name -> SQL over the others, evaluated on read). Returns the count."""
         self.set_timezone(timezone)
         self._derived = dict(derived or {})
         self.has_trip_id = columns.get("trip_id") is not None
@@ -145,15 +147,16 @@ class DuckDBEngine(Engine):
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
         (cells, add, grid_join), geo = self._geo_sql(boundary, coordinates)
-        drop = ", ".join(cells + list(self._absent))
+        (d_cells, d_add, d_join), district = self._district_sql(districts if coordinates else None)
+        drop = ", ".join(cells + d_cells + list(self._absent))
         self._has_users = self._load_users(users, users_encoding)
         # Stored once (in memory; beyond the memory limit it spills to the work folder): later
         # passes read native columns instead of parsing the file again.
         with _reading(source):
             self._execute(f"""
                 CREATE OR REPLACE TABLE stored AS
-                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}{geo}
-                FROM (SELECT x.*{add} FROM ({typed}) x{grid_join}) t""")
+                SELECT t.*{f' EXCLUDE ({drop})' if drop else ''}{geo}{district}
+                FROM (SELECT x.*{add}{d_add} FROM ({typed}) x{grid_join}{d_join}) t""")
         self._define_staged()
         self.population = self.rows("SELECT count(*) FROM stored")[0][0]
         return self.population
@@ -215,18 +218,42 @@ class DuckDBEngine(Engine):
         self.con.create_function("geo_bits", bits, ["DOUBLE", "DOUBLE"], "UTINYINT",
                                  type="arrow", null_handling="special", side_effects=False)
 
-        def cell(lon: str, lat: str) -> str:
-            i = f"CAST(least(floor(({lon} - {grid.x0!r}) * {grid.sx!r}), {grid.n - 1}) AS INTEGER)"
-            j = f"CAST(least(floor(({lat} - {grid.y0!r}) * {grid.sy!r}), {grid.n - 1}) AS INTEGER)"
-            return (f"CASE WHEN {lon} > {grid.x0!r} AND {lon} < {grid.x1!r} AND {lat} > {grid.y0!r} "
-                    f"AND {lat} < {grid.y1!r} THEN g.cells[1 + {j} * {grid.n} + {i}] ELSE 0 END")
-
-        add = "".join(f", {cell(f'x.{lon}', f'x.{lat}')} AS {name}_cell" for name, lon, lat in GEO_POINTS)
+        add = "".join(f", {_cell_sql(grid, 'g', f'x.{lon}', f'x.{lat}', 0)} AS {name}_cell" for name, lon, lat in GEO_POINTS)
         drop = [f"{name}_cell" for name, _, _ in GEO_POINTS]
         geo = "".join(f", CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
                        f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
                        f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
         return (drop, add, " CROSS JOIN geo_grid g"), geo
+
+    def _district_sql(self, districts) -> tuple[tuple[list[str], str, str], str]:
+        """The column start_district (SMALLINT: the index of the start point's district,
+        NULL in none) when `districts` is given, as `_geo_sql`: a grid lookup
+        (`Districts.grid`), the exact `Districts.locate` (a vectorised UDF) only for points in
+        cells an outline crosses. Returns (cell columns to drop, to add, the grid join) and the
+        column (after a comma; none without districts)."""
+        if districts is None:
+            return ([], "", ""), ""
+        grid = districts.grid()
+        self._execute("CREATE OR REPLACE TABLE district_grid AS SELECT $cells::SMALLINT[] AS cells",
+                      {"cells": grid.cells.tolist()})
+
+        def locate(lon: pa.Array, lat: pa.Array) -> pa.Array:
+            found = districts.locate(lon.to_numpy(zero_copy_only=False).astype(float),
+                                     lat.to_numpy(zero_copy_only=False).astype(float))
+            return pa.array(found, mask=found < 0)
+
+        try:  # staged again (tests): the new districts replace the old ones
+            self.con.remove_function("district_of")
+        except duckdb.InvalidInputException:
+            pass
+        self.con.create_function("district_of", locate, ["DOUBLE", "DOUBLE"], "SMALLINT",
+                                 type="arrow", null_handling="special", side_effects=False)
+        lon, lat = "start_lon", "start_lat"
+        add = f", {_cell_sql(grid, 'dg', f'x.{lon}', f'x.{lat}', grid.OUTSIDE)} AS start_district_cell"
+        column = (f", CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
+                  f"WHEN t.start_district_cell = {grid.UNDECIDED} THEN district_of(t.{lon}, t.{lat}) "
+                  f"WHEN t.start_district_cell >= 0 THEN CAST(t.start_district_cell AS SMALLINT) END AS start_district")
+        return (["start_district_cell"], add, " CROSS JOIN district_grid dg"), column
 
     def _load_users(self, users: Path | None, encoding: str) -> bool:
         """The users file as the table `users` (user_id, authorized_at); False without one."""
@@ -512,6 +539,15 @@ def _in_rule_order(rules: dict[str, tuple[str, object]]) -> dict[str, tuple[str,
         if args is not None:
             by_rule[rule] = (cid, args)
     return {rule: by_rule[rule] for rule in WINDOW_RULES if rule in by_rule}
+
+
+def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:
+    """The value of `grid` (CrsGrid, DistrictGrid: cells of the one-row table `table`) at the
+    point (lon, lat); `outside` where the point lies outside the grid's open box."""
+    i = f"CAST(least(floor(({lon} - {grid.x0!r}) * {grid.sx!r}), {grid.n - 1}) AS INTEGER)"
+    j = f"CAST(least(floor(({lat} - {grid.y0!r}) * {grid.sy!r}), {grid.n - 1}) AS INTEGER)"
+    return (f"CASE WHEN {lon} > {grid.x0!r} AND {lon} < {grid.x1!r} AND {lat} > {grid.y0!r} "
+            f"AND {lat} < {grid.y1!r} THEN {table}.cells[1 + {j} * {grid.n} + {i}] ELSE {outside} END")
 
 
 def _one_hot(columns: list[str], column: str, table: str) -> str:

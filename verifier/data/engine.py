@@ -56,6 +56,9 @@ Staged record columns (view `staged`, seen through the view `records`):
   order_source, start_lon ... end_lat (bike), mode, entry_station, exit_station, route (transit);
   start_geo, end_geo    where the records carry points: bit i set = inside the boundary when read
                         as CRS_NAMES[i] (NULL without a boundary)
+  start_district        where the methodology asks for the district breakdown
+                        (Methodology.breakdowns): the index of the district holding the start
+                        point (verifier.geo.districts), NULL in none
   table_km              with a station-distance table: the station pair's distance
   plus the columns the record checks derive (RecordCheck.derived);
 and in `records` also
@@ -143,10 +146,11 @@ class Engine(ABC):
     def stage(self, source, columns: dict[str, str | None], timezone: str, boundary=None,
               users: Path | None = None, users_encoding: str = "utf-8", relation: str | None = None,
               extra_columns: tuple[str, ...] = (), derived: dict[str, str] | None = None, *,
-              canonical: dict, coordinates: bool = False) -> int:
+              canonical: dict, coordinates: bool = False, districts=None) -> int:
         """Stage the records (`source`, or an already staged `relation`) as `staged`: the
         `canonical` columns (name -> methodologies.Column), read from the file columns
-        `columns` names; the points' inside bits with `coordinates`. The count."""
+        `columns` names; the points' inside bits with `coordinates`, and with `districts` the
+        start point's district (start_district). The count."""
 
     @abstractmethod
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None: ...

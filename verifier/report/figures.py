@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from verifier.report.fonts import matplotlib_families  # noqa: E402
@@ -24,6 +25,8 @@ from verifier.report.fonts import matplotlib_families  # noqa: E402
 class FigureData:
     methodology: str
     boundary: Any = None  # shapely (Multi)Polygon, WGS-84, or None
+    districts: tuple = ()  # the boundary's district (Multi)Polygons, WGS-84 (outlines on the map)
+    district_names: tuple = ()  # their names, in the same order
     points: pd.DataFrame | None = None  # start_lon, start_lat, end_lon, end_lat, start_inside, end_inside
     distance_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km)
     speed_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km/h)
@@ -39,7 +42,8 @@ _L = {
     "inside": ("起终点均在边界内", "Start and end inside"),
     "outside_start": ("起点在边界外", "Start outside"),
     "outside_end": ("终点在边界外", "End outside"),
-    "off_view": ("另有 {n} 个边界外点位超出图幅", "{n} further outside points beyond the view"),
+    "districts": ("行政区界", "District outlines"),
+    "overview": ("全部点位", "All points"),
     "records": ("记录数", "Records"),
     "distance": ("骑行里程（km）", "Ride distance (km)"),
     "speed": ("平均速度（km/h）", "Average speed (km/h)"),
@@ -97,54 +101,130 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+NEAR = 0.75  # degrees around the boundary's box drawn at full scale (Hong Kong, Dongguan, Huizhou)
+
+
 def _map(data: FigureData, lang: str, period) -> Any:
-    pts = data.points
-    if data.boundary is None and (pts is None or pts.empty):
+    """The boundary with its district outlines and every drawn start and end point: the frame
+    holds the boundary and every point near it (within NEAR degrees of its box); points farther
+    away (another city, a swapped or zero coordinate) appear in an overview panel beside it,
+    which frames them all. The legend sits below the panels and names only what is drawn."""
+    kinds = _point_kinds(data.points, lang)
+    if data.boundary is None and not kinds:  # nothing to draw a frame around
         return None
-    fig, ax = plt.subplots(figsize=(_W, _W * 0.62), layout="constrained")
-    if data.boundary is not None:
-        x0, y0, x1, y1 = data.boundary.bounds
-        geoms = getattr(data.boundary, "geoms", [data.boundary])
-        for i, poly in enumerate(geoms):
-            xs, ys = poly.exterior.xy
-            ax.fill(xs, ys, facecolor="#eef2f6", edgecolor="#4a5a6a", linewidth=0.6,
-                    label=_t("boundary", lang) if i == 0 else None, zorder=1)
-            for ring in poly.interiors:
-                xs, ys = ring.xy
-                ax.fill(xs, ys, facecolor="white", edgecolor="#4a5a6a", linewidth=0.4, zorder=1)
+    xs = pd.concat([k[0] for k in kinds]) if kinds else pd.Series(dtype=float)
+    ys = pd.concat([k[1] for k in kinds]) if kinds else pd.Series(dtype=float)
+    home = data.boundary.bounds if data.boundary is not None else (xs.min(), ys.min(), xs.max(), ys.max())
+    near = (xs >= home[0] - NEAR) & (xs <= home[2] + NEAR) & (ys >= home[1] - NEAR) & (ys <= home[3] + NEAR)
+    view = _frame(home, xs[near], ys[near], 0.04)
+    far = bool((~near).any())
+    aspect = 1 / math.cos(math.radians(max(-80.0, min(80.0, (view[2] + view[3]) / 2))))
+    ratio = (view[3] - view[2]) * aspect / (view[1] - view[0])
+    width = _W * (0.7 if far else 1.0)  # the main panel's share of the page width
+    fig = plt.figure(figsize=(_W, min(max(width * ratio + 0.9, _W * 0.5), _W * 0.85)), layout="constrained")
+    if far:
+        ax, ov = fig.subplots(1, 2, width_ratios=[0.7, 0.3])
     else:
-        x0, x1 = pts[["start_lon", "end_lon"]].stack().quantile([0.01, 0.99])
-        y0, y1 = pts[["start_lat", "end_lat"]].stack().quantile([0.01, 0.99])
-    mx, my = (x1 - x0) * 0.06, (y1 - y0) * 0.08
-    view = (x0 - mx, x1 + mx, y0 - my, y1 + my)
-    if pts is not None and not pts.empty:
-        s_in = pts["start_inside"].fillna(False).astype(bool)
-        e_in = pts["end_inside"].fillna(False).astype(bool)
-        ok = s_in & e_in
-        ax.scatter(pd.concat([pts.loc[ok, "start_lon"], pts.loc[ok, "end_lon"]]),
-                   pd.concat([pts.loc[ok, "start_lat"], pts.loc[ok, "end_lat"]]),
-                   s=1.2, c="#5b8db8", alpha=0.5, linewidths=0, zorder=2,
-                   label=_t("inside", lang) + f" ({int(ok.sum()):,})", rasterized=True)
-        off = 0
-        for col, mask, marker, colour, key in (
-                ("start", ~s_in, "x", "#c0392b", "outside_start"),
-                ("end", ~e_in, "+", "#e67e22", "outside_end")):
-            lon, lat = pts.loc[mask, f"{col}_lon"], pts.loc[mask, f"{col}_lat"]
-            inview = lon.between(view[0], view[1]) & lat.between(view[2], view[3])
-            off += int((~inview).sum())
-            ax.scatter(lon[inview], lat[inview], s=14, marker=marker, c=colour, linewidths=0.9,
-                       zorder=3, label=_t(key, lang) + f" ({int(mask.sum()):,})")
-        if off:
-            ax.text(0.01, 0.01, _t("off_view", lang, n=f"{off:,}"), transform=ax.transAxes,
-                    fontsize=7, color="#c0392b", va="bottom")
+        ax, ov = fig.subplots(), None
+    handles = _draw_areas(ax, data, lang, labels=True)
+    for x, y, style, label in kinds:
+        handles.append(ax.scatter(x, y, label=label, **style))
     ax.set_xlim(view[0], view[1])
     ax.set_ylim(view[2], view[3])
-    ax.set_aspect(1 / math.cos(math.radians((y0 + y1) / 2)))
+    ax.set_aspect(aspect)
     ax.set_xlabel(_t("lon", lang))
     ax.set_ylabel(_t("lat", lang))
-    ax.legend(loc="upper left", fontsize=7, frameon=True, framealpha=0.9, markerscale=1.5)
     ax.grid(True, linewidth=0.3, color="#cccccc")
+    if ov is not None:
+        _overview(ov, data, kinds, _frame(home, xs, ys, 0.08), view, lang)
+    legend = fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3), fontsize=7,
+                        frameon=False)
+    for h in legend.legend_handles:  # markers legible in the key, however small on the map
+        if hasattr(h, "set_sizes"):
+            h.set_sizes([16])
+            h.set_alpha(1)
     return fig
+
+
+def _point_kinds(pts: pd.DataFrame | None, lang: str) -> list[tuple[pd.Series, pd.Series, dict, str]]:
+    """(lon, lat, scatter style, legend label) per kind of marker that has points: ends of rides
+    inside (counted as rides), starts outside, ends outside (counted as points). A point without
+    both coordinates cannot be drawn, nor counted here."""
+    if pts is None or pts.empty:
+        return []
+    s_in = pts["start_inside"].fillna(False).astype(bool)
+    e_in = pts["end_inside"].fillna(False).astype(bool)
+    ok = s_in & e_in
+    inside = dict(s=1.2, c="#5b8db8", alpha=0.5, linewidths=0, zorder=3, rasterized=True)
+    out = []
+    for lon, lat, style, key, n in (
+            (pd.concat([pts.loc[ok, "start_lon"], pts.loc[ok, "end_lon"]]),
+             pd.concat([pts.loc[ok, "start_lat"], pts.loc[ok, "end_lat"]]), inside, "inside", ok.sum()),
+            (pts.loc[~s_in, "start_lon"], pts.loc[~s_in, "start_lat"],
+             dict(s=14, marker="x", c="#c0392b", linewidths=0.9, zorder=4), "outside_start", None),
+            (pts.loc[~e_in, "end_lon"], pts.loc[~e_in, "end_lat"],
+             dict(s=14, marker="+", c="#e67e22", linewidths=0.9, zorder=4), "outside_end", None)):
+        drawn = np.isfinite(lon.to_numpy(float)) & np.isfinite(lat.to_numpy(float))
+        if drawn.any():
+            out.append((lon[drawn].astype(float), lat[drawn].astype(float), style,
+                        _t(key, lang) + f" ({int(drawn.sum() if n is None else n):,})"))
+    return out
+
+
+def _frame(home, xs: pd.Series, ys: pd.Series, pad: float) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1): the box ``home`` (x0, y0, x1, y1) grown to hold every point, padded."""
+    x0, y0, x1, y1 = home
+    if len(xs):
+        x0, x1 = min(x0, float(xs.min())), max(x1, float(xs.max()))
+        y0, y1 = min(y0, float(ys.min())), max(y1, float(ys.max()))
+    mx, my = max((x1 - x0) * pad, 0.01), max((y1 - y0) * pad, 0.01)
+    return x0 - mx, x1 + mx, y0 - my, y1 + my
+
+
+def _draw_areas(ax, data: FigureData, lang: str, labels: bool) -> list:
+    """The boundary (filled, its outline) and the district outlines (thin, named when
+    ``labels``); returns their legend handles."""
+    from matplotlib.lines import Line2D
+
+    handles = []
+    if data.boundary is None:
+        return handles
+    for poly in getattr(data.boundary, "geoms", [data.boundary]):
+        xs, ys = poly.exterior.xy
+        ax.fill(xs, ys, facecolor="#eef2f6", edgecolor="none", zorder=1)
+        for ring in [poly.exterior, *poly.interiors]:
+            ax.plot(*ring.xy, color="#4a5a6a", linewidth=0.7, zorder=2)
+        for ring in poly.interiors:
+            ax.fill(*ring.xy, facecolor="white", edgecolor="none", zorder=1)
+    handles.append(Line2D([], [], color="#4a5a6a", linewidth=0.7, label=_t("boundary", lang)))
+    if data.districts:
+        for geom in data.districts:
+            for poly in getattr(geom, "geoms", [geom]):
+                for ring in [poly.exterior, *poly.interiors]:
+                    ax.plot(*ring.xy, color="#8a9aaa", linewidth=0.3, zorder=2)
+        handles.append(Line2D([], [], color="#8a9aaa", linewidth=0.3, label=_t("districts", lang)))
+        if labels:
+            for name, geom in zip(data.district_names, data.districts):
+                p = geom.representative_point()
+                ax.text(p.x, p.y, name, fontsize=6, color="#55606b", ha="center", va="center",
+                        zorder=5, parse_math=False, clip_on=True)
+    return handles
+
+
+def _overview(ax, data: FigureData, kinds, frame, view, lang: str) -> None:
+    """Every point at a scale that holds them all, with the main panel's frame marked."""
+    from matplotlib.patches import Rectangle
+
+    _draw_areas(ax, data, lang, labels=False)
+    for x, y, style, _ in kinds:
+        ax.scatter(x, y, **style)
+    ax.add_patch(Rectangle((view[0], view[2]), view[1] - view[0], view[3] - view[2], fill=False,
+                           edgecolor="#333333", linewidth=0.6, linestyle="--", zorder=5))
+    ax.set_xlim(frame[0], frame[1])
+    ax.set_ylim(frame[2], frame[3])
+    ax.set_title(_t("overview", lang), fontsize=8)
+    ax.tick_params(labelsize=6)
+    ax.grid(True, linewidth=0.3, color="#cccccc")
 
 
 def _no_records(xlabel: str, lang: str):

@@ -17,6 +17,7 @@ from verifier.errors import escape_hidden
 from verifier.findings import Findings
 from verifier.methodologies import get
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
+from verifier.report.districts import view as district_view
 from verifier.resources import resource_dir
 
 
@@ -207,6 +208,7 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
                     for f in findings.get("factors") or []],
         "sample": sample_table(sample, titles),
         **tracking_view(typed, checklist, lang),
+        **district_view(findings, t),
     }
 
 

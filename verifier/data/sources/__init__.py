@@ -65,6 +65,7 @@ class InputSpec:
     column_map: dict[str, str]
     coordinates: bool = False  # the records carry points (start/end lon, lat)
     boundary: Any = None  # test the points against it (with coordinates)
+    districts: Any = None  # locate the start points in them (geo.districts.Districts, the data's crs)
     derived: dict[str, str] | None = None  # columns the record checks derive (name -> SQL)
     tap_format: str = "shenzhen-tong"
     form: str = "trips"  # the adapter: a key of FORMS
@@ -90,7 +91,8 @@ class TripFiles:
         source = open_source(spec.files["trips"], spec.encoding, engine)
         columns = source.resolve(spec.column_map, tuple(spec.canonical), spec.required)
         population = engine.stage(source, columns, spec.timezone, spec.boundary, _users(spec), spec.encoding,
-                                  derived=spec.derived, canonical=spec.canonical, coordinates=spec.coordinates)
+                                  derived=spec.derived, canonical=spec.canonical, coordinates=spec.coordinates,
+                                  districts=spec.districts)
         return Staged(columns, population, source=source)
 
 
@@ -106,7 +108,7 @@ class TapFiles:
         relation = f"(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM {TAP_TABLE})"
         population = engine.stage(None, columns, spec.timezone, spec.boundary, _users(spec), spec.encoding,
                                   relation=relation, extra_columns=("fare_fen",), derived=spec.derived,
-                                  canonical=spec.canonical, coordinates=spec.coordinates)
+                                  canonical=spec.canonical, coordinates=spec.coordinates, districts=spec.districts)
         return Staged(columns, population, tap_stats=stats, has_fares=True)
 
 
