@@ -50,7 +50,7 @@ class BoundaryCrs(Check):
         "better": Outcome("warn", "按 {observed} 解读时边界内点多 {more} 个（{share_other} 对 {share}），申报的坐标系 {reported} 可能有误。",
                           "Read as {observed}, {more} more points fall inside ({share_other} vs {share}): the declared {reported} may be wrong."),
         "no_boundary": Outcome("not_evaluated", "无法评估：没有地理边界。", "Not evaluated: no boundary."),
-        "no_crs": Outcome("not_evaluated", "无法评估：报告未声明有效的坐标系（data.crs）。",
+        "no_crs": Outcome("not_evaluated", "无法评估：核算报告未声明有效的坐标系。",
                           "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
 
@@ -70,5 +70,5 @@ class BoundaryCrs(Check):
         if more >= MIN_POINTS and share[best] - share[declared] >= MIN_SHARE_POINTS:
             flagged = int(ctx.stats.get(f"geo:{declared}->{best}") or 0)  # records the other system brings inside
             return self.result("better", affected=flagged, reported=declared, observed=best, more=more,
-                               share=f"{share[declared]:.2%}", share_other=f"{share[best]:.2%}", details=details)
-        return self.result("ok", reported=declared, observed=declared, share=f"{share[declared]:.2%}", details=details)
+                               share=share[declared], share_other=share[best], details=details)
+        return self.result("ok", reported=declared, observed=declared, share=share[declared], details=details)
