@@ -24,9 +24,9 @@ class DistanceReconciliation(Check):
         "en": "Correct the reported pkm to equal the sum of the records' distance."}
     message_kinds = {"reported": "pkm", "observed": "pkm"}
     catalogue = {
-        "ok": Outcome("pass", "申报里程 {reported} pkm 与数据合计 {observed} pkm 一致。",
+        "ok": Outcome("pass", "申报里程 {reported} 人公里 与数据合计 {observed} 人公里 一致。",
                       "Reported {reported} pkm equals the records' {observed} pkm."),
-        "mismatch": Outcome("fail", "申报里程 {reported} pkm 与数据合计 {observed} pkm 不一致（差 {diff} pkm）。",
+        "mismatch": Outcome("fail", "申报里程 {reported} 人公里 与数据合计 {observed} 人公里 不一致（差 {diff} 人公里）。",
                             "Reported {reported} pkm differs from the records' {observed} pkm (by {diff} pkm)."),
         "missing": Outcome("not_evaluated", "无法评估：报告缺少 {what}。", "Not evaluated: the report lacks {what}."),
     }

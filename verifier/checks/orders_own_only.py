@@ -24,7 +24,7 @@ class OrdersOwnOnly(FlagCheck):
         "en": "Remove aggregated orders from the claimed data, keep own orders only, and correct ride count, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现聚合订单。", "No aggregated order is claimed."),
-        "found": Outcome("fail", "{affected} 条记录为聚合订单（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录为聚合订单（{pkm} 人公里），已剔除。",
                          "{affected} record(s) are aggregated orders ({pkm} pkm), excluded."),
         "missing": missing_outcome("无法评估：骑行数据没有订单来源列。",
                                    "Not evaluated: the trip data has no order_source column."),

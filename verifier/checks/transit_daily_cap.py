@@ -56,4 +56,6 @@ class TransitDailyCap(FlagCheck):
 
     def values(self, ctx):
         caps = daily_caps(ctx) or {}
-        return {"caps": ", ".join(f"{m} {c}" for m, c in caps.items())}
+        words = {"bus": "公交", "metro": "地铁"}
+        return {"caps": {"zh": "，".join(f"{words.get(m, m)} {c} 次" for m, c in caps.items()),
+                         "en": ", ".join(f"{m} {c}" for m, c in caps.items())}}
