@@ -274,6 +274,8 @@ SAMPLE_FIELDS = {"record_key": 8.5, "user_id": 6.5, "mode": 4, "start_time": 10.
 NUMBER_WIDTH = 3  # the "#" column
 # Narrowest test column: "不符合" at the annex's 6.8 pt and the cell padding (11 mm of 267 mm).
 MIN_TEST_WIDTH = 4.2
+MAX_TEST_WIDTH = 6  # in the tests' own table (split), the key fields take the rest
+KEY_FIELDS = ("record_key", "user_id", "mode")  # repeated beside the tests when split
 
 
 def sample_table(sample: pd.DataFrame, titles: dict, labels: dict[str, str], words: dict[str, str]) -> dict:
@@ -312,8 +314,8 @@ def _sample_tables(fields: list[str], tests: list[dict], labels: dict[str, str])
     if not tests or (100 - used) / len(tests) >= MIN_TEST_WIDTH:
         return [{"fields": columns(fields, used - NUMBER_WIDTH), "tests": tests,
                  "test_width": round((100 - used) / max(len(tests), 1), 2)}]
-    keyed = [f for f in fields if f == "record_key"]
-    key_width = NUMBER_WIDTH + sum(SAMPLE_FIELDS[f] for f in keyed)
+    keyed = [f for f in fields if f in KEY_FIELDS]
+    test_width = min(MAX_TEST_WIDTH, (100 - NUMBER_WIDTH - sum(SAMPLE_FIELDS[f] for f in keyed)) / len(tests))
     return [{"fields": columns(fields, 100 - NUMBER_WIDTH), "tests": [], "test_width": 0},
-            {"fields": columns(keyed, key_width - NUMBER_WIDTH), "tests": tests,
-             "test_width": round((100 - key_width) / len(tests), 2)}]
+            {"fields": columns(keyed, 100 - NUMBER_WIDTH - test_width * len(tests)), "tests": tests,
+             "test_width": round(test_width, 2)}]
