@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from verifier import numbers
 from verifier.findings import CheckResult
 
 if TYPE_CHECKING:
@@ -57,6 +58,9 @@ class Check:
     description: ClassVar[dict[str, str]] = {}  # what the verifier does, {zh, en}
     correction: ClassVar[dict[str, str]] = {}  # what the applicant must correct, {zh, en}
     catalogue: ClassVar[dict[str, Outcome]] = {}
+    # The quantity (verifier.numbers.KINDS) of message fields whose name does not say it, e.g.
+    # {"reported": "pkm"}: every number in a message is written as the report writes it.
+    message_kinds: ClassVar[dict[str, str]] = {}
     # Record-level checks exclude the records they flag from the verified reduction.
     record_level: ClassVar[bool] = False
     # Checks whose results this one reads (evaluated before it).
@@ -78,6 +82,15 @@ class Check:
     def evaluate(self, ctx: Context) -> CheckResult:
         raise NotImplementedError
 
+    def _written(self, fields: dict, lang: str) -> dict:
+        """Message fields as text: numbers in the report's form for their quantity; a value
+        given per language ({"zh": ..., "en": ...}) in `lang`."""
+        def one(name, value):
+            if isinstance(value, dict) and set(value) == {"zh", "en"}:
+                return value[lang]
+            return numbers.written(value, self.message_kinds.get(name) or numbers.FIELD_KINDS.get(name))
+        return {name: one(name, value) for name, value in fields.items()}
+
     def not_applicable(self) -> CheckResult:
         """The result of a check that does not apply to the methodology (its checklist)."""
         return CheckResult(self.id, NOT_APPLICABLE.status, message=NOT_APPLICABLE.zh, code="not_applicable",
@@ -90,7 +103,8 @@ class Check:
         ``verdicts`` (item -> status) travel with it to the report, not to findings.json."""
         outcome = self.catalogue[code]
         fields = {"affected": affected, "reported": reported, "observed": observed, **values}
-        messages = {"zh": outcome.zh.format(**fields), "en": outcome.en.format(**fields)}
+        messages = {lang: template.format(**self._written(fields, lang))
+                    for lang, template in (("zh", outcome.zh), ("en", outcome.en))}
         if not self.record_level and outcome.status != "warn" and affected:
             # `affected` counts records (contract section 4); a report-level count is a detail.
             details = {**(details or {}), "count": affected}

@@ -8,6 +8,7 @@ from verifier.data.dialect import DIALECT
 
 MIN_SHARE_POINTS = 0.01  # contract: at least 1 percentage point more of the points inside ...
 MIN_POINTS = 10  # ... and at least 10 more points
+CRS_TITLES = {"wgs84": "WGS-84", "gcj02": "GCJ-02", "bd09": "BD-09"}  # as a message writes them
 
 
 def crs_aggregates() -> dict[str, str]:
@@ -45,12 +46,12 @@ class BoundaryCrs(Check):
         "zh": "说明并确认数据实际使用的坐标系，必要时更正声明并重新提交。",
         "en": "Explain and confirm the coordinate system the data actually uses; correct the declaration if needed."}
     catalogue = {
-        "ok": Outcome("pass", "申报坐标系 {reported} 与数据相符（边界内点比例 {share}）。",
-                      "The declared system {reported} fits the data ({share} of points inside)."),
-        "better": Outcome("warn", "按 {observed} 解读时边界内点多 {more} 个（{share_other} 对 {share}），申报的坐标系 {reported} 可能有误。",
-                          "Read as {observed}, {more} more points fall inside ({share_other} vs {share}): the declared {reported} may be wrong."),
+        "ok": Outcome("pass", "申报坐标系 {declared} 与数据相符（边界内点比例 {share}）。",
+                      "The declared system {declared} fits the data ({share} of points inside)."),
+        "better": Outcome("warn", "按 {best} 解读时边界内点多 {more} 个（{share_other} 对 {share}），申报的坐标系 {declared} 可能有误。",
+                          "Read as {best}, {more} more points fall inside ({share_other} vs {share}): the declared {declared} may be wrong."),
         "no_boundary": Outcome("not_evaluated", "无法评估：没有地理边界。", "Not evaluated: no boundary."),
-        "no_crs": Outcome("not_evaluated", "无法评估：报告未声明有效的坐标系（data.crs）。",
+        "no_crs": Outcome("not_evaluated", "无法评估：核算报告未声明有效的坐标系。",
                           "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
 
@@ -70,5 +71,7 @@ class BoundaryCrs(Check):
         if more >= MIN_POINTS and share[best] - share[declared] >= MIN_SHARE_POINTS:
             flagged = int(ctx.stats.get(f"geo:{declared}->{best}") or 0)  # records the other system brings inside
             return self.result("better", affected=flagged, reported=declared, observed=best, more=more,
-                               share=f"{share[declared]:.2%}", share_other=f"{share[best]:.2%}", details=details)
-        return self.result("ok", reported=declared, observed=declared, share=f"{share[declared]:.2%}", details=details)
+                               declared=CRS_TITLES.get(declared, declared), best=CRS_TITLES.get(best, best),
+                               share=share[declared], share_other=share[best], details=details)
+        return self.result("ok", reported=declared, observed=declared, share=share[declared], details=details,
+                           declared=CRS_TITLES.get(declared, declared))

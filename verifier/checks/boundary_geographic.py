@@ -29,11 +29,11 @@ class BoundaryGeographic(FlagCheck):
     catalogue = {
         "ok": Outcome("pass", "全部记录起终点均位于边界（{boundary}）内。",
                       "Every start and end point lies inside the boundary ({boundary})."),
-        "found": Outcome("fail", "{affected} 条记录起点或终点位于边界（{boundary}）外（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录起点或终点位于边界（{boundary}）外（{pkm} 人公里），已剔除。",
                          "{affected} record(s) start or end outside the boundary ({boundary}) ({pkm} pkm), excluded."),
-        "no_boundary": missing_outcome("无法评估：未提供地理边界（--boundary），也无默认边界。",
+        "no_boundary": missing_outcome("无法评估：未提供项目地理边界，也无默认边界。",
                                        "Not evaluated: no boundary (--boundary) and no default one."),
-        "no_crs": missing_outcome("无法评估：报告未声明有效的坐标系（data.crs）。",
+        "no_crs": missing_outcome("无法评估：核算报告未声明有效的坐标系。",
                                   "Not evaluated: the report declares no valid coordinate system (data.crs)."),
     }
 

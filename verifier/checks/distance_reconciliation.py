@@ -17,15 +17,16 @@ class DistanceReconciliation(Check):
     order = 16  # row of the contract's check table
     title = {"zh": "里程核对", "en": "Mileage reconciliation"}
     description = {
-        "zh": "核对报告的人公里（共享单车 m_t9；公共出行 metro_pkm）与记录里程之和在报告数值舍入范围内一致。",
+        "zh": "核对报告的人公里（共享单车 m_t9；公共出行为地铁人公里数）与记录里程之和在报告数值舍入范围内一致。",
         "en": "Confirms the reported pkm (bike m_t9; transit metro_pkm) equals the sum of the records' distance within the rounding of the reported figure."}
     correction = {
         "zh": "更正报告的人公里，使其与记录里程之和一致。",
         "en": "Correct the reported pkm to equal the sum of the records' distance."}
+    message_kinds = {"reported": "pkm", "observed": "pkm"}
     catalogue = {
-        "ok": Outcome("pass", "申报里程 {reported} pkm 与数据合计 {observed} pkm 一致。",
+        "ok": Outcome("pass", "申报里程 {reported} 人公里 与数据合计 {observed} 人公里 一致。",
                       "Reported {reported} pkm equals the records' {observed} pkm."),
-        "mismatch": Outcome("fail", "申报里程 {reported} pkm 与数据合计 {observed} pkm 不一致（差 {diff} pkm）。",
+        "mismatch": Outcome("fail", "申报里程 {reported} 人公里 与数据合计 {observed} 人公里 不一致（差 {diff} 人公里）。",
                             "Reported {reported} pkm differs from the records' {observed} pkm (by {diff} pkm)."),
         "missing": Outcome("not_evaluated", "无法评估：报告缺少 {what}。", "Not evaluated: the report lacks {what}."),
     }
@@ -34,7 +35,7 @@ class DistanceReconciliation(Check):
         name, stat = ctx.methodology.measured
         param = ctx.param(name)
         if param is None or param.number is None:
-            return self.result("missing", what=name)
+            return self.result("missing", what=ctx.methodology.param_name(name))
         observed = float(ctx.stats[stat] or 0.0)
         diff = param.number - observed
         code = "ok" if within_rounding(param.number, observed, param.text) else "mismatch"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from verifier import numbers
 from verifier.checks.base import Check, Outcome, register
 from verifier.tolerance import same_factor
 
@@ -28,7 +29,7 @@ class FactorValues(Check):
     catalogue = {
         "ok": Outcome("pass", "所用缺省值与公布值一致：{summary}。", "The factors used equal the published values: {summary}."),
         "mismatch": Outcome("fail", "所用缺省值与公布值不一致：{summary}。", "Factors differ from the published values: {summary}."),
-        "missing": Outcome("not_evaluated", "无法评估：因子表中没有 {year} 年的公布值（请以 --factors 提供主管部门公布的因子表）。",
+        "missing": Outcome("not_evaluated", "无法评估：因子表中没有 {year} 年的公布值（请提供主管部门公布的因子表）。",
                            "Not evaluated: no published value for {year} on file (supply the regulator's table with --factors)."),
     }
 
@@ -45,15 +46,17 @@ class FactorValues(Check):
                          "year": entry.year, "data_year": entry.data_year, "source": entry.source})
             verdicts[f"{name}.value"] = "pass"
             if not same_factor(reported, entry.value):
-                bad.append(f"{name} {reported} ≠ {entry.value}")
+                bad.append({lang: f"{name} {numbers.plain(reported)} ≠ {numbers.plain(entry.value)}" for lang in ("zh", "en")})
                 verdicts[f"{name}.value"] = "fail"
             lag = ctx.methodology.factor_data_lag.get(name)
             if lag is not None and entry.data_year is not None and entry.data_year != entry.year - lag:
-                bad.append(f"{name} data_year {entry.data_year} ≠ {entry.year - lag}")
+                bad.append({"zh": f"{name} 数据年份 {entry.data_year} ≠ {entry.year - lag}",
+                            "en": f"{name} data_year {entry.data_year} ≠ {entry.year - lag}"})
                 verdicts[f"{name}.data_year"] = "fail"
         if not rows:
             return self.result("missing", year=year)
-        summary = "; ".join(bad) if bad else ", ".join(f"{r['parameter']} = {r['published']}" for r in rows)
+        summary = ({lang: ("；" if lang == "zh" else "; ").join(b[lang] for b in bad) for lang in ("zh", "en")} if bad
+                   else ", ".join(f"{r['parameter']} = {numbers.plain(r['published'])}" for r in rows))
         return self.result("mismatch" if bad else "ok", affected=len(bad), examples=rows, summary=summary,
                            reported={r["parameter"]: r["reported"] for r in rows},
                            observed={r["parameter"]: r["published"] for r in rows}, verdicts=verdicts)

@@ -17,16 +17,16 @@ class OrdersOwnOnly(FlagCheck):
     order = 4  # row of the contract's check table
     title = {"zh": "仅含自有订单", "en": "Own orders only"}
     description = {
-        "zh": "核对申报数据不含聚合订单（order_source = aggregated），仅计入自有订单。",
+        "zh": "核对申报数据不含聚合订单，仅计入自有订单。",
         "en": "Confirms the claimed records contain no aggregated orders (order_source = aggregated), only the applicant's own orders."}
     correction = {
         "zh": "从申报数据中剔除聚合订单，仅保留自有订单，并据此更正骑行次数、里程和减排量。",
         "en": "Remove aggregated orders from the claimed data, keep own orders only, and correct ride count, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现聚合订单。", "No aggregated order is claimed."),
-        "found": Outcome("fail", "{affected} 条记录为聚合订单（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录为聚合订单（{pkm} 人公里），已剔除。",
                          "{affected} record(s) are aggregated orders ({pkm} pkm), excluded."),
-        "missing": missing_outcome("无法评估：骑行数据没有 order_source（订单来源）列。",
+        "missing": missing_outcome("无法评估：骑行数据没有订单来源列。",
                                    "Not evaluated: the trip data has no order_source column."),
     }
     example_extra = []

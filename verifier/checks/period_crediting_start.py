@@ -28,7 +28,7 @@ class PeriodCreditingStart(FlagCheck):
     catalogue = {
         "ok": Outcome("pass", "计入期起始日 {reported} 不早于 2022-08-18，无更早的记录。",
                       "The period starts on {reported}, not before 2022-08-18; no earlier record."),
-        "found": Outcome("fail", "{affected} 条记录早于 2022-08-18（{pkm} pkm），已剔除；计入期起始日 {reported}。",
+        "found": Outcome("fail", "{affected} 条记录早于 2022-08-18（{pkm} 人公里），已剔除；计入期起始日 {reported}。",
                          "{affected} record(s) dated before 2022-08-18 ({pkm} pkm), excluded; period starts {reported}."),
         "early_period": Outcome("fail", "计入期起始日 {reported} 早于 2022-08-18。",
                                 "The period starts on {reported}, before 2022-08-18."),

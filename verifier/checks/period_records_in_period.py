@@ -24,7 +24,7 @@ class PeriodRecordsInPeriod(FlagCheck):
     catalogue = {
         "ok": Outcome("pass", "全部记录日期均在核算期 {start} 至 {end} 内。",
                       "Every record is dated within the period {start} to {end}."),
-        "found": Outcome("fail", "{affected} 条记录日期不在核算期 {start} 至 {end} 内（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录日期不在核算期 {start} 至 {end} 内（{pkm} 人公里），已剔除。",
                          "{affected} record(s) dated outside the period {start} to {end} ({pkm} pkm), excluded."),
         "missing": missing_outcome("无法评估：核算期起止日期缺失或格式错误。",
                                    "Not evaluated: the period's dates are missing or malformed."),

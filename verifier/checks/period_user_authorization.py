@@ -24,9 +24,9 @@ class PeriodUserAuthorization(FlagCheck):
         "en": "Remove records made before authorisation or by unauthorised users and provide the complete authorisation records."}
     catalogue = {
         "ok": Outcome("pass", "全部记录均晚于用户授权日期。", "Every record starts after its user's authorisation."),
-        "found": Outcome("fail", "{affected} 条记录早于用户授权日期或用户未授权（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录早于用户授权日期或用户未授权（{pkm} 人公里），已剔除。",
                          "{affected} record(s) start before their user's authorisation or the user is not authorised ({pkm} pkm), excluded."),
-        "missing": missing_outcome("无法评估：提交材料未提供用户授权文件（data.users）。",
+        "missing": missing_outcome("无法评估：提交材料未提供用户授权文件。",
                                    "Not evaluated: the package names no users file (data.users)."),
     }
     example_extra = ["authorized_at"]

@@ -24,7 +24,7 @@ class RecordsDuplicates(FlagCheck):
         "en": "Remove the repeated records and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现重复记录。", "No duplicate record."),
-        "found": Outcome("fail", "{affected} 条重复记录（{pkm} pkm），保留首条，重复项已剔除。",
+        "found": Outcome("fail", "{affected} 条重复记录（{pkm} 人公里），保留首条，重复项已剔除。",
                          "{affected} repeated record(s) ({pkm} pkm): the first is kept, the repeats excluded."),
     }
     example_extra = ["trip_id"]

@@ -25,7 +25,7 @@ class RecordsOverlap(FlagCheck):
         "en": "Explain the overlapping trips, remove them and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "未发现同一用户时间重叠的行程。", "No user has overlapping trips."),
-        "found": Outcome("fail", "{affected} 条行程与同一用户更早的行程时间重叠（{pkm} pkm），已剔除较晚者。",
+        "found": Outcome("fail", "{affected} 条行程与同一用户更早的行程时间重叠（{pkm} 人公里），已剔除较晚者。",
                          "{affected} trip(s) overlap an earlier trip of the same user ({pkm} pkm); the later ones are excluded."),
     }
 

@@ -30,7 +30,7 @@ class RecordsValidity(FlagCheck):
         "en": "Correct or remove invalid records and correct counts, mileage and reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部记录字段齐全、格式有效。", "Every record has its required fields, valid."),
-        "found": Outcome("fail", "{affected} 条记录字段缺失或无效（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条记录字段缺失或无效（{pkm} 人公里），已剔除。",
                          "{affected} record(s) have missing or invalid fields ({pkm} pkm), excluded."),
     }
 

@@ -26,11 +26,12 @@ class ReductionRecalculation(Check):
     correction = {
         "zh": "按核证复算结果更正减排量。",
         "en": "Correct the reduction to the recalculated figure."}
+    message_kinds = {"reported": "tco2e", "observed": "tco2e"}
     catalogue = {
-        "ok": Outcome("pass", "申报减排量 {reported} tCO2，复算 {observed} tCO2，差异率 {rate} 不超过实质性水平 {materiality}。",
-                      "Reported {reported} tCO2, recalculated {observed} tCO2: difference {rate}, within the materiality {materiality}."),
-        "material": Outcome("fail", "申报减排量 {reported} tCO2，复算 {observed} tCO2，差异率 {rate} 超过实质性水平 {materiality}。",
-                            "Reported {reported} tCO2, recalculated {observed} tCO2: difference {rate} exceeds the materiality {materiality}."),
+        "ok": Outcome("pass", "申报减排量 {reported} tCO2e，复算 {observed} tCO2e，差异率 {rate} 不超过实质性水平 {materiality}。",
+                      "Reported {reported} tCO2e, recalculated {observed} tCO2e: difference {rate}, within the materiality {materiality}."),
+        "material": Outcome("fail", "申报减排量 {reported} tCO2e，复算 {observed} tCO2e，差异率 {rate} 超过实质性水平 {materiality}。",
+                            "Reported {reported} tCO2e, recalculated {observed} tCO2e: difference {rate} exceeds the materiality {materiality}."),
         "missing": Outcome("not_evaluated", "无法评估：{what}。", "Not evaluated: {what}."),
     }
 
@@ -42,4 +43,4 @@ class ReductionRecalculation(Check):
         materiality = ctx.materiality
         code = "ok" if within_limit(rate, materiality) else "material"
         return self.result(code, reported=r["reported_reduction_tco2"], observed=r["recalculated_reduction_tco2"],
-                           rate="—" if rate is None else f"{rate:.4%}", materiality=f"{materiality:.1%}")
+                           rate=rate, materiality=materiality)

@@ -43,5 +43,5 @@ class SampleCompleteness(Check):
         examples = [{"record_key": k} for k in failed["record_key"].head(5).tolist()]
         return self.result(code, affected=s["deviations"], reported=s["size"], observed=s["deviations"],
                            examples=examples, size=s["size"], deviations=s["deviations"],
-                           upper=f"{s['upper_deviation_rate']:.4f}", tolerable=f"{ctx.opts.tolerable_rate:g}",
-                           confidence=f"{ctx.opts.confidence:g}")
+                           upper=s["upper_deviation_rate"], tolerable=ctx.opts.tolerable_rate,
+                           confidence=ctx.opts.confidence)

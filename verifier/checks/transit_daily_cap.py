@@ -42,7 +42,7 @@ class TransitDailyCap(FlagCheck):
         "ok": Outcome("pass", "无用户单日出行次数超过上限（{caps}）。", "No user exceeds the daily cap ({caps})."),
         "found": Outcome("fail", "{affected} 条出行超过用户单日上限（{caps}），已剔除当日较晚者。",
                          "{affected} trip(s) exceed a user's daily cap ({caps}); the latest of the day are excluded."),
-        "missing": missing_outcome("无法评估：缺少每日出行次数上限 daily_cap_bus / daily_cap_metro。",
+        "missing": missing_outcome("无法评估：缺少公交、地铁的每日出行次数上限。",
                                    "Not evaluated: daily_cap_bus / daily_cap_metro missing."),
     }
 
@@ -56,4 +56,6 @@ class TransitDailyCap(FlagCheck):
 
     def values(self, ctx):
         caps = daily_caps(ctx) or {}
-        return {"caps": ", ".join(f"{m} {c}" for m, c in caps.items())}
+        words = {"bus": "公交", "metro": "地铁"}
+        return {"caps": {"zh": "，".join(f"{words.get(m, m)} {c} 次" for m, c in caps.items()),
+                         "en": ", ".join(f"{m} {c}" for m, c in caps.items())}}

@@ -29,7 +29,7 @@ class TransitFareBand(FlagCheck):
                       "Every metro distance lies in the band of the fare paid."),
         "found": Outcome("warn", "{affected} 条地铁行程的里程不在所付票价对应的里程区间内，请核实。",
                          "{affected} metro trip(s) claim a distance outside the band of the fare paid: follow up."),
-        "no_fares": missing_outcome("无法评估：未提供票价表（--fares）。", "Not evaluated: no fare table (--fares)."),
+        "no_fares": missing_outcome("无法评估：未提供地铁票价表。", "Not evaluated: no fare table (--fares)."),
         "no_fare_column": missing_outcome("无法评估：行程数据不含所付票价（仅原始刷卡数据提供）。",
                                           "Not evaluated: the trip data carries no fare paid (only raw tap data does)."),
     }

@@ -25,13 +25,13 @@ class TransitMetroDistance(FlagCheck):
         "zh": "核对每条地铁行程的里程与进出站站间距离表一致（允许 0.01 km 差异）。",
         "en": "Confirms each metro trip's distance equals the station-pair distance table (0.01 km tolerance)."}
     correction = {
-        "zh": "按站间距离表更正地铁行程里程，并据此更正 metro_pkm 和减排量。",
+        "zh": "按站间距离表更正地铁行程里程，并据此更正地铁人公里数和减排量。",
         "en": "Correct metro trip distances to the station-pair table and correct metro_pkm and the reduction accordingly."}
     catalogue = {
         "ok": Outcome("pass", "全部地铁行程里程与站间距离表一致。", "Every metro distance equals the station-pair table."),
-        "found": Outcome("fail", "{affected} 条地铁行程里程与站间距离表不符或站点对不在表中（{pkm} pkm），已剔除。",
+        "found": Outcome("fail", "{affected} 条地铁行程里程与站间距离表不符或站点对不在表中（{pkm} 人公里），已剔除。",
                          "{affected} metro trip(s) differ from the station-pair table or their pair is not in it ({pkm} pkm), excluded."),
-        "missing": missing_outcome("无法评估：未提供站间距离表（data.station_distances）。",
+        "missing": missing_outcome("无法评估：未提供地铁站间距离表。",
                                    "Not evaluated: no station-distance table (data.station_distances)."),
     }
     example_extra = ["table_km"]

@@ -58,6 +58,13 @@ class Methodology:
     eligible_business_model: ClassVar[str]
     default_params: ClassVar[dict[str, str]]  # name -> unit
     monitored_params: ClassVar[dict[str, str]]  # name -> unit
+    # A monitored parameter in a reader's words ({zh, en}) where its name is no symbol of the
+    # methodology's formulas (a message of the zh report prints no English identifier).
+    param_names: ClassVar[dict[str, dict[str, str]]] = {}
+
+    def param_name(self, name: str) -> dict[str, str]:
+        """`name` for a message, per language."""
+        return self.param_names.get(name) or {"zh": name, "en": name}
     columns: ClassVar[dict[str, Column]]  # the canonical record columns, in the contract's order
     required_columns: ClassVar[tuple[str, ...]]  # exit 2 when absent from the trip file
     input_forms: ClassVar[tuple[str, ...]] = ("trips",)  # data.<form> keys; "taps": raw tap files

@@ -29,6 +29,9 @@ class PublicTransit(Methodology):
     default_params = {"EF_baseline": "kgCO2/pkm", "EF_bus": "kgCO2/pkm", "EF_metro": "kgCO2/pkm",
                       "bus_ride_km": "km", "daily_cap_bus": "trips", "daily_cap_metro": "trips"}
     monitored_params = {"n_bus": "trips", "n_metro": "trips", "metro_pkm": "pkm"}
+    param_names = {"n_bus": {"zh": "公交出行次数", "en": "n_bus"},
+                   "n_metro": {"zh": "地铁出行次数", "en": "n_metro"},
+                   "metro_pkm": {"zh": "地铁人公里数", "en": "metro_pkm"}}
     columns = {"trip_id": TEXT, "user_id": TEXT, "mode": Column("text", coerce=False, lower=True), "start_time": TIME,
                "end_time": TIME, "entry_station": TEXT, "exit_station": TEXT, "route": TEXT,
                "distance_km": Column("number", gt=0)}

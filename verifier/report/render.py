@@ -28,13 +28,16 @@ ATTACHED = ("findings.json", "sample.csv")
 
 
 def _env(templates: Path) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,  # every submission string is escaped (.j2 files included)
         finalize=_shown,  # ... and its hidden characters made visible
         undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
+    env.filters["wbr"] = model.breakable  # ids and keys wrap at their separators only
+    env.filters["units"] = model.units  # tCO2e in messages with a subscript 2
+    return env
 
 
 def _shown(value):
