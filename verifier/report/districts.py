@@ -7,9 +7,6 @@ import math
 
 from verifier.geo.districts import BREAKDOWN, OUTSIDE
 
-PKM_DIGITS = 3  # pkm as everywhere in the report
-
-
 def view(findings: dict, t) -> dict:
     """{"districts": the table (rows, total, note) or None when the findings carry no breakdown}."""
     rows = ((findings.get("breakdown") or {}).get(BREAKDOWN)) or []
@@ -32,6 +29,6 @@ def view(findings: dict, t) -> dict:
 def _row(label: str, r: dict) -> dict:
     from verifier.report.model import fmt_num
 
-    return {"name": label, "records": fmt_num(int(r["records"])), "pkm": fmt_num(float(r["pkm"]), PKM_DIGITS),
+    return {"name": label, "records": fmt_num(int(r["records"])), "pkm": fmt_num(float(r["pkm"]), "pkm"),
             "excluded_records": fmt_num(int(r["excluded_records"])),
-            "eligible_pkm": fmt_num(float(r["eligible_pkm"]), PKM_DIGITS)}
+            "eligible_pkm": fmt_num(float(r["eligible_pkm"]), "pkm")}

@@ -13,8 +13,10 @@ from verifier.report.checklist import text
 from verifier.report.model import fmt_num, nc_numbers, strings, translator
 
 # Digits per compared figure (issue 12 point 6: tCO2e 4, pkm 3, counts whole).
-DIGITS = {"eligible_pkm": 3, "reported_reduction_tco2": 4, "recalculated_reduction_tco2": 4,
-          "verified_reduction_tco2": 4}
+# The quantity each compared figure is (verifier.numbers); counts otherwise.
+KINDS = {"eligible_pkm": "pkm", "reported_reduction_tco2": "tco2e", "recalculated_reduction_tco2": "tco2e",
+         "verified_reduction_tco2": "tco2e"}
+DIGITS = {"pkm": 3, "tco2e": 4}  # the decimals those kinds are written with
 SHORT_HASH = 12  # characters of a SHA-256 printed; findings.json holds all 64
 
 
@@ -53,8 +55,8 @@ def previous_view(findings: Findings, checklist: dict, lang: str) -> dict | None
     }
 
 
-def _num(value, digits: int | None = None) -> str:
-    return fmt_num(value, digits) if value is not None else "—"
+def _num(value, kind: str | None = None) -> str:
+    return fmt_num(value, kind) if value is not None else "—"
 
 
 def _status(t, status) -> str:
@@ -62,16 +64,17 @@ def _status(t, status) -> str:
 
 
 def _figure(t, f) -> dict:
-    digits = DIGITS.get(f["name"])
+    kind = KINDS.get(f["name"])
+    digits = DIGITS.get(kind)
     old, new = f.get("previous"), f.get("current")
     change = "—"
     if old is not None and new is not None:
         delta = new - old
         if digits is not None:
             delta = round(delta, digits) + 0.0  # + 0.0: no "-0.0000"
-        change = ("+" if delta > 0 else "") + _num(delta, digits)
+        change = ("+" if delta > 0 else "") + _num(delta, kind)
     return {"label": t(f"prev_fig_{f['name']}"), "tco2": f["name"].endswith("_tco2"),
-            "previous": _num(old, digits), "current": _num(new, digits), "change": change}
+            "previous": _num(old, kind), "current": _num(new, kind), "change": change}
 
 
 def _input(t, i) -> dict:
