@@ -195,15 +195,25 @@ def _no_records(xlabel: str, lang: str):
     return fig
 
 
-def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[float, str]]):
+def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[float, str]],
+          above: str | None = None):
+    """Bars of a binned distribution with its thresholds (`marks`) drawn; `above`: the report
+    string saying how many records lie in the bins at or beyond the first threshold (their bars
+    red: a few records in a long tail are otherwise bars nobody sees)."""
     if frame is None:  # no value to draw an axis from: left out
         return None
     if frame.empty:  # no records at all
         return _no_records(xlabel, lang)
     fig, ax = plt.subplots(figsize=(_W, _W * 0.3), layout="constrained")
     width = frame["bin_end"] - frame["bin_start"]
-    ax.bar(frame["bin_start"], frame["records"], width=width, align="edge", color="#7f9fbf",
-           edgecolor="white", linewidth=0.3)
+    tail = frame["bin_start"] >= marks[0][0] if above and marks else frame["bin_start"] > math.inf
+    ax.bar(frame["bin_start"], frame["records"], width=width, align="edge",
+           color=tail.map({True: "#c0392b", False: "#7f9fbf"}), edgecolor="white", linewidth=0.3)
+    if tail.any():
+        n, total = int(frame.loc[tail, "records"].sum()), int(frame["records"].sum())
+        ax.text(0.99, 0.55, _t(above, lang, edge=f"{frame.loc[tail, 'bin_start'].min():g}", n=f"{n:,}",
+                               share=f"{n / total:.2%}"),
+                transform=ax.transAxes, ha="right", va="top", fontsize=7, color="#c0392b")
     for value, label in marks:
         ax.axvline(value, color="#c0392b", linestyle="--", linewidth=1.0, label=label)
         right = float(frame["bin_end"].max())
@@ -234,7 +244,7 @@ def _speed(data: FigureData, lang: str, period) -> Any:
     if data.thresholds.get("max_speed_kmh") is not None:
         v = float(data.thresholds["max_speed_kmh"])
         marks.append((v, _t("max_speed", lang, v=v)))
-    return _hist(data.speed_hist, _axis("speed", data, lang), lang, marks)
+    return _hist(data.speed_hist, _axis("speed", data, lang), lang, marks, above="chart_above_speed")
 
 
 def _axis(name: str, data: FigureData, lang: str) -> str:
