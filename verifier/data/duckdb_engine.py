@@ -496,7 +496,7 @@ class DuckDBEngine(Engine):
         split = f", {sql_ident(by)}" if by else ""
         return self._execute(f"""
             SELECT record_date AS date{split}, count(*) AS records,
-                   {DIALECT.count_if(self.excluded_sql())} AS excluded
+                   CAST({DIALECT.count_if(self.excluded_sql())} AS BIGINT) AS excluded
             FROM records GROUP BY ALL ORDER BY ALL NULLS LAST""").df()
 
 
