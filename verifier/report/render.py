@@ -64,9 +64,10 @@ def typed(findings: Findings | dict) -> Findings:
 
 
 def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str,
-                notes: dict[str, str] | None = None) -> str:
+                notes: dict[str, str] | None = None, standalone: bool = False) -> str:
     """The report as HTML; ``figures`` maps a figure name to its URL, ``notes`` to what its
-    caption adds (figures.figure_notes)."""
+    caption adds (figures.figure_notes). ``standalone``: the stylesheet inside the page (for
+    report.html, opened on its own), not linked beside the templates (the PDF's)."""
     if lang not in LANGS:
         raise ValueError(f"unknown report language {lang!r} (zh or en)")
     findings = typed(findings)
@@ -85,7 +86,8 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
     templates = resource_dir("templates")
     template = _env(templates).get_template("report.html.j2")
     return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
-                           page_css=_page_css(t, templates), figure_notes=notes or {})
+                           page_css=_page_css(t, templates), figure_notes=notes or {},
+                           inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
@@ -105,7 +107,8 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
     # memory through the fetcher, which serves nothing else a submission's text might name.
     inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii") for name, data in pngs.items()}
-    (out_dir / "report.html").write_text(render_html(findings, sample, inline, lang, notes), encoding="utf-8")
+    (out_dir / "report.html").write_text(render_html(findings, sample, inline, lang, notes, standalone=True),
+                                         encoding="utf-8")
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
     fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
                           font_dir())
