@@ -50,8 +50,6 @@ _L = {
     "min_distance": ("里程下限 {v:g} km", "Minimum distance {v:g} km"),
     "date": ("日期", "Date"),
     "period_edge": ("核算期起止", "Period start and end"),
-    "bus": ("公交", "Bus"),
-    "metro": ("地铁", "Metro"),
     "no_records": ("数据没有记录", "The data holds no records"),
 }
 
