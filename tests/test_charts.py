@@ -11,7 +11,7 @@ import re
 import pandas as pd
 import pytest
 import yaml
-from matplotlib.container import BarContainer
+from matplotlib.patches import StepPatch
 
 from conftest import REPO, SHARED, write_bike_package
 from verifier import pipeline
@@ -31,17 +31,24 @@ def daily(rows: list[tuple[str | None, int, int]]) -> FigureData:
     return FigureData("shenzhen-bike-sharing", daily=frame)
 
 
-def bars(fig) -> dict[str, list[float]]:
-    """The drawn bar heights per series (the legend label before its count), day by day."""
-    ax = fig.axes[0]
-    return {c.get_label().split(" (")[0]: list(c.datavalues) for c in ax.containers if isinstance(c, BarContainer)}
+def bars(fig) -> dict[str, list[int]]:
+    """The drawn height of each series (the legend label before its count), day by day: the
+    stacked step patches, each from its baseline."""
+    return {p.get_label().split(" (")[0]: [int(v) for v in p.get_data().values - p.get_data().baseline]
+            for p in fig.axes[0].patches if isinstance(p, StepPatch)}
+
+
+def baselines(fig, series: str) -> list[int]:
+    patch = next(p for p in fig.axes[0].patches if isinstance(p, StepPatch) and p.get_label().startswith(series))
+    return [int(v) for v in patch.get_data().baseline]
 
 
 def bar_days(fig) -> list[pd.Timestamp]:
+    """The day each bar stands for (bars are centred on their date)."""
     import matplotlib.dates as mdates
 
-    first = next(c for c in fig.axes[0].containers if isinstance(c, BarContainer))
-    return [pd.Timestamp(mdates.num2date(p.get_x() + p.get_width() / 2).date()) for p in first.patches]
+    edges = next(p for p in fig.axes[0].patches if isinstance(p, StepPatch)).get_data().edges
+    return [pd.Timestamp(mdates.num2date(e + 0.5).date()) for e in edges[:-1]]
 
 
 def lines(fig) -> dict[str, pd.Timestamp]:
@@ -60,9 +67,16 @@ def test_days_without_records_are_zero_bars_and_excluded_records_stack_on_top():
     fig = draw("daily", data, "en", ("2024-01-01", "2024-01-07"))
     assert bar_days(fig) == list(pd.date_range("2024-01-01", "2024-01-07"))
     assert bars(fig) == {"Eligible records": [4, 0, 0, 3, 0, 0, 0], "Excluded records": [1, 0, 0, 0, 0, 0, 2]}
-    excluded = next(c for c in fig.axes[0].containers if c.get_label().startswith("Excluded"))
-    assert [p.get_y() for p in excluded.patches] == [4, 0, 0, 3, 0, 0, 0]  # stacked on the eligible
+    assert baselines(fig, "Excluded") == [4, 0, 0, 3, 0, 0, 0]  # stacked on the eligible
     assert figure_notes(data, "en", ("2024-01-01", "2024-01-07")) == {}
+
+
+def test_a_period_of_centuries_sums_days_per_bar():
+    data = daily([("2024-03-01", 5, 0), ("2024-03-02", 2, 1)])
+    fig = draw("daily", data, "en", ("1900-01-01", "2999-12-31"))
+    assert 600 <= len(bar_days(fig)) <= 732
+    assert sum(bars(fig)["Eligible records"]) == 6 and sum(bars(fig)["Excluded records"]) == 1
+    assert fig.axes[0].get_ylabel().startswith("Records per ")
 
 
 def test_one_day_of_data_is_a_labelled_bar_on_a_week():

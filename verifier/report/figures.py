@@ -261,11 +261,16 @@ _MIN_DAYS = 7  # the narrowest date axis: a single day of data still reads as a 
 _NEAR_DAYS = 31  # dates at most this far (or one period length) from the period are drawn
 _BULK = (0.05, 0.95)  # the bulk of the data: the record-weighted date quantiles it lies between
 _HALF_DAY = pd.Timedelta(hours=12)
+# The widest axis: what matplotlib can draw (years 1-9999), less a week and a last bar's width.
+_DATES = (pd.Timestamp("0001-01-08"), pd.Timestamp("9980-12-31"))
+_MAX_BARS = 732  # two years of days; a longer axis (a period claimed over decades) sums days per bar
 
 
 @dataclass
 class _DayView:
-    days: pd.DataFrame  # a row per calendar day of the axis (gaps at zero): series..., excluded
+    days: pd.DataFrame  # a row per bar from the axis' first day (gaps at zero): series..., excluded
+    step: int = 1  # days per bar
+    last: pd.Timestamp | None = None  # the axis' last day
     hidden: int = 0  # dated records outside the axis (not drawn, counted in the caption)
     hidden_first: pd.Timestamp | None = None
     hidden_last: pd.Timestamp | None = None
@@ -301,7 +306,12 @@ def _day_view(frame: pd.DataFrame, period) -> _DayView:
     wide = shown.pivot_table(index="date", columns="series", values="eligible", aggfunc="sum")
     table = wide.reindex(index=days, columns=[s for s in _SERIES if s in set(dated["series"])])
     table["excluded"] = shown.groupby("date")["excluded"].sum().reindex(days)
-    return _DayView(table.fillna(0).astype("int64"), hidden=int(out[counts].to_numpy().sum()),
+    table = table.fillna(0).astype("int64")
+    step = math.ceil(len(days) / _MAX_BARS)
+    if step > 1:  # drawing each of 400,000 days would take minutes and show nothing
+        table = table.groupby(pd.Series(range(len(days)), index=days) // step).sum()
+        table.index = days[::step]
+    return _DayView(table, step=step, last=days[-1], hidden=int(out[counts].to_numpy().sum()),
                     hidden_first=out["date"].min() if len(out) else None,
                     hidden_last=out["date"].max() if len(out) else None, undated=undated)
 
@@ -326,7 +336,7 @@ def _day_range(per_day: pd.Series, period) -> tuple[pd.Timestamp, pd.Timestamp] 
     short = _MIN_DAYS - 1 - (hi - lo).days
     if short > 0:
         lo, hi = lo - pd.Timedelta(days=short // 2), hi + pd.Timedelta(days=short - short // 2)
-    return lo, hi
+    return max(lo, _DATES[0]), min(hi, _DATES[1])
 
 
 def _daily(data: FigureData, lang: str, period) -> Any:
@@ -338,33 +348,41 @@ def _daily(data: FigureData, lang: str, period) -> Any:
     view = _day_view(frame, period)
     if view.days.empty or not view.days.to_numpy().any():  # no dated record at all
         return _no_records(_t("date", lang), lang)
-    days = view.days
+    days, step = view.days, view.step
     fig, ax = plt.subplots(figsize=(_W, _W * 0.36), layout="constrained")
-    x = days.index.to_pydatetime()
-    width = 1.0 if len(days) > 60 else 0.8  # long axes: touching bars (no hairline gaps)
-    bottom = pd.Series(0, index=days.index)
+    # One step patch per series, stacked: a bar patch per day took seconds per chart.
+    ends = [*days.index.to_pydatetime(), (view.last + pd.Timedelta(days=1)).to_pydatetime()]
+    edges = mdates.date2num(ends) - 0.5  # each bar centred on its date, where the date ticks fall
+    ax.xaxis_date()
+    bottom = pd.Series(0, index=days.index + pd.Timedelta(days=(step - 1) / 2))  # at each bar's centre
     for col in days.columns:
         label = _t(f"chart_{col}", lang) + f" ({int(days[col].sum()):,})"
-        ax.bar(x, days[col], width=width, bottom=bottom, color=_COLOURS[col], linewidth=0, label=label)
-        bottom = bottom + days[col]
+        top = bottom.to_numpy() + days[col].to_numpy()
+        ax.stairs(top, edges, baseline=bottom.to_numpy(), fill=True, color=_COLOURS[col], linewidth=0, label=label)
+        bottom = pd.Series(top, index=bottom.index)
     if not _label_few_days(ax, bottom):
-        _point_at_excluded(ax, days["excluded"], bottom)
-    _mark_dates(ax, days.index[0], days.index[-1], period, lang)
+        _point_at_excluded(ax, days["excluded"].set_axis(bottom.index), bottom)
+    _mark_dates(ax, days.index[0], view.last, period, lang)
     if view.hidden:
         _hidden_note(ax, view, lang)
-    ax.set_xlim(days.index[0] - _HALF_DAY, days.index[-1] + _HALF_DAY)
+    ax.set_xlim(days.index[0] - _HALF_DAY, view.last + _HALF_DAY)
     _date_axis(ax)
     ax.set_xlabel(_t("date", lang))
-    ax.set_ylabel(_t("records", lang))
+    ax.set_ylabel(_t("records", lang) if step == 1 else _t("chart_records_per", lang, n=f"{step:,}"))
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_ylim(0, max(1, int(bottom.max())) * 1.15)
     ax.grid(True, axis="y", linewidth=0.3, color="#cccccc")
-    handles, labels = ax.get_legend_handles_labels()  # the bars first, then the marked dates
-    order = sorted(range(len(handles)), key=lambda i: not isinstance(handles[i], matplotlib.container.BarContainer))
+    _legend_above(fig, ax)
+    return fig
+
+
+def _legend_above(fig, ax) -> None:
+    """The legend in a row above the chart, off the data: the bars first, then the marked dates."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(handles)), key=lambda i: isinstance(handles[i], matplotlib.lines.Line2D))
     fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside upper center",
                ncols=4, fontsize=7, frameon=False)
-    return fig
 
 
 def _label_few_days(ax, totals: pd.Series, few: int = 3) -> bool:
