@@ -53,10 +53,8 @@ def make_figure_data(methodology: str, period=("2024-01-01", "2024-12-31")) -> F
                           "records": (3400 * weekly + rng.normal(0, 120, len(days))).astype(int)}),
             pd.DataFrame({"date": days.date, "mode": "metro",
                           "records": (6300 * weekly + rng.normal(0, 200, len(days))).astype(int)})])
-        daily = per_mode.groupby("date", as_index=False)["records"].sum()
-        daily["out_of_period"] = 0
-        return FigureData(methodology=methodology, daily=daily, per_mode_daily=per_mode,
-                          thresholds={})
+        per_mode["excluded"] = 0
+        return FigureData(methodology=methodology, per_mode_daily=per_mode, thresholds={})
     geom = _boundary()
     n = 3000
     lon = rng.normal(114.02, 0.09, n)
@@ -72,9 +70,9 @@ def make_figure_data(methodology: str, period=("2024-01-01", "2024-12-31")) -> F
     speed = pd.DataFrame({"bin_start": sedges[:-1], "bin_end": sedges[1:],
                           "records": (30000 * np.exp(-((sedges[:-1] - 11) / 5) ** 2)).astype(int) + 3})
     daily = pd.DataFrame({"date": days.date, "records": (330 * weekly).astype(int)})
-    daily["out_of_period"] = 0
-    daily.loc[0, "out_of_period"] = 20
-    daily.loc[len(daily) - 1, "out_of_period"] = 17
+    daily["excluded"] = 0
+    daily.loc[0, "excluded"] = 20
+    daily.loc[len(daily) - 1, "excluded"] = 17
     daily.loc[0, "records"] = 20
     daily.loc[len(daily) - 1, "records"] = 17
     return FigureData(methodology=methodology, boundary=geom, points=pts, distance_hist=dist,

@@ -22,7 +22,6 @@ from verifier import __version__
 from verifier.checks import REGISTRY
 from verifier.checks.base import Check
 from verifier.checks.documents_materials import listed_documents
-from verifier.checks.period_records_in_period import PeriodRecordsInPeriod
 from verifier.checks.record import FlagCheck
 from verifier.constants import CRS_NAMES
 from verifier.context import Context, Inputs, Measures, Options
@@ -386,14 +385,15 @@ def sha256_file(path: Path) -> str:
 # -- report data and output --------------------------------------------------------------------
 def _figure_data(ctx: Context):
     """What the report's figures draw: the methodology names them (its checklist), the checks
-    give the histograms' axes and thresholds and the period check its predicate."""
+    give the histograms' axes, thresholds and measures; the engine counts records and excluded
+    records per day."""
     from verifier.report.figures import FigureData
 
     engine, sub, m = ctx.engine, ctx.sub, ctx.methodology
     wanted = set(m.figures)
-    out_of_period = PeriodRecordsInPeriod().predicate(ctx) or "false"
     points = _map_points(ctx) if "map" in wanted and m.coordinates else None
-    specs = {name: h for check in _checks(ctx)[1] for name, h in check.histograms().items() if name in wanted}
+    specs = {name: h for check in _checks(ctx)[1] for name, h in check.histograms(ctx).items() if name in wanted}
+    per_mode = engine.daily(by=m.daily_by) if m.daily_by else None  # one scan: split or not
     hists = {}
     if specs and not ctx.population:  # drawn empty: the report shows there was nothing
         hists = dict.fromkeys(specs, pd.DataFrame({"bin_start": [], "bin_end": [], "records": []}))
@@ -406,9 +406,10 @@ def _figure_data(ctx: Context):
         points=points,
         distance_hist=hists.get("distance"),
         speed_hist=hists.get("speed"),
-        daily=engine.daily(out_of_period),
+        daily=engine.daily() if per_mode is None else None,
         thresholds={k: v for h in specs.values() for k, v in h.marks.items()},
-        per_mode_daily=engine.daily(out_of_period, by=m.daily_by) if m.daily_by else None,
+        per_mode_daily=per_mode,
+        measures={name: h.measure for name, h in specs.items() if h.measure},
     )
 
 

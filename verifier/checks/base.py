@@ -38,12 +38,15 @@ class Outcome:
 class Histogram:
     """A report figure a check contributes: how `value` (SQL) is distributed over the records
     where `where` holds. The axis reaches at least `floor` (a threshold stays in view); `marks`
-    are the thresholds the figure draws (e.g. max_speed_kmh)."""
+    are the thresholds the figure draws (e.g. max_speed_kmh); `measure` names what `value` is
+    when it is not the figure's usual quantity (e.g. "straight_line": the great-circle distance
+    of start and end, where the data has no mileage), so the axis and caption say so."""
 
     value: str
     where: str
     floor: float = 0.0
     marks: Mapping[str, float] = field(default_factory=dict)
+    measure: str | None = None
 
 
 @dataclass
@@ -74,9 +77,9 @@ class Check:
         """Per sampled record, True when it passes: a column of sample.csv (None: no test)."""
         return None
 
-    def histograms(self) -> dict[str, Histogram]:
+    def histograms(self, ctx: Context) -> dict[str, Histogram]:
         """Figure name -> the histogram this check gives it (drawn where the methodology's
-        checklist names the figure)."""
+        checklist names the figure); `ctx` says which columns the data carries."""
         return {}
 
     def evaluate(self, ctx: Context) -> CheckResult:

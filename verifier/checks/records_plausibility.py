@@ -55,13 +55,20 @@ class RecordsPlausibility(FlagCheck):
                          "{affected} ride(s) look implausible (speed > 25 km/h, under 60 s, or mileage below the straight line); follow up, not excluded."),
     }
 
-    def histograms(self):
+    def histograms(self, ctx):
         """The mileage and speed distributions the report shows, the speed axis reaching past
-        the speed limit."""
-        return {"distance": Histogram("distance_km", "distance_km > 0"),
-                "speed": Histogram(speed_kmh_sql(), "end_time > start_time AND distance_km > 0",
-                                   floor=self.MAX_SPEED_KMH * 1.2,
-                                   marks={"max_speed_kmh": self.MAX_SPEED_KMH, "min_duration_s": self.MIN_DURATION_S})}
+        the speed limit; where the data has no mileage, both over the straight line between
+        start and end (the least distance the ride covered), so labelled."""
+        marks = {"max_speed_kmh": self.MAX_SPEED_KMH, "min_duration_s": self.MIN_DURATION_S}
+        if ctx.has("distance_km"):
+            return {"distance": Histogram("distance_km", "distance_km > 0"),
+                    "speed": Histogram(speed_kmh_sql(), "end_time > start_time AND distance_km > 0",
+                                       floor=self.MAX_SPEED_KMH * 1.2, marks=marks)}
+        line = straight_km_sql()
+        return {"distance": Histogram(line, f"{line} IS NOT NULL", measure="straight_line"),
+                "speed": Histogram(f"{line} / ({DURATION_S} / 3600.0)",
+                                   f"end_time > start_time AND {line} IS NOT NULL",
+                                   floor=self.MAX_SPEED_KMH * 1.2, marks=marks, measure="straight_line")}
 
     def reason_sql(self, ctx):
         return (f"concat_ws('; ', CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} "

@@ -475,8 +475,9 @@ class DuckDBEngine(Engine):
         self._has_drawn = True
         return self._execute("SELECT * FROM drawn ORDER BY draw_key, row_no").df()
 
-    # Figures describe the records as submitted: they read `staged` (or the drawn records), not
-    # the flags. Each method answers all its figures in one query.
+    # Figures describe the records as submitted: the histograms read `staged` (or the drawn
+    # records), not the flags; the daily counts read `records`, to colour the excluded ones.
+    # Each method answers all its figures in one query.
     def quantiles(self, specs: dict[str, tuple[str, float, str]]) -> dict:
         """name -> the quantile q of finite expr where `where` holds (None if nowhere), for specs
         name -> (expr, q, where): an axis, so read from the drawn records (a random sample, no
@@ -515,14 +516,15 @@ class DuckDBEngine(Engine):
                                       "records": part["records"].to_numpy("int64")})
         return out
 
-    def daily(self, out_of_period: str, by: str | None = None) -> pd.DataFrame:
-        """Records and out-of-period records per record date (`out_of_period`: SQL), and per
-        value of the column `by` where given (e.g. mode)."""
+    def daily(self, by: str | None = None) -> pd.DataFrame:
+        """Records and excluded records (any excluding check's flag) per record date, and per
+        value of the column `by` where given (e.g. mode); the undated records in a row of their
+        own (date NULL), so a figure can say how many it could not place."""
         split = f", {sql_ident(by)}" if by else ""
         return self._execute(f"""
             SELECT record_date AS date{split}, count(*) AS records,
-                   {DIALECT.count_if(out_of_period)} AS out_of_period
-            FROM staged WHERE record_date IS NOT NULL GROUP BY ALL ORDER BY ALL""").df()
+                   CAST({DIALECT.count_if(self.excluded_sql())} AS BIGINT) AS excluded
+            FROM records GROUP BY ALL ORDER BY ALL NULLS LAST""").df()
 
 
 # The window rules a check may stand for (RecordCheck.rule), in the contract's order (section 5).

@@ -45,7 +45,7 @@ Passes over the records (bench/results.md measures them):
              outside its window: tiny or huge values, none on real data);
              sample: md5 rank over `staged`, then only the drawn records through `records`
              (table `drawn`); figures: the axes from `drawn`, both histograms in one scan of
-             `staged`, daily counts.
+             `staged`, daily counts (records and excluded) in one scan of `records`.
 
 Staged record columns (view `staged`, seen through the view `records`):
   row_no        1-based record order (file order; folder files in name order)
@@ -187,8 +187,9 @@ class Engine(ABC):
     def histograms(self, specs: dict[str, tuple[str, float, str, float | None]]) -> dict[str, pd.DataFrame]: ...
 
     @abstractmethod
-    def daily(self, out_of_period: str, by: str | None = None) -> pd.DataFrame:
-        """Records per date (and per value of the column `by`)."""
+    def daily(self, by: str | None = None) -> pd.DataFrame:
+        """Records and excluded records per date (and per value of the column `by`), read from
+        `records` after `flag`; undated records in a row with date NULL."""
 
 
 def __getattr__(name: str):

@@ -4,6 +4,9 @@ Served: files inside the ``templates`` resource folder and any ``extra_dirs`` (t
 (``file:`` URLs, symlinks resolved) and the figures rendered in memory for this report
 (``verifier-figure:NAME``). Refused, whatever a submission's text might try: other files
 (``file:///etc/passwd``), ``http(s):``, ``data:``, ...
+
+The PDF alone is rendered through it; ``report.html`` carries its figures as ``data:`` URIs
+(render.write_report) so that it shows them in a browser, with nothing to fetch.
 """
 
 from __future__ import annotations

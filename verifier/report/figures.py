@@ -14,10 +14,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from verifier.constants import SCHEME_START  # noqa: E402
 from verifier.report.fonts import matplotlib_families  # noqa: E402
 
 
@@ -30,9 +32,10 @@ class FigureData:
     points: pd.DataFrame | None = None  # start_lon, start_lat, end_lon, end_lat, start_inside, end_inside
     distance_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km)
     speed_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km/h)
-    daily: pd.DataFrame | None = None  # date, records, out_of_period
+    daily: pd.DataFrame | None = None  # date (None: undated), records, excluded
     thresholds: dict = field(default_factory=dict)  # max_speed_kmh, min_duration_s
-    per_mode_daily: pd.DataFrame | None = None  # date, mode, records
+    per_mode_daily: pd.DataFrame | None = None  # date, mode, records, excluded (drawn when given)
+    measures: dict = field(default_factory=dict)  # histogram name -> its measure when not the usual
 
 
 _L = {
@@ -50,19 +53,20 @@ _L = {
     "max_speed": ("速度上限 {v:g} km/h", "Speed limit {v:g} km/h"),
     "min_distance": ("里程下限 {v:g} km", "Minimum distance {v:g} km"),
     "date": ("日期", "Date"),
-    "in_period": ("核算期内记录", "Records in the period"),
-    "out_period": ("核算期外记录", "Records outside the period"),
     "period_edge": ("核算期起止", "Period start and end"),
-    "bus": ("公交", "Bus"),
-    "metro": ("地铁", "Metro"),
-    "total": ("合计", "Total"),
     "no_records": ("数据没有记录", "The data holds no records"),
 }
 
 
 def _t(key: str, lang: str, **kw) -> str:
-    zh, en = _L[key]
-    return (en if lang == "en" else zh).format(**kw)
+    """A label in the report's language: the map's from `_L`, the charts' from the report strings
+    (templates/i18n/charts.yaml)."""
+    if key in _L:
+        zh, en = _L[key]
+        return (en if lang == "en" else zh).format(**kw)
+    from verifier.report.model import translator  # the report's string table, loaded once
+
+    return translator(lang)(key).format(**kw)
 
 
 _RC = {  # font.family: set per call, once the shipped font is registered
@@ -83,15 +87,45 @@ _W = 16.5 / 2.54  # figure width in inches: the A4 text column
 def render_figures(data: FigureData, names: list[str], lang: str = "zh",
                    period: tuple[str, str] | None = None) -> dict[str, bytes]:
     """PNG bytes per requested figure name; a figure without data is left out."""
-    drawers = {"map": _map, "distance": _distance, "speed": _speed, "daily": _daily}
     out: dict[str, bytes] = {}
-    with matplotlib.rc_context({**_RC, "font.family": list(matplotlib_families())}):
+    with _style():  # drawn and saved in the report's style
         for name in names:
-            draw = drawers.get(name)
-            fig = draw(data, lang, period) if draw else None
+            fig = draw(name, data, lang, period)
             if fig is not None:
                 out[name] = _png(fig)
     return out
+
+
+def _style():
+    return matplotlib.rc_context({**_RC, "font.family": list(matplotlib_families())})
+
+
+def draw(name: str, data: FigureData, lang: str = "zh", period: tuple[str, str] | None = None):
+    """The matplotlib Figure of one figure name (None: no data, or a name no drawer knows); the
+    caller closes it (render_figures does, once saved)."""
+    drawer = {"map": _map, "distance": _distance, "speed": _speed, "daily": _daily}.get(name)
+    if drawer is None:
+        return None
+    with _style():
+        return drawer(data, lang, period)
+
+
+def figure_notes(data: FigureData, lang: str = "zh", period: tuple[str, str] | None = None) -> dict[str, str]:
+    """What a figure's caption adds, per figure name: records the daily chart could not place
+    (undated, or dated far outside the period and the bulk of the data), and histograms drawn
+    over another measure than their usual one (the straight line, without mileage)."""
+    notes = {name: _t(f"chart_note_{measure}_{name}", lang) for name, measure in data.measures.items()}
+    frame = _day_frame(data)
+    if frame is not None and not frame.empty:
+        view = _day_view(frame, period)
+        parts = []
+        if view.hidden:
+            parts.append(_hidden_text(view, lang))
+        if view.undated:
+            parts.append(_t("chart_note_undated", lang, n=f"{view.undated:,}"))
+        if parts:
+            notes["daily"] = _t("chart_note_sep", lang).join(parts)
+    return notes
 
 
 def _png(fig) -> bytes:
@@ -239,15 +273,25 @@ def _no_records(xlabel: str, lang: str):
     return fig
 
 
-def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[float, str]]):
+def _hist(frame: pd.DataFrame | None, xlabel: str, lang: str, marks: list[tuple[float, str]],
+          above: str | None = None):
+    """Bars of a binned distribution with its thresholds (`marks`) drawn; `above`: the report
+    string saying how many records lie in the bins at or beyond the first threshold (their bars
+    red: a few records in a long tail are otherwise bars nobody sees)."""
     if frame is None:  # no value to draw an axis from: left out
         return None
     if frame.empty:  # no records at all
         return _no_records(xlabel, lang)
     fig, ax = plt.subplots(figsize=(_W, _W * 0.3), layout="constrained")
     width = frame["bin_end"] - frame["bin_start"]
-    ax.bar(frame["bin_start"], frame["records"], width=width, align="edge", color="#7f9fbf",
-           edgecolor="white", linewidth=0.3)
+    tail = frame["bin_start"] >= marks[0][0] if above and marks else frame["bin_start"] > math.inf
+    ax.bar(frame["bin_start"], frame["records"], width=width, align="edge",
+           color=tail.map({True: "#c0392b", False: "#7f9fbf"}), edgecolor="white", linewidth=0.3)
+    if tail.any():
+        n, total = int(frame.loc[tail, "records"].sum()), int(frame["records"].sum())
+        ax.text(0.99, 0.55, _t(above, lang, edge=f"{frame.loc[tail, 'bin_start'].min():g}", n=f"{n:,}",
+                               share=f"{n / total:.2%}"),
+                transform=ax.transAxes, ha="right", va="top", fontsize=7, color="#c0392b")
     for value, label in marks:
         ax.axvline(value, color="#c0392b", linestyle="--", linewidth=1.0, label=label)
         right = float(frame["bin_end"].max())
@@ -270,7 +314,7 @@ def _distance(data: FigureData, lang: str, period) -> Any:
     if data.thresholds.get("min_distance_km") is not None:
         v = float(data.thresholds["min_distance_km"])
         marks.append((v, _t("min_distance", lang, v=v)))
-    return _hist(data.distance_hist, _t("distance", lang), lang, marks)
+    return _hist(data.distance_hist, _axis("distance", data, lang), lang, marks)
 
 
 def _speed(data: FigureData, lang: str, period) -> Any:
@@ -278,58 +322,201 @@ def _speed(data: FigureData, lang: str, period) -> Any:
     if data.thresholds.get("max_speed_kmh") is not None:
         v = float(data.thresholds["max_speed_kmh"])
         marks.append((v, _t("max_speed", lang, v=v)))
-    return _hist(data.speed_hist, _t("speed", lang), lang, marks)
+    return _hist(data.speed_hist, _axis("speed", data, lang), lang, marks, above="chart_above_speed")
+
+
+def _axis(name: str, data: FigureData, lang: str) -> str:
+    """A histogram's axis label: its usual quantity, or the measure the check drew it over."""
+    measure = data.measures.get(name)
+    return _t(f"chart_axis_{measure}_{name}", lang) if measure else _t(name, lang)
+
+
+
+
+# -- records per day ---------------------------------------------------------------------------
+_COLOURS = {"eligible": "#5b8db8", "bus": "#2e8b57", "metro": "#5b8db8", "other": "#a0a0a0",
+            "excluded": "#c0392b"}
+_SERIES = ("eligible", "bus", "metro", "other")  # stacking order, bottom up; excluded on top
+_MIN_DAYS = 7  # the narrowest date axis: a single day of data still reads as a day of a week
+_NEAR_DAYS = 31  # dates at most this far (or one period length) from the period are drawn
+_BULK = (0.05, 0.95)  # the bulk of the data: the record-weighted date quantiles it lies between
+_HALF_DAY = pd.Timedelta(hours=12)
+# The widest axis: what matplotlib can draw (years 1-9999), less a week and a last bar's width.
+_DATES = (pd.Timestamp("0001-01-08"), pd.Timestamp("9980-12-31"))
+_MAX_BARS = 732  # two years of days; a longer axis (a period claimed over decades) sums days per bar
+
+
+@dataclass
+class _DayView:
+    days: pd.DataFrame  # a row per bar from the axis' first day (gaps at zero): series..., excluded
+    step: int = 1  # days per bar
+    last: pd.Timestamp | None = None  # the axis' last day
+    hidden: int = 0  # dated records outside the axis (not drawn, counted in the caption)
+    hidden_first: pd.Timestamp | None = None
+    hidden_last: pd.Timestamp | None = None
+    undated: int = 0  # records without a date
+
+
+def _day_frame(data: FigureData) -> pd.DataFrame | None:
+    """date (NaT: undated), series ("eligible", or the mode: bus, metro, other), eligible and
+    excluded records: the daily counts, split by mode where the methodology gives them."""
+    split = data.per_mode_daily is not None
+    frame = data.per_mode_daily if split else data.daily
+    if frame is None:
+        return None
+    series = frame["mode"].where(frame["mode"].isin(("bus", "metro")), "other") if split else "eligible"
+    excluded = frame["excluded"].fillna(0).astype("int64")
+    return pd.DataFrame({"date": pd.to_datetime(frame["date"]), "series": series,
+                         "eligible": frame["records"].astype("int64") - excluded, "excluded": excluded})
+
+
+def _day_view(frame: pd.DataFrame, period) -> _DayView:
+    """The calendar the chart draws (every day from the first to the last of the axis, days
+    without records at zero) and the records it leaves out."""
+    counts = ["eligible", "excluded"]
+    dated = frame[frame["date"].notna()]
+    undated = int(frame.loc[frame["date"].isna(), counts].to_numpy().sum())
+    per_day = dated.groupby("date")[counts].sum().sum(axis=1)
+    span = _day_range(per_day, period)
+    if span is None:
+        return _DayView(pd.DataFrame(), undated=undated)
+    days = pd.date_range(*span, freq="D")
+    shown = dated[dated["date"].between(*span)]
+    out = dated[~dated["date"].between(*span)]
+    wide = shown.pivot_table(index="date", columns="series", values="eligible", aggfunc="sum")
+    table = wide.reindex(index=days, columns=[s for s in _SERIES if s in set(dated["series"])])
+    table["excluded"] = shown.groupby("date")["excluded"].sum().reindex(days)
+    table = table.fillna(0).astype("int64")
+    step = math.ceil(len(days) / _MAX_BARS)
+    if step > 1:  # drawing each of 400,000 days would take minutes and show nothing
+        table = table.groupby(pd.Series(range(len(days)), index=days) // step).sum()
+        table.index = days[::step]
+    return _DayView(table, step=step, last=days[-1], hidden=int(out[counts].to_numpy().sum()),
+                    hidden_first=out["date"].min() if len(out) else None,
+                    hidden_last=out["date"].max() if len(out) else None, undated=undated)
+
+
+def _day_range(per_day: pd.Series, period) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last day of the date axis: the period and the bulk of the data (the dates
+    between its 5th and 95th record percentile), widened to every date with records at most one
+    such span (at least _NEAR_DAYS) beyond them, at least _MIN_DAYS wide. A date farther out (a
+    stray 1970-01-01) would squeeze the chart into a line: it is not drawn, and counted in the
+    caption."""
+    ends = [pd.Timestamp(period[0]), pd.Timestamp(period[1])] if period else []
+    if len(per_day):
+        share = per_day.sort_index().cumsum() / per_day.sum()
+        ends += [share.index[share >= q][0] for q in _BULK]
+    if not ends:
+        return None
+    lo, hi = min(ends), max(ends)
+    reach = max(hi - lo, pd.Timedelta(days=_NEAR_DAYS))
+    near = per_day.index[(per_day.index >= lo - reach) & (per_day.index <= hi + reach)]
+    if len(near):
+        lo, hi = min(lo, near.min()), max(hi, near.max())
+    short = _MIN_DAYS - 1 - (hi - lo).days
+    if short > 0:
+        lo, hi = lo - pd.Timedelta(days=short // 2), hi + pd.Timedelta(days=short - short // 2)
+    return max(lo, _DATES[0]), min(hi, _DATES[1])
 
 
 def _daily(data: FigureData, lang: str, period) -> Any:
-    daily, per_mode = data.daily, data.per_mode_daily
-    if daily is None and per_mode is None:
+    """Records per day as bars, eligible (per mode where split) below the excluded records,
+    every day of the axis drawn (gaps at zero), the period and the crediting start marked."""
+    frame = _day_frame(data)
+    if frame is None:
         return None
-    if (daily is None or daily.empty) and (per_mode is None or per_mode.empty):
+    view = _day_view(frame, period)
+    if view.days.empty or not view.days.to_numpy().any():  # no dated record at all
         return _no_records(_t("date", lang), lang)
+    days, step = view.days, view.step
     fig, ax = plt.subplots(figsize=(_W, _W * 0.36), layout="constrained")
-    if per_mode is not None and not per_mode.empty:
-        pm = per_mode.assign(date=pd.to_datetime(per_mode["date"]))
-        for mode, colour in (("bus", "#2e8b57"), ("metro", "#5b8db8")):
-            part = pm[pm["mode"] == mode].sort_values("date")
-            if not part.empty:
-                label = _t(mode, lang) if mode in ("bus", "metro") else str(mode)
-                ax.plot(part["date"], part["records"], linewidth=0.8, color=colour, label=label)
-    if daily is not None and not daily.empty:
-        d = daily.assign(date=pd.to_datetime(daily["date"])).sort_values("date")
-        out = _out_of_period(d, period)
-        inside = d["records"] - out
-        if per_mode is None or per_mode.empty:
-            ax.fill_between(d["date"], 0, inside, step="mid", color="#7f9fbf", linewidth=0,
-                            label=_t("in_period", lang))
-        if out.sum() > 0:
-            hit = out > 0
-            ax.vlines(d.loc[hit, "date"], inside[hit], d.loc[hit, "records"], color="#c0392b",
-                      linewidth=2.5, label=_t("out_period", lang) + f" ({int(out.sum()):,})")
-            ax.scatter(d.loc[hit, "date"], d.loc[hit, "records"], s=14, marker="v",
-                       color="#c0392b", zorder=3)
-    if period:
-        for edge, label in ((period[0], _t("period_edge", lang)), (period[1], None)):
-            ax.axvline(pd.Timestamp(edge), color="#333333", linestyle=":", linewidth=0.9,
-                       label=label)
+    # One step patch per series, stacked: a bar patch per day took seconds per chart.
+    ends = [*days.index.to_pydatetime(), (view.last + pd.Timedelta(days=1)).to_pydatetime()]
+    edges = mdates.date2num(ends) - 0.5  # each bar centred on its date, where the date ticks fall
+    ax.xaxis_date()
+    bottom = pd.Series(0, index=days.index + pd.Timedelta(days=(step - 1) / 2))  # at each bar's centre
+    for col in days.columns:
+        label = _t(f"chart_{col}", lang) + f" ({int(days[col].sum()):,})"
+        top = bottom.to_numpy() + days[col].to_numpy()
+        ax.stairs(top, edges, baseline=bottom.to_numpy(), fill=True, color=_COLOURS[col], linewidth=0, label=label)
+        bottom = pd.Series(top, index=bottom.index)
+    if not _label_few_days(ax, bottom):
+        _point_at_excluded(ax, days["excluded"].set_axis(bottom.index), bottom)
+    _mark_dates(ax, days.index[0], view.last, period, lang)
+    if view.hidden:
+        _hidden_note(ax, view, lang)
+    ax.set_xlim(days.index[0] - _HALF_DAY, view.last + _HALF_DAY)
+    _date_axis(ax)
     ax.set_xlabel(_t("date", lang))
-    ax.set_ylabel(_t("records", lang))
+    ax.set_ylabel(_t("records", lang) if step == 1 else _t("chart_records_per", lang, n=f"{step:,}"))
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.legend(loc="upper left", fontsize=7, ncols=4, framealpha=0.9)
+    ax.set_ylim(0, max(1, int(bottom.max())) * 1.15)
     ax.grid(True, axis="y", linewidth=0.3, color="#cccccc")
-    fig.autofmt_xdate(rotation=0, ha="center")
+    _legend_above(fig, ax)
     return fig
 
 
-def _out_of_period(d: pd.DataFrame, period) -> pd.Series:
-    """Out-of-period records per day: the ``out_of_period`` column (counts or flags), else the
-    days outside ``period``."""
-    if "out_of_period" in d.columns:
-        col = d["out_of_period"]
-        if col.dtype == bool:
-            return d["records"].where(col, 0)
-        return col.fillna(0).astype("int64")
+def _legend_above(fig, ax) -> None:
+    """The legend in a row above the chart, off the data: the bars first, then the marked dates."""
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(handles)), key=lambda i: isinstance(handles[i], matplotlib.lines.Line2D))
+    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside upper center",
+               ncols=4, fontsize=7, frameon=False)
+
+
+def _label_few_days(ax, totals: pd.Series, few: int = 3) -> bool:
+    """With records on only a few days, each such bar carries its count (a thin bar on a long
+    axis is otherwise easy to miss); True when it labelled them."""
+    busy = totals[totals > 0]
+    for day, n in busy.items() if len(busy) <= few else ():
+        ax.annotate(f"{int(n):,}", (day, n), xytext=(0, 2), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=7)
+    return len(busy) <= few
+
+
+def _point_at_excluded(ax, excluded: pd.Series, totals: pd.Series, few: int = 31) -> None:
+    """On a long axis a day's bar is a hairline: a few days with excluded records each get a
+    marker above their bar, so none goes unseen."""
+    hit = excluded[excluded > 0]
+    if len(excluded) > 120 and 0 < len(hit) <= few:
+        lift = float(totals.max()) * 0.05  # just above the bar
+        ax.scatter(hit.index.to_pydatetime(), totals[hit.index] + lift, s=14, marker="v",
+                   color=_COLOURS["excluded"], zorder=3, clip_on=False)
+
+
+def _mark_dates(ax, first: pd.Timestamp, last: pd.Timestamp, period, lang: str) -> None:
+    """The period's start and end and, inside the axis, the crediting start (SCHEME_START), as
+    lines on the day boundaries."""
     if period:
-        outside = (d["date"] < pd.Timestamp(period[0])) | (d["date"] > pd.Timestamp(period[1]))
-        return d["records"].where(outside, 0)
-    return d["records"] * 0
+        start, end = pd.Timestamp(period[0]) - _HALF_DAY, pd.Timestamp(period[1]) + _HALF_DAY
+        ax.axvline(start, color="#333333", linestyle=":", linewidth=1.0, label=_t("period_edge", lang))
+        ax.axvline(end, color="#333333", linestyle=":", linewidth=1.0)
+    scheme = pd.Timestamp(SCHEME_START)
+    if first <= scheme <= last:
+        ax.axvline(scheme - _HALF_DAY, color="#8e44ad", linestyle="--", linewidth=1.0,
+                   label=_t("chart_scheme_start", lang, date=SCHEME_START.isoformat()))
+
+
+def _hidden_note(ax, view: _DayView, lang: str) -> None:
+    """Say above the chart, on the side they lie, how many records fall outside the axis."""
+    left = view.hidden_first < view.days.index[0]
+    text = _hidden_text(view, lang)
+    ax.set_title(("← " + text) if left else (text + " →"), loc="left" if left else "right",
+                 fontsize=7, color=_COLOURS["excluded"])
+
+
+def _hidden_text(view: _DayView, lang: str) -> str:
+    first, last = view.hidden_first.date().isoformat(), view.hidden_last.date().isoformat()
+    dates = first if first == last else _t("chart_date_span", lang, first=first, last=last)
+    return _t("chart_note_not_drawn", lang, n=f"{view.hidden:,}", dates=dates)
+
+
+def _date_axis(ax) -> None:
+    """Dates as numbers (no month names: the same in both languages), as few as read well."""
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+        locator, formats=["%Y", "%Y-%m", "%m-%d", "%H:%M", "%H:%M", "%S"],
+        zero_formats=["", "%Y-%m", "%Y-%m-%d", "%m-%d", "%H:%M", "%H:%M"],
+        offset_formats=[""] * 6))  # the first tick of a year already shows it

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import jinja2
@@ -16,7 +17,7 @@ from verifier.findings import Findings
 from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
-from verifier.report.figures import FigureData, render_figures
+from verifier.report.figures import FigureData, figure_notes, render_figures
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
 from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
@@ -66,9 +67,12 @@ def typed(findings: Findings | dict) -> Findings:
 
 
 def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str,
+                notes: dict[str, str] | None = None, standalone: bool = False,
                 attached: dict[str, str] | None = None) -> str:
-    """The report as HTML; ``figures`` maps a figure name to its URL, ``attached`` an attached
-    file's name to its SHA-256 (printed in the evidence annex)."""
+    """The report as HTML; ``figures`` maps a figure name to its URL, ``notes`` to what its
+    caption adds (figures.figure_notes). ``standalone``: the stylesheet inside the page (for
+    report.html, opened on its own), not linked beside the templates (the PDF's). ``attached``
+    maps an attached file's name to its SHA-256 (printed in the evidence annex)."""
     if lang not in LANGS:
         raise ValueError(f"unknown report language {lang!r} (zh or en)")
     findings = typed(findings)
@@ -87,7 +91,8 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
     templates = resource_dir("templates")
     template = _env(templates).get_template("report.html.j2")
     return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
-                           page_css=_page_css(t, templates), attached=attached or {})
+                           page_css=_page_css(t, templates), figure_notes=notes or {}, attached=attached or {},
+                           inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
@@ -103,6 +108,10 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
     span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
+    notes = figure_notes(figures, lang, span) if figures is not None else {}
+    # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
+    # memory through the fetcher, which serves nothing else a submission's text might name.
+    inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii") for name, data in pngs.items()}
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
     fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
                           font_dir())
@@ -115,8 +124,10 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
-    html = render_html(findings, sample, urls, lang, attached=evidence.digests(attachments))
-    (out_dir / "report.html").write_text(html, encoding="utf-8")
+    digests = evidence.digests(attachments)
+    (out_dir / "report.html").write_text(
+        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests), encoding="utf-8")
+    html = render_html(findings, sample, urls, lang, notes, attached=digests)
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments)
     (out_dir / "report.pdf").write_bytes(pdf)
