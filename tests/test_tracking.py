@@ -164,7 +164,7 @@ def test_the_report_maps_the_earlier_nc_numbers(corrected):
     figures = next(line for line in text.splitlines() if line.strip().startswith("记录总数"))
     assert figures.split() == ["记录总数", "408", "400", "-8"]
     reported = next(line for line in text.splitlines() if line.strip().startswith("申报减排量"))
-    assert reported.split() == ["申报减排量（tCO2）", "0.0357", "0.0350", "-0.0007"]  # tCO2e: 4 decimals
+    assert reported.split() == ["申报减排量（tCO2e）", "0.0357", "0.0350", "-0.0007"]  # tCO2e: 4 decimals
 
 
 def test_the_same_filing_again_keeps_the_nc_open(unchanged, earlier):

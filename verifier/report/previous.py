@@ -12,7 +12,7 @@ from verifier.findings import Findings
 from verifier.report.checklist import text
 from verifier.report.model import fmt_num, nc_numbers, strings, translator
 
-# Digits per compared figure (issue 12 point 6: tCO2e 4, pkm 3, counts whole).
+# The kind of each compared figure (issue 12 point 6: tCO2e 4 decimals, pkm 3, counts whole).
 # The quantity each compared figure is (verifier.numbers); counts otherwise.
 KINDS = {"eligible_pkm": "pkm", "reported_reduction_tco2": "tco2e", "recalculated_reduction_tco2": "tco2e",
          "verified_reduction_tco2": "tco2e"}
