@@ -39,6 +39,7 @@ from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
 from verifier.submission import Submission, load_submission, parse_number
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
+STEPS = 9  # the steps verify() announces to `progress`
 
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
@@ -48,7 +49,8 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
-    be read. `progress(step)` is told each step as it starts (for a progress bar)."""
+    be read. `progress(step)` is told each of the STEPS steps as it starts, and
+    `progress.inputs_read()` (when it has one) once no InputError can follow (verifier.progress)."""
     preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
@@ -60,19 +62,35 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
-            step("staging the records")
+            step(f"staging the records ({_files(given.sub)})")
             staged = Context(given, stage(given, engine), engine)
+            getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
             measured = measure(staged, step, imports_ready=warm_up.join)
             step("evaluating the checks")
             results, recalculation = evaluate(measured)
             step("hashing the inputs")
             inputs = _count_records(measured, hashes.result())
         findings = _findings(measured, results, recalculation, inputs, report_date)
+        step("the report's figures")
         figures = _figure_data(measured) if write_pdf else None
     step("writing the report")
     with environment_failures():
         _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
     return findings
+
+
+def _files(sub: Submission) -> str:
+    """How many record files the package names (a folder: its Parquet files), for the progress."""
+    paths = [p for role in ("trips", "taps") for p in sub.data_files.get(role, [])]
+    n = sum(_parquet_parts(p) if p.is_dir() else 1 for p in paths)
+    return f"{n:,} file{'' if n == 1 else 's'}"
+
+
+def _parquet_parts(folder: Path) -> int:
+    try:
+        return sum(f.suffix.lower() == ".parquet" for f in folder.iterdir())
+    except OSError:  # staging names the problem
+        return 1
 
 
 def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
@@ -185,7 +203,7 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     flags = [c for c in applicable if isinstance(c, FlagCheck)]
     rules = {c.id: (c.rule, c.rule_args(ctx)) for c in flags if c.rule}  # the engine's window rules
     predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
-    step("record-level checks")
+    step(f"record-level checks ({ctx.population:,} records)")
     ctx.engine.flag(predicates, rules, warn_only=tuple(c.id for c in flags if not c.excludes))
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     for check in applicable:
