@@ -8,11 +8,14 @@ import io
 import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
 from conftest import REPO, ride
 from verifier.pipeline import STEPS, verify
+from verifier import progress as progress_module
 from verifier.progress import Progress
 
 LINE = re.compile(r"^verifier: \[(\d+)/(\d+)\] (.+) \((\d+\.\d) s\)$")
@@ -86,6 +89,18 @@ def test_a_terminal_gets_a_bar_not_lines():
     assert p.bar is not None and p.bar.n == 1 and "totals" in term.getvalue()
     p.close()
     assert "verifier: [" not in term.getvalue() and p.bar is None
+    assert not any(t.name == "verifier-progress" for t in threading.enumerate())  # its ticker ended
+
+
+def test_the_bar_keeps_its_clock_moving_through_a_long_step(monkeypatch):
+    monkeypatch.setattr(progress_module, "TICK_S", 0.01)
+    term = Terminal()
+    p = Progress(2, stream=term)
+    p("staging the records (1 file)")
+    drawn = len(term.getvalue())
+    time.sleep(0.3)
+    assert len(term.getvalue()) > drawn  # redrawn with no step announced
+    p.close()
 
 
 def test_the_pipeline_announces_its_steps_and_when_its_inputs_are_read(tmp_path, bike_package):

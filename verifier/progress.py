@@ -11,9 +11,11 @@ it they are printed at once, each with the time its step started, then as the st
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Callable, TextIO
 
+TICK_S = 1.0  # the bar redraws (its elapsed time) at least this often
 PREFIX = "verifier: "  # every progress line starts with it; an error line starts with "error: "
 
 
@@ -31,6 +33,11 @@ class Progress:
         self.count = 0
         self.held: list[str] | None = []  # None once the lines go out as they come
         self.bar = None if quiet or not _isatty(self.stream) else _bar(total, self.stream)
+        self._stop = threading.Event()
+        self._ticker = None
+        if self.bar is not None:  # the bar's clock keeps ticking through a long step
+            self._ticker = threading.Thread(target=self._tick, name="verifier-progress", daemon=True)
+            self._ticker.start()
 
     def __call__(self, name: str) -> None:
         self.count += 1
@@ -48,9 +55,19 @@ class Progress:
 
     def close(self) -> None:
         self.held = None
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._ticker = None
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK_S):
+            bar = self.bar
+            if bar is not None:
+                bar.refresh()
 
     def _line(self, line: str) -> None:
         if self.held is not None:
