@@ -39,7 +39,7 @@ from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
 from verifier.submission import Submission, load_submission, parse_number
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
-STEPS = 9  # the steps verify() announces to `progress`
+STEPS = 11  # the steps verify() announces to `progress` (writing the PDF; 9 without)
 
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
@@ -71,11 +71,11 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             step("hashing the inputs")
             inputs = _count_records(measured, hashes.result())
         findings = _findings(measured, results, recalculation, inputs, report_date)
-        step("the report's figures")
+        step("the figures' data")
         figures = _figure_data(measured) if write_pdf else None
-    step("writing the report")
+    step("writing the output files")
     with environment_failures():
-        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
+        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step)
     return findings
 
 
@@ -449,7 +449,8 @@ def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40
     return {name: hists.get(name) for name in specs}
 
 
-def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
+def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool,
+                   step=lambda name: None) -> None:
     """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
     (verifier.outdir): a failure at any point leaves `out` as it was."""
     tmp = temp_beside(out)
@@ -459,7 +460,7 @@ def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures,
         if write_pdf:
             from verifier.report.render import write_report
 
-            write_report(tmp, findings, sample, figures, lang=lang)
+            write_report(tmp, findings, sample, figures, lang=lang, step=step)
         replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -86,8 +86,9 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh") -> None:
-    """Write report.html, report.pdf and sample.xlsx into ``out_dir``."""
+                 lang: str = "zh", step=lambda name: None) -> None:
+    """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as the two
+    long parts start (pipeline.verify's progress)."""
     out_dir = Path(out_dir)
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
@@ -97,6 +98,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     period = findings.period or {}
     # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
     span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
+    step("drawing the figures")
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
     fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
@@ -113,6 +115,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
+    step("typesetting the PDF")
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments)
     (out_dir / "report.pdf").write_bytes(pdf)
