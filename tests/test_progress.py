@@ -115,7 +115,7 @@ def test_the_pipeline_announces_its_steps_and_when_its_inputs_are_read(tmp_path,
 
     verify(bike_package(rides()), tmp_path / "out", seed=1, write_pdf=False, progress=Recorder())
     steps = [e for e in events if e is not None]
-    assert len(steps) == STEPS - 2  # without the PDF: no figures drawn, no PDF typeset
+    assert len(steps) == STEPS - 3  # without the PDF: no figures drawn, no PDF laid out or written
     assert steps[-1] == "writing the output files"
     assert steps[:3] == ["reading the package", "staging the records (1 file)", "record-level checks (4 records)"]
     assert events.index(None) == 2  # right after staging, before the record-level checks
@@ -132,7 +132,8 @@ def test_verify_not_on_a_terminal_says_each_step_on_stderr_and_quiet_silences_it
     assert all(parsed), lines
     assert [(int(m[1]), int(m[2])) for m in parsed] == [(n, STEPS) for n in range(1, STEPS + 1)]
     assert [m[3] for m in parsed][:2] == ["reading the package", "staging the records (1 file)"]
-    assert [m[3] for m in parsed][-2:] == ["drawing the figures", "typesetting the PDF"]
+    assert [m[3] for m in parsed][-3:-1] == ["drawing the figures", "laying out the PDF"]
+    assert re.fullmatch(r"writing the PDF \(\d+ pages\)", parsed[-1][3]), parsed[-1][3]
     seconds = [float(m[4]) for m in parsed]
     assert seconds == sorted(seconds)
 

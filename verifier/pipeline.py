@@ -39,7 +39,7 @@ from verifier.sampling import draw_seed, plan_sample, upper_deviation_rate
 from verifier.submission import Submission, load_submission, parse_number
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
-STEPS = 11  # the steps verify() announces to `progress` (writing the PDF; 9 without)
+STEPS = 12  # the steps verify() announces to `progress` (writing the PDF; 9 without)
 
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",

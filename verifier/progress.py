@@ -1,7 +1,7 @@
 """What a run tells the person waiting for it, on stderr (stdout keeps the summary scripts parse).
 
 On a terminal a bar (tqdm) that the run clears when it ends; otherwise one line per step as the
-step starts, `verifier: [3/11] record-level checks (12.4 s)`, with the run's elapsed seconds.
+step starts, `verifier: [3/12] record-level checks (12.4 s)`, with the run's elapsed seconds.
 
 Exit 2 prints exactly one line on stderr (contract section 3), and an unreadable record file is
 only found while the records are staged. So the lines are held until the pipeline says the

@@ -21,8 +21,9 @@ def report_datetime(date: str) -> datetime:
 
 
 def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, date: str,
-                attachments: dict[str, bytes]) -> bytes:
-    """PDF bytes of ``html``; ``attachments`` maps file name -> content (embedded, PDF/A-3)."""
+                attachments: dict[str, bytes], step=lambda name: None) -> bytes:
+    """PDF bytes of ``html``; ``attachments`` maps file name -> content (embedded, PDF/A-3).
+    `step(name)` as the layout and the writing start (each can take tens of seconds)."""
     when = report_datetime(date).replace(tzinfo=None)  # WeasyPrint formats it with a 'Z'
     files = [
         weasyprint.Attachment(string=content, name=name, created=when, modified=when,
@@ -31,8 +32,10 @@ def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, 
         for name, content in sorted(attachments.items())
     ]
     identifier = hashlib.md5(f"{number}|{date}".encode(), usedforsecurity=False).hexdigest()
-    doc = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher)
-    return doc.write_pdf(
-        pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
-        uncompressed_pdf=False,
-    )
+    options = dict(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
+                   uncompressed_pdf=False)
+    # HTML.write_pdf in two halves (as WeasyPrint does it) so the progress can tell them apart.
+    step("laying out the PDF")
+    document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
+    step(f"writing the PDF ({len(document.pages)} pages)")
+    return document.write_pdf(**options)

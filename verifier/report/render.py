@@ -87,8 +87,8 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
                  lang: str = "zh", step=lambda name: None) -> None:
-    """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as the two
-    long parts start (pipeline.verify's progress)."""
+    """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
+    part starts (pipeline.verify's progress)."""
     out_dir = Path(out_dir)
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
@@ -115,9 +115,8 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
-    step("typesetting the PDF")
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
-                      attachments=attachments)
+                      attachments=attachments, step=step)
     (out_dir / "report.pdf").write_bytes(pdf)
 
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
