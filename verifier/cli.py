@@ -14,25 +14,24 @@ from verifier.errors import EnvironmentFailure, InputError, one_line
 FLOAT = click.FLOAT
 
 
-STEPS = 8  # the steps verify() announces
+QUIET = click.option("--quiet", is_flag=True,
+                     help="No progress on stderr (errors and warnings still print).")
 
 
-def _progress():
-    """A step progress bar on stderr, silent when stderr is not a terminal."""
-    from tqdm import tqdm
+def _run_verify(quiet: bool, *args, **kwargs):
+    """pipeline.verify with its progress on stderr (verifier.progress), ended before an error
+    line is printed: a bar on a terminal, held lines otherwise, or nothing with --quiet."""
+    import time
 
-    bar = tqdm(total=STEPS, file=sys.stderr, disable=not sys.stderr.isatty(), leave=False,
-               bar_format="{desc:<24} {bar} {n}/{total} {elapsed}")
+    started = time.monotonic()  # the elapsed time shown counts the imports below
+    from verifier.pipeline import STEPS, verify as run_verify
+    from verifier.progress import Progress
 
-    started = []
-
-    def step(name: str) -> None:
-        if started and bar.n < STEPS:
-            bar.update(1)  # the previous step is done
-        started.append(name)
-        bar.set_description_str(name)
-
-    return bar, step
+    progress = Progress(STEPS, quiet=quiet, started=started)
+    try:
+        return run_verify(*args, progress=progress, **kwargs)
+    finally:
+        progress.close()
 
 
 def _fail_input(err: InputError) -> None:
@@ -144,20 +143,16 @@ def main() -> None:
               help="An earlier run's output folder: compare its non-conformities, counts and amounts.")
 @click.option("--verifier-info", type=click.Path(path_type=Path),
               help="YAML with the report number, verification body, team, site visit and version.")
-def verify(submission, out, **options) -> None:
+@QUIET
+def verify(submission, out, quiet, **options) -> None:
     """Verify SUBMISSION (a package folder) and write findings.json, sample.csv and the report.
 
     Exit 0: conclusion pass; 1: fail; 2: the package or an option cannot be read; 3: an internal
-    or environment failure (memory, disk, a missing font or library)."""
-    from verifier.pipeline import verify as run_verify
-
+    or environment failure (memory, disk, a missing font or library). Progress goes to stderr:
+    a bar on a terminal, else one line per step once the inputs are read (--quiet: none)."""
     if options.get("report_date"):
         options["report_date"] = options["report_date"].date()
-    bar, step = _progress()
-    try:
-        findings = _guard(run_verify, submission, out, progress=step, **options)
-    finally:
-        bar.close()
+    findings = _guard(_run_verify, quiet, submission, out, **options)
     _summary(findings, out)
     sys.exit(findings.exit_code)
 
@@ -215,13 +210,13 @@ def import_taps(files, out, encoding) -> None:
 @main.command()
 @click.option("--out", "out", default="demo-output", show_default=True, type=click.Path(path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def demo(out, lang) -> None:
+@QUIET
+def demo(out, lang, quiet) -> None:
     """Verify the bundled clean sample submission and write its report."""
     from verifier.resources import resource_dir
-    from verifier.pipeline import verify as run_verify
 
     package = resource_dir("samples") / "bike-clean"
-    findings = _guard(run_verify, package, out, factors=package / "factors.yaml", seed=7, lang=lang)
+    findings = _guard(_run_verify, quiet, package, out, factors=package / "factors.yaml", seed=7, lang=lang)
     _summary(findings, out)
     click.echo(f"report: {Path(out) / 'report.pdf'}")
     sys.exit(findings.exit_code)

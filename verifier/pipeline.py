@@ -41,6 +41,7 @@ from verifier.submission import Submission, load_submission, parse_number
 from verifier.verifier_info import apply_verifier_info, load_verifier_info
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
+STEPS = 12  # the steps verify() announces to `progress` (writing the PDF; 9 without)
 
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
@@ -50,9 +51,10 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
-    be read. `progress(step)` is told each step as it starts (for a progress bar). `previous` (an
-    earlier run's output folder) and `verifier_info` (a YAML file) add findings.json's optional
-    `previous` and `verification` blocks."""
+    be read. `progress(step)` is told each of the STEPS steps as it starts, and
+    `progress.inputs_read()` (when it has one) once no InputError can follow (verifier.progress).
+    `previous` (an earlier run's output folder) and `verifier_info` (a YAML file) add
+    findings.json's optional `previous` and `verification` blocks."""
     preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
@@ -67,8 +69,9 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
-            step("staging the records")
+            step(f"staging the records ({_files(given.sub)})")
             staged = Context(given, stage(given, engine), engine)
+            getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
             measured = measure(staged, step, imports_ready=warm_up.join)
             step("evaluating the checks")
             results, recalculation = evaluate(measured)
@@ -77,11 +80,26 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         findings = apply_verifier_info(_findings(measured, results, recalculation, inputs, report_date), info)
         if earlier:
             findings = replace(findings, previous=compare(*earlier, findings))
+        step("the figures' data")
         figures = _figure_data(measured) if write_pdf else None
-    step("writing the report")
+    step("writing the output files")
     with environment_failures():
-        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
+        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step)
     return findings
+
+
+def _files(sub: Submission) -> str:
+    """How many record files the package names (a folder: its Parquet files), for the progress."""
+    paths = [p for role in ("trips", "taps") for p in sub.data_files.get(role, [])]
+    n = sum(_parquet_parts(p) if p.is_dir() else 1 for p in paths)
+    return f"{n:,} file{'' if n == 1 else 's'}"
+
+
+def _parquet_parts(folder: Path) -> int:
+    try:
+        return sum(f.suffix.lower() == ".parquet" for f in folder.iterdir())
+    except OSError:  # staging names the problem
+        return 1
 
 
 def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
@@ -194,7 +212,7 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     flags = [c for c in applicable if isinstance(c, FlagCheck)]
     rules = {c.id: (c.rule, c.rule_args(ctx)) for c in flags if c.rule}  # the engine's window rules
     predicates = {c.id: p for c in flags if not c.rule and (p := c.predicate(ctx))}
-    step("record-level checks")
+    step(f"record-level checks ({ctx.population:,} records)")
     ctx.engine.flag(predicates, rules, warn_only=tuple(c.id for c in flags if not c.excludes))
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
     d_extra, d_pkm = districts.aggregates(districts.located(ctx), ctx.engine.excluded_sql())
@@ -446,7 +464,8 @@ def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40
     return {name: hists.get(name) for name in specs}
 
 
-def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
+def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool,
+                   step=lambda name: None) -> None:
     """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
     (verifier.outdir): a failure at any point leaves `out` as it was."""
     tmp = temp_beside(out)
@@ -456,7 +475,7 @@ def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures,
         if write_pdf:
             from verifier.report.render import write_report
 
-            write_report(tmp, findings, sample, figures, lang=lang)
+            write_report(tmp, findings, sample, figures, lang=lang, step=step)
         replace_dir(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

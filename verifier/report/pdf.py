@@ -25,8 +25,9 @@ def report_datetime(date: str) -> datetime:
 
 
 def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, date: str,
-                attachments: dict[str, bytes]) -> bytes:
-    """PDF bytes of ``html``; ``attachments`` maps file name -> content (embedded, PDF/A-3)."""
+                attachments: dict[str, bytes], step=lambda name: None) -> bytes:
+    """PDF bytes of ``html``; ``attachments`` maps file name -> content (embedded, PDF/A-3).
+    `step(name)` as the layout and the writing start (each can take tens of seconds)."""
     when = report_datetime(date).replace(tzinfo=None)  # WeasyPrint formats it with a 'Z'
     files = [
         weasyprint.Attachment(string=content, name=name, created=when, modified=when,
@@ -37,7 +38,9 @@ def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, 
     identifier = hashlib.md5(f"{number}|{date}".encode(), usedforsecurity=False).hexdigest()
     options = dict(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
                    uncompressed_pdf=False, custom_metadata=True)
-    doc = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
+    step("laying out the PDF")  # rendering and writing apart, so the progress can tell them apart
+    document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
     # Our key only: whatever other <meta> names the template may hold stay out of the PDF.
-    doc.metadata.custom = {evidence.INFO_KEY: evidence.encode(evidence.digests(attachments))}
-    return doc.write_pdf(**options)
+    document.metadata.custom = {evidence.INFO_KEY: evidence.encode(evidence.digests(attachments))}
+    step(f"writing the PDF ({len(document.pages)} pages)")
+    return document.write_pdf(**options)

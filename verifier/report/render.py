@@ -96,8 +96,9 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh") -> None:
-    """Write report.html, report.pdf and sample.xlsx into ``out_dir``."""
+                 lang: str = "zh", step=lambda name: None) -> None:
+    """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
+    part starts (pipeline.verify's progress)."""
     out_dir = Path(out_dir)
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
@@ -107,6 +108,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     period = findings.period or {}
     # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
     span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
+    step("drawing the figures")
     pngs = render_figures(figures, names, lang, span) if figures is not None else {}
     notes = figure_notes(figures, lang, span) if figures is not None else {}
     # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
@@ -129,7 +131,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests), encoding="utf-8")
     html = render_html(findings, sample, urls, lang, notes, attached=digests)
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
-                      attachments=attachments)
+                      attachments=attachments, step=step)
     (out_dir / "report.pdf").write_bytes(pdf)
 
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
