@@ -87,6 +87,8 @@ class Findings:
     report: Mapping[str, Any]
     factors: tuple[Mapping[str, Any], ...]
     boundary: Mapping[str, Any] | None = None
+    # excluded.csv: {"file", "records", "sha256", "bytes"} (verifier.excluded); None when not written
+    excluded: Mapping[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -119,6 +121,8 @@ class Findings:
                "factors": plain(self.factors)}
         if self.boundary is not None:
             out["boundary"] = plain(self.boundary)
+        if self.excluded is not None:
+            out["excluded"] = plain(self.excluded)
         return out
 
     def to_json(self) -> str:

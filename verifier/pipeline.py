@@ -9,6 +9,7 @@ import hashlib
 import math
 import shutil
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
@@ -29,6 +30,7 @@ from verifier.context import Context, Inputs, Measures, Options
 from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failures
 from verifier.data.sources import InputSpec, Staged, stage_input
 from verifier.errors import InputError
+from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
 from verifier.methodologies import Methodology, get
 from verifier.outdir import check_out, replace_dir, temp_beside
@@ -56,7 +58,8 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     warm_up = _warm_up(write_pdf)
     opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
     given = read_inputs(submission, opts, factors, boundary, fares)
-    with environment_failures(), \
+    tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
+    with _discarded_on_error(tmp), environment_failures(), \
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
@@ -67,11 +70,13 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             results, recalculation = evaluate(measured)
             step("hashing the inputs")
             inputs = _count_records(measured, hashes.result())
-        findings = _findings(measured, results, recalculation, inputs, report_date)
+        step("listing the excluded records")
+        excluded = write_excluded(measured, _checks(measured)[1], tmp)
+        findings = replace(_findings(measured, results, recalculation, inputs, report_date), excluded=excluded)
         figures = _figure_data(measured) if write_pdf else None
-    step("writing the report")
-    with environment_failures():
-        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
+    with _discarded_on_error(tmp), environment_failures():
+        step("writing the report")
+        _write_outputs(tmp, out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf)
     return findings
 
 
@@ -431,10 +436,21 @@ def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40
     return {name: hists.get(name) for name in specs}
 
 
-def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool) -> None:
-    """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
-    (verifier.outdir): a failure at any point leaves `out` as it was."""
-    tmp = temp_beside(out)
+@contextmanager
+def _discarded_on_error(tmp: Path):
+    """The temporary output folder is deleted when the run fails: `out` stays as it was."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_outputs(tmp: Path, out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str,
+                   write_pdf: bool) -> None:
+    """Everything goes to the temporary folder `tmp` beside `out` (temp_beside; excluded.csv is
+    already there), which then replaces `out` as a whole (verifier.outdir): a failure at any
+    point leaves `out` as it was."""
     try:
         (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
         sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")

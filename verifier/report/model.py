@@ -17,6 +17,7 @@ from verifier.errors import escape_hidden
 from verifier.findings import Findings
 from verifier.methodologies import get
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
+from verifier.report.excluded_view import evidence_note, nc_line
 from verifier.resources import resource_dir
 
 
@@ -136,7 +137,8 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
         if c["status"] == "fail":
             p = point_of.get(c["id"])
             ncs.append({**c, "number": f"NC-{len(ncs) + 1:02d}",
-                        "clause": p["clause"] if p else "", "point": p["title"] if p else ""})
+                        "clause": p["clause"] if p else "", "point": p["title"] if p else "",
+                        "excluded_note": nc_line(typed, c["id"], c["affected"], t)})
     cls = []
     for c in ordered:
         if c["status"] in ("warn", "manual", "not_evaluated"):
@@ -189,6 +191,7 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
         "excluded": excluded, "factor_reasons": factor_reasons, "per_mode": per_mode,
         "ineligible": ineligible,
         "inputs": inputs, "trips_records": fmt_num(trips_records),
+        "excluded_note": evidence_note(typed, t, fmt_num),
         "sampling": {
             "method": sampling.get("method", "md5-rank"), "seed": sampling.get("seed"),
             "population": fmt_num(sampling.get("population")),

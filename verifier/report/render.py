@@ -15,6 +15,7 @@ from markupsafe import Markup
 from verifier.findings import Findings
 from verifier.report import model
 from verifier.report.checklist import load_checklist, text
+from verifier.report.excluded_view import excluded_attachment
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, render_figures
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
@@ -113,6 +114,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
+    attachments.update(excluded_attachment(out_dir, findings))
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments)
     (out_dir / "report.pdf").write_bytes(pdf)

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from verifier.report.excluded_sheet import add_excluded_sheet
 from verifier.report.model import visible
 from verifier.report.pdf import report_datetime
 
@@ -68,6 +69,8 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
         ws.column_dimensions[get_column_letter(idx)].width = 6 if idx == 1 else width
     ws.freeze_panes = "C2"
     ws.auto_filter.ref = ws.dimensions
+
+    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang)
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when
