@@ -195,3 +195,17 @@ def test_attached_up_to_the_limit_else_named_by_hash(tmp_path, monkeypatch):
     assert "未附于 PDF" in excluded_view.nc_line(typed, "records.duplicates", "8", t)
     note = excluded_view.evidence_note(typed, translator("en"), str)
     assert findings["excluded"]["sha256"] in note and "8 rows" in note and "not embedded" in note
+
+
+def test_the_pdf_carries_it_and_the_workpaper_lists_it(tmp_path):
+    from pypdf import PdfReader
+
+    findings = run("bike-duplicates", tmp_path / "out", write_pdf=True)
+    out = tmp_path / "out"
+    attached = {name: data[0] for name, data in PdfReader(out / "report.pdf").attachments.items()}
+    assert attached["excluded.csv"] == (out / "excluded.csv").read_bytes()
+    ws = openpyxl.load_workbook(out / "sample.xlsx")["剔除记录"]
+    assert ws.max_row == 1 + findings["excluded"]["records"]
+    assert ws["D2"].value == "与第 1 行重复"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "受影响记录 8 条，逐条列于 excluded.csv（本报告附件）" in html
