@@ -209,3 +209,22 @@ def test_the_pdf_carries_it_and_the_workpaper_lists_it(tmp_path):
     assert ws["D2"].value == "与第 1 行重复"
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "受影响记录 8 条，逐条列于 excluded.csv（本报告附件）" in html
+
+
+def test_overlaps_name_the_earlier_trip(tmp_path):
+    from tests.test_cases import build_package
+
+    head = "trip_id,user_id,order_source,start_time,end_time,start_lon,start_lat,end_lon,end_lat,distance_km\n"
+    ride = ",own,{},{},114.05,22.54,114.07,22.55,1.2\n"
+    records = head + "".join(f"{k},U1" + ride.format(a, b) for k, a, b in [
+        ("B1", "2024-03-01 08:10:00", "2024-03-01 08:20:00"),  # inside B2, which starts earlier
+        ("B2", "2024-03-01 08:00:00", "2024-03-01 08:30:00"),
+        ("B3", "2024-03-01 09:00:00", "2024-03-01 09:10:00"),
+        ("B4", "2024-03-01 09:00:00", "2024-03-01 09:05:00"),  # same start as B3, later in the file
+        ("B5", "2024-03-01 09:06:00", "2024-03-01 09:20:00"),  # B3 (ends last of the earlier) overlaps it
+    ])
+    package, options = build_package({"methodology": "bike", "records": records}, tmp_path)
+    verify(package, tmp_path / "out", write_pdf=False, **options)
+    _, rows = read_excluded(tmp_path / "out")
+    assert {r["record_key"]: r["reason"] for r in rows} == {
+        "B1": "与第 2 行时间重叠", "B4": "与第 3 行时间重叠", "B5": "与第 3 行时间重叠"}

@@ -328,26 +328,33 @@ class DuckDBEngine(Engine):
         ends after it starts. Sorting by start alone (a row_no tie-break made the sort a third
         dearer): records that start earlier are one frame; among those starting at the same
         moment, an interval overlaps when an interval earlier in the file shares its start.
-        Duplicates leave by an outer join (NOT EXISTS cost as much as the window). overlaps_row
-        names an earlier trip it overlaps: the one ending last (the lowest row_no among equal
-        ends), read from the same window aggregate as that end; or, for intervals sharing a
-        start, the first of them in the file."""
+        Duplicates leave by an outer join (NOT EXISTS cost as much as the window).
+
+        overlaps_row names an earlier trip it overlaps: among the trips starting earlier, the one
+        whose end the window found (the lowest row_no among equal ends), looked up afterwards by
+        a join with the few overlapping records (carrying the row through the window aggregate
+        doubled its cost); for intervals sharing a start, the first of them in the file."""
         user, start, end = interval
         not_dup = " LEFT JOIN dups d ON d.row_no = s.row_no" if dups else ""
-        self._execute(f"""
-            CREATE OR REPLACE TABLE overlapping AS
-            SELECT row_no, CASE WHEN earlier.e > start_time THEN -earlier.r ELSE first_interval END AS overlaps_row FROM (
-                SELECT row_no, start_time, ends > start_time AS interval,
-                       max(struct_pack(e := ends, r := -row_no)) OVER (same_user ORDER BY start_time
-                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS earlier,
-                       min(row_no) FILTER (WHERE ends > start_time) OVER (same_user ORDER BY start_time
-                           RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS first_interval
-                FROM (SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
+        judged = f"""(SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
                       FROM staged s{not_dup}
                       WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
-                        AND NOT coalesce(({validity}), false))
+                        AND NOT coalesce(({validity}), false))"""
+        self._execute(f"""
+            CREATE OR REPLACE TABLE overlapping AS
+            WITH o AS (SELECT * FROM (
+                SELECT row_no, user_id, start_time, ends > start_time AS interval,
+                       max(ends) OVER (same_user ORDER BY start_time
+                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS earlier_end,
+                       min(row_no) FILTER (WHERE ends > start_time) OVER (same_user ORDER BY start_time
+                           RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS first_interval
+                FROM {judged}
                 WINDOW same_user AS (PARTITION BY user_id))
-            WHERE earlier.e > start_time OR (interval AND row_no > first_interval)""")
+              WHERE earlier_end > start_time OR (interval AND row_no > first_interval))
+            SELECT o.row_no, CASE WHEN o.earlier_end > o.start_time THEN min(e.row_no) ELSE min(o.first_interval) END AS overlaps_row
+            FROM o LEFT JOIN {judged} e ON e.user_id = o.user_id AND e.start_time < o.start_time
+                AND e.ends = o.earlier_end AND o.earlier_end > o.start_time
+            GROUP BY o.row_no, o.earlier_end, o.start_time""")
 
     def _add_marked(self, marked: list[tuple[str, str, str]]) -> None:
         """Each marked check's column of `records`, read from `marks`."""
