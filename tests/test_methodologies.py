@@ -53,10 +53,11 @@ def test_sampled_record_completeness():
 
 
 def test_record_problems_name_the_optional_trip_id_only_when_present():
-    with_id = BIKE.record_problems(lambda c: True)
-    assert with_id[0] == "trip_id IS NULL" and "distance_km IS NULL" in with_id
-    assert "trip_id IS NULL" not in TRANSIT.record_problems(lambda c: False)
-    assert "mode NOT IN ('bus', 'metro')" in TRANSIT.record_problems(lambda c: False)
+    with_id = {p.sql: p for p in BIKE.record_problems(lambda c: True)}
+    assert list(with_id)[0] == "trip_id IS NULL" and with_id["distance_km IS NULL"].zh == "缺少骑行里程"
+    transit = {p.sql: p for p in TRANSIT.record_problems(lambda c: False)}
+    assert "trip_id IS NULL" not in transit
+    assert transit["mode NOT IN ('bus', 'metro')"].en == "mode neither bus nor metro"
 
 
 def test_applicable_checks_come_from_the_checklist_and_exist():

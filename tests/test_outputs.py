@@ -113,7 +113,7 @@ def test_existing_output_is_replaced_as_a_whole(tmp_path, bike_package):
     out = tmp_path / "out"
     earlier_run(out)
     verify(pkg, out, seed=1, write_pdf=False)
-    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "sample.csv"]  # stale.csv went too
+    assert sorted(p.name for p in out.iterdir()) == ["excluded.csv", "findings.json", "sample.csv"]  # stale.csv went too
     assert (out / "findings.json").read_text(encoding="utf-8").startswith("{")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pkg"]
 

@@ -91,6 +91,8 @@ class Findings:
     verification: Mapping[str, Any] | None = None  # --verifier-info (verifier/verifier_info.py)
     previous: Mapping[str, Any] | None = None  # --previous: the comparison (verifier/previous.py)
     breakdown: Mapping[str, Any] | None = None  # e.g. {"districts": [...]} (verifier.geo.districts)
+    # excluded.csv: {"file", "records", "sha256", "bytes"} (verifier.excluded); None when not written
+    excluded: Mapping[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -128,6 +130,8 @@ class Findings:
                 out[name] = plain(getattr(self, name))
         if self.breakdown is not None:
             out["breakdown"] = plain(self.breakdown)
+        if self.excluded is not None:
+            out["excluded"] = plain(self.excluded)
         return out
 
     def to_json(self) -> str:

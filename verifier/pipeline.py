@@ -9,6 +9,7 @@ import hashlib
 import math
 import shutil
 import threading
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
@@ -28,6 +29,7 @@ from verifier.context import Context, Inputs, Measures, Options
 from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failures
 from verifier.data.sources import InputSpec, Staged, stage_input
 from verifier.errors import InputError
+from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
 from verifier.geo import districts
 from verifier.methodologies import Methodology, get
@@ -41,7 +43,7 @@ from verifier.submission import Submission, load_submission, parse_number
 from verifier.verifier_info import apply_verifier_info, load_verifier_info
 
 MAP_POINTS = 5000  # records drawn (by the same md5 rank) for the report's map
-STEPS = 12  # the steps verify() announces to `progress` (writing the PDF; 9 without)
+STEPS = 13  # the steps verify() announces to `progress` (writing the PDF; 10 without)
 
 
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
@@ -65,7 +67,8 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     given = read_inputs(submission, opts, factors, boundary, fares)
     info = load_verifier_info(verifier_info) if verifier_info else None
     earlier = load_previous(previous, given.sub.methodology) if previous else None
-    with environment_failures(), \
+    tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
+    with _discarded_on_error(tmp), environment_failures(), \
             DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
@@ -77,14 +80,17 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             results, recalculation = evaluate(measured)
             step("hashing the inputs")
             inputs = _count_records(measured, hashes.result())
-        findings = apply_verifier_info(_findings(measured, results, recalculation, inputs, report_date), info)
+        step("listing the excluded records")
+        excluded = write_excluded(measured, _checks(measured)[1], tmp)
+        findings = apply_verifier_info(replace(_findings(measured, results, recalculation, inputs, report_date),
+                                               excluded=excluded), info)
         if earlier:
             findings = replace(findings, previous=compare(*earlier, findings))
         step("the figures' data")
         figures = _figure_data(measured) if write_pdf else None
     step("writing the output files")
-    with environment_failures():
-        _write_outputs(out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step)
+    with _discarded_on_error(tmp), environment_failures():
+        _write_outputs(tmp, out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step)
     return findings
 
 
@@ -464,11 +470,21 @@ def _histograms(engine, specs: dict[str, tuple[str, str, float]], bins: int = 40
     return {name: hists.get(name) for name in specs}
 
 
-def _write_outputs(out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str, write_pdf: bool,
-                   step=lambda name: None) -> None:
-    """Everything goes to a temporary folder beside `out`, which then replaces `out` as a whole
-    (verifier.outdir): a failure at any point leaves `out` as it was."""
-    tmp = temp_beside(out)
+@contextmanager
+def _discarded_on_error(tmp: Path):
+    """The temporary output folder is deleted when the run fails: `out` stays as it was."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_outputs(tmp: Path, out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str,
+                   write_pdf: bool, step=lambda name: None) -> None:
+    """Everything goes to the temporary folder `tmp` beside `out` (temp_beside; excluded.csv is
+    already there), which then replaces `out` as a whole (verifier.outdir): a failure at any
+    point leaves `out` as it was."""
     try:
         (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
         sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
-from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.checks.record import REASON_SEP, FlagCheck, missing_outcome
 from verifier.constants import CRS_NAMES
 from verifier.data.dialect import DIALECT
 
@@ -50,6 +50,15 @@ class BoundaryGeographic(FlagCheck):
         bit = 1 << CRS_NAMES.index(ctx.sub.crs)
         inside = f"{DIALECT.has_bits('start_geo', bit)} AND {DIALECT.has_bits('end_geo', bit)}"
         return f"start_geo IS NOT NULL AND end_geo IS NOT NULL AND NOT ({inside})"
+
+    WORDS = {"start_geo": {"zh": "起点位于边界外", "en": "starts outside the boundary"},
+             "end_geo": {"zh": "终点位于边界外", "en": "ends outside the boundary"}}
+
+    def reason_sql(self, ctx, lang):
+        """Which of its points lies outside."""
+        bit = 1 << CRS_NAMES.index(ctx.sub.crs)
+        return DIALECT.joined([f"CASE WHEN NOT {DIALECT.has_bits(point, bit)} THEN {DIALECT.text(words[lang])} END"
+                               for point, words in self.WORDS.items()], REASON_SEP[lang])
 
     def values(self, ctx):
         return {"boundary": ctx.boundary.name if ctx.boundary else "—"}

@@ -30,6 +30,7 @@ class OrdersOwnOnly(FlagCheck):
                                    "Not evaluated: the trip data has no order_source column."),
     }
     example_extra = []
+    reason = {"zh": "聚合订单", "en": "aggregated order"}
 
     def evaluable(self, ctx):
         return None if ctx.has("order_source") else "missing"

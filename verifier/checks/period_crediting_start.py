@@ -38,6 +38,12 @@ class PeriodCreditingStart(FlagCheck):
     def predicate(self, ctx):
         return f"record_date < {DIALECT.date(SCHEME_START)}"
 
+    def reason_sql(self, ctx, lang):
+        day = DIALECT.date_text("record_date")
+        start = SCHEME_START.isoformat()
+        return (f"'记录日期 ' || {day} || ' 早于 {start}'" if lang == "zh"
+                else f"'dated ' || {day} || ', before {start}'")
+
     def values(self, ctx):
         start = ctx.sub.period_start
         return {"reported": start.isoformat() if start else "—"}

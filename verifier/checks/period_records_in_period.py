@@ -38,5 +38,11 @@ class PeriodRecordsInPeriod(FlagCheck):
             return None
         return f"record_date < {DIALECT.date(ctx.sub.period_start)} OR record_date > {DIALECT.date(ctx.sub.period_end)}"
 
+    def reason_sql(self, ctx, lang):
+        day = DIALECT.date_text("record_date")
+        start, end = ctx.sub.period_start.isoformat(), ctx.sub.period_end.isoformat()
+        return (f"'记录日期 ' || {day} || ' 不在核算期 {start} 至 {end} 内'" if lang == "zh"
+                else f"'dated ' || {day} || ', outside the period {start} to {end}'")
+
     def values(self, ctx):
         return {"start": ctx.sub.period_start, "end": ctx.sub.period_end}

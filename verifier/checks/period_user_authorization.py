@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -33,6 +34,13 @@ class PeriodUserAuthorization(FlagCheck):
 
     def evaluable(self, ctx):
         return None if ctx.sub.data_files.get("users") else "missing"
+
+    def reason_sql(self, ctx, lang):
+        """An unknown user, or the authorisation time the record precedes."""
+        at = DIALECT.time_text("authorized_at")
+        unknown, before = (("'用户不在授权名单中'", f"'开始时间早于用户授权时间 ' || {at}") if lang == "zh"
+                           else ("'user not in the authorisation list'", f"'starts before the user''s authorisation at ' || {at}"))
+        return f"CASE WHEN authorized_at IS NULL THEN {unknown} ELSE {before} END"
 
     def predicate(self, ctx):
         if self.evaluable(ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -28,6 +29,11 @@ class RecordsDuplicates(FlagCheck):
                          "{affected} repeated record(s) ({pkm} pkm): the first is kept, the repeats excluded."),
     }
     example_extra = ["trip_id"]
+
+    def reason_sql(self, ctx, lang):
+        """The row (row_no) of the first record it repeats (the engine's `repeats_row`)."""
+        row = "CAST(repeats_row AS VARCHAR)"
+        return f"'与第 ' || {row} || ' 行重复'" if lang == "zh" else f"'repeats row ' || {row}"
 
     def rule_args(self, ctx):
         """The keys a repeat shares, each with the fields a record must have for it to count:

@@ -29,6 +29,11 @@ class RecordsOverlap(FlagCheck):
                          "{affected} trip(s) overlap an earlier trip of the same user ({pkm} pkm); the later ones are excluded."),
     }
 
+    def reason_sql(self, ctx, lang):
+        """The row (row_no) of an earlier trip it overlaps (the engine's `overlaps_row`)."""
+        row = "CAST(overlaps_row AS VARCHAR)"
+        return f"'与第 ' || {row} || ' 行时间重叠'" if lang == "zh" else f"'overlaps row ' || {row}"
+
     def rule_args(self, ctx):
         """The trip's (user, start, end) columns."""
         return ("user_id", "start_time", "end_time")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from verifier.checks.base import Histogram, Outcome, register
-from verifier.checks.record import FlagCheck
+from verifier.checks.record import REASON_SEP, FlagCheck
 from verifier.data.dialect import DIALECT
 
 # Great-circle distance between the start and end point (km), haversine.
@@ -70,12 +70,20 @@ class RecordsPlausibility(FlagCheck):
                                    f"end_time > start_time AND {line} IS NOT NULL",
                                    floor=self.MAX_SPEED_KMH * 1.2, marks=marks, measure="straight_line")}
 
-    def reason_sql(self, ctx):
-        return (f"concat_ws('; ', CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} "
-                f"THEN 'duration ' || CAST({DURATION_S} AS BIGINT) || ' s' END, "
-                f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN 'speed ' || round({speed_kmh_sql()}, 1) || ' km/h' END, "
-                f"CASE WHEN distance_km < {straight_km_sql()} THEN 'mileage ' || distance_km || ' km < straight line ' "
-                f"|| round({straight_km_sql()}, 3) || ' km' END)")
+    def reason_sql(self, ctx, lang):
+        """Each threshold the ride crosses, with its value."""
+        seconds, speed = DIALECT.number_text(DURATION_S, 0), DIALECT.number_text(speed_kmh_sql(), 1)
+        km, straight = DIALECT.number_text("distance_km", 3), DIALECT.number_text(straight_km_sql(), 3)
+        zh = lang == "zh"
+        short = (f"'骑行时长 ' || {seconds} || ' 秒，不足 {self.MIN_DURATION_S:g} 秒'" if zh
+                 else f"'duration ' || {seconds} || ' s, under {self.MIN_DURATION_S:g} s'")
+        fast = (f"'平均速度 ' || {speed} || ' km/h，超过 {self.MAX_SPEED_KMH:g} km/h'" if zh
+                else f"'speed ' || {speed} || ' km/h, above {self.MAX_SPEED_KMH:g} km/h'")
+        below = (f"'里程 ' || {km} || ' km 小于起终点直线距离 ' || {straight} || ' km'" if zh
+                 else f"'mileage ' || {km} || ' km below the straight line ' || {straight} || ' km'")
+        return DIALECT.joined([f"CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} THEN {short} END",
+                               f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN {fast} END",
+                               f"CASE WHEN distance_km < {straight_km_sql()} THEN {below} END"], REASON_SEP[lang])
 
     def predicate(self, ctx):
         return (f"end_time > start_time AND ({DURATION_S} < {self.MIN_DURATION_S} "

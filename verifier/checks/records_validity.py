@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
-from verifier.checks.record import FlagCheck
+from verifier.checks.record import REASON_SEP, FlagCheck
 from verifier.data.dialect import DIALECT
+from verifier.methodologies.base import Problem, as_problem
 
 
 @register
@@ -35,15 +36,22 @@ class RecordsValidity(FlagCheck):
     }
 
     def predicate(self, ctx):
-        return " OR ".join(f"coalesce({b}, true)" for b in self._problems(ctx))
+        return " OR ".join(f"coalesce({p.sql}, true)" for p in self._problems(ctx))
 
     def rule_args(self, ctx):
         """Its predicate: the window rules judge overlaps among the records it does not flag."""
         return self.predicate(ctx)
 
-    def reason_sql(self, ctx):
-        parts = ", ".join(f"CASE WHEN coalesce({b}, true) THEN {DIALECT.text(b)} END" for b in self._problems(ctx))
-        return f"concat_ws('; ', {parts})"
+    def reason_sql(self, ctx, lang):
+        """The words of every problem that holds; for a record flagged only because a problem
+        could not be judged (NULL: a field it compares is missing), the words of those."""
+        problems = self._problems(ctx)
 
-    def _problems(self, ctx) -> list[str]:
-        return ctx.methodology.record_problems(ctx.has)
+        def words(test: str) -> str:
+            return DIALECT.joined([f"CASE WHEN ({p.sql}) {test} THEN {DIALECT.text(getattr(p, lang))} END"
+                                   for p in problems], REASON_SEP[lang])
+
+        return f"coalesce(nullif({words('IS TRUE')}, ''), {words('IS NULL')})"
+
+    def _problems(self, ctx) -> list[Problem]:
+        return [as_problem(p) for p in ctx.methodology.record_problems(ctx.has)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck, missing_outcome
+from verifier.data.dialect import DIALECT
 
 CAP_PARAMS = {"bus": "daily_cap_bus", "metro": "daily_cap_metro"}
 
@@ -50,6 +51,15 @@ class TransitDailyCap(FlagCheck):
         """The column the caps are per (mode) and the caps; None without them (not evaluated)."""
         caps = daily_caps(ctx)
         return None if caps is None else ("mode", caps)
+
+    MODE_WORDS = {"bus": ("公交", "bus"), "metro": ("地铁", "metro")}
+
+    def reason_sql(self, ctx, lang):
+        """The cap of its mode that the day's earlier trips already reached."""
+        words = {m: (f"超过{self.MODE_WORDS.get(m, (m, m))[0]}当日上限 {c} 次" if lang == "zh"
+                     else f"above the daily {self.MODE_WORDS.get(m, (m, m))[1]} cap of {c} trips")
+                 for m, c in (daily_caps(ctx) or {}).items()}
+        return "CASE mode " + " ".join(f"WHEN {DIALECT.text(m)} THEN {DIALECT.text(w)}" for m, w in words.items()) + " END"
 
     def evaluable(self, ctx):
         return None if daily_caps(ctx) else "missing"

@@ -42,6 +42,17 @@ class TransitFareBand(FlagCheck):
             return "no_fare_column"
         return None
 
+    def reason_sql(self, ctx, lang):
+        """The claimed distance and the band of the fare paid (or that no distance has that fare)."""
+        lo, hi = ctx.fares.sql_band_case("fare_fen")
+        km, fen = DIALECT.number_text("distance_km", 3), DIALECT.number_text("fare_fen", 0)
+        band = f"{DIALECT.number_text(lo, 3)} || '–' || {DIALECT.number_text(hi, 3)}"
+        if lang == "zh":
+            return (f"CASE WHEN ({lo}) IS NULL THEN '票价 ' || {fen} || ' 分不在票价表中' "
+                    f"ELSE '里程 ' || {km} || ' km 不在票价 ' || {fen} || ' 分对应的区间（' || {band} || ' km）内' END")
+        return (f"CASE WHEN ({lo}) IS NULL THEN 'fare ' || {fen} || ' fen not in the fare table' "
+                f"ELSE 'distance ' || {km} || ' km outside the band of fare ' || {fen} || ' fen (' || {band} || ' km)' END")
+
     def predicate(self, ctx):
         if self.evaluable(ctx):
             return None

@@ -39,6 +39,15 @@ class TransitMetroDistance(FlagCheck):
     def evaluable(self, ctx):
         return None if ctx.station_table else "missing"
 
+    def reason_sql(self, ctx, lang):
+        """The claimed and the table's distance, or that the pair is not in the table."""
+        km, table = DIALECT.number_text("distance_km", 3), DIALECT.number_text("table_km", 3)
+        if lang == "zh":
+            return (f"CASE WHEN table_km IS NULL THEN '站点对不在站间距离表中' "
+                    f"ELSE '里程 ' || {km} || ' km，站间距离 ' || {table} || ' km' END")
+        return (f"CASE WHEN table_km IS NULL THEN 'station pair not in the distance table' "
+                f"ELSE 'distance ' || {km} || ' km, station table ' || {table} || ' km' END")
+
     def predicate(self, ctx):
         if not ctx.station_table:
             return None

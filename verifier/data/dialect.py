@@ -79,6 +79,11 @@ class DuckDBDialect:
     def write_parquet(self, relation: str, path: Path) -> str:
         return f"COPY {relation} TO {self.text(path)} (FORMAT parquet)"
 
+    def write_csv(self, query: str, path: Path) -> str:
+        """A statement streaming the rows of `query` to a comma-separated file with a header
+        (quotes only where a value needs them, NULL as an empty field), in the query's order."""
+        return f"COPY ({query}) TO {self.text(path)} (FORMAT csv, HEADER true, DELIMITER ',')"
+
     def _list(self, files: list[Path]) -> str:
         return "[" + ", ".join(self.text(str(f)) for f in files) + "]"
 
@@ -122,6 +127,25 @@ class DuckDBDialect:
     def seconds_between(self, start: str, end: str) -> str:
         """The duration from `start` to `end` (timestamps) in seconds, a double."""
         return f"(epoch({end}) - epoch({start}))"
+
+    # -- words (the reasons a record is flagged, verifier.checks.record) ------------------------
+    def joined(self, parts: list[str], sep: str) -> str:
+        """The text parts (SQL) that are not NULL, joined by the literal `sep` ('' when none)."""
+        return f"concat_ws({self.text(sep)}, {', '.join(parts)})" if parts else "''"
+
+    def number_text(self, expr: str, digits: int) -> str:
+        """A number as text, rounded to `digits` decimals (0: an integer, no decimal point)."""
+        if digits == 0:
+            return f"CAST(CAST(round({expr}) AS BIGINT) AS VARCHAR)"
+        return f"CAST(round({expr}, {int(digits)}) AS VARCHAR)"
+
+    def date_text(self, expr: str) -> str:
+        """A date (or the date of a timestamp) as YYYY-MM-DD."""
+        return f"strftime({expr}, '%Y-%m-%d')"
+
+    def time_text(self, expr: str) -> str:
+        """A timestamp as YYYY-MM-DD HH:MM:SS."""
+        return f"strftime({expr}, '%Y-%m-%d %H:%M:%S')"
 
     # -- values --------------------------------------------------------------------------------
     def finite(self, expr: str) -> str:

@@ -340,8 +340,10 @@ class DuckDBEngine(Engine):
         order already had. The repeated keys first (a hash aggregate), then the file order only
         inside those groups (a sort of every record costs twice as much); each rule keeps only
         the records it marks, so `marks` stays small."""
-        self._execute("CREATE OR REPLACE TABLE dups AS " + " UNION ".join(
-            _repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present)) for key, present in keys))
+        # repeats_row: the first record it repeats (the earliest, when it repeats under two keys)
+        self._execute("CREATE OR REPLACE TABLE dups AS SELECT row_no, min(first_row) AS repeats_row FROM ("
+                      + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present))
+                                           for key, present in keys) + ") GROUP BY row_no")
 
     def _overlaps(self, interval: tuple[str, str, str], validity: str, dups: bool) -> None:
         """The table `overlapping`: the records (row_no) that start before an earlier record of
@@ -353,23 +355,33 @@ class DuckDBEngine(Engine):
         ends after it starts. Sorting by start alone (a row_no tie-break made the sort a third
         dearer): records that start earlier are one frame; among those starting at the same
         moment, an interval overlaps when an interval earlier in the file shares its start.
-        Duplicates leave by an outer join (NOT EXISTS cost as much as the window)."""
+        Duplicates leave by an outer join (NOT EXISTS cost as much as the window).
+
+        overlaps_row names an earlier trip it overlaps: among the trips starting earlier, the one
+        whose end the window found (the lowest row_no among equal ends), looked up afterwards by
+        a join with the few overlapping records (carrying the row through the window aggregate
+        doubled its cost); for intervals sharing a start, the first of them in the file."""
         user, start, end = interval
         not_dup = " LEFT JOIN dups d ON d.row_no = s.row_no" if dups else ""
+        judged = f"""(SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
+                      FROM staged s{not_dup}
+                      WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
+                        AND NOT coalesce(({validity}), false))"""
         self._execute(f"""
             CREATE OR REPLACE TABLE overlapping AS
-            SELECT row_no FROM (
-                SELECT row_no, start_time, ends > start_time AS interval,
+            WITH o AS (SELECT * FROM (
+                SELECT row_no, user_id, start_time, ends > start_time AS interval,
                        max(ends) OVER (same_user ORDER BY start_time
                            RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS earlier_end,
                        min(row_no) FILTER (WHERE ends > start_time) OVER (same_user ORDER BY start_time
                            RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS first_interval
-                FROM (SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
-                      FROM staged s{not_dup}
-                      WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
-                        AND NOT coalesce(({validity}), false))
+                FROM {judged}
                 WINDOW same_user AS (PARTITION BY user_id))
-            WHERE earlier_end > start_time OR (interval AND row_no > first_interval)""")
+              WHERE earlier_end > start_time OR (interval AND row_no > first_interval))
+            SELECT o.row_no, CASE WHEN o.earlier_end > o.start_time THEN min(e.row_no) ELSE min(o.first_interval) END AS overlaps_row
+            FROM o LEFT JOIN {judged} e ON e.user_id = o.user_id AND e.start_time < o.start_time
+                AND e.ends = o.earlier_end AND o.earlier_end > o.start_time
+            GROUP BY o.row_no, o.earlier_end, o.start_time""")
 
     def _add_marked(self, marked: list[tuple[str, str, str]]) -> None:
         """Each marked check's column of `records`, read from `marks`."""
@@ -377,6 +389,8 @@ class DuckDBEngine(Engine):
             self._marked[cid] = col
             self._flag_sql.append(f"coalesce(m.{col}, false) AS {sql_ident(cid)}")
             self.flag_columns.append(cid)
+            if col in RELATED:
+                self._flag_sql.append(f"m.{RELATED[col]}")
 
     def _define_view(self) -> None:
         self._execute(f"CREATE OR REPLACE VIEW records AS {self._records_sql('staged')}")
@@ -406,10 +420,12 @@ class DuckDBEngine(Engine):
             WHERE cap IS NOT NULL AND k > cap""")
         columns = [*self._marked.values(), "cap"]
         if self._marked:
+            related = [RELATED[c] for c in columns if c in RELATED]
+            earlier = ", ".join([*self._marked.values(), "false AS cap", *related])
             self._execute(f"""
                 CREATE OR REPLACE TABLE marks AS
-                SELECT row_no, {', '.join(f'bool_or({c}) AS {c}' for c in columns)} FROM (
-                    SELECT *, false AS cap FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
+                SELECT row_no, {', '.join([*(f'bool_or({c}) AS {c}' for c in columns), *(f'max({r}) AS {r}' for r in related)])} FROM (
+                    SELECT row_no, {earlier} FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
         else:
             self._execute(f"CREATE OR REPLACE TABLE marks AS {_one_hot(columns, 'cap', 'capped')}")
         self._add_marked([(cid, "cap", "capped")])
@@ -460,6 +476,22 @@ class DuckDBEngine(Engine):
         df = self._execute(f"SELECT {cols} FROM records WHERE {sql_ident(check_id)} "
                               f"ORDER BY row_no LIMIT {int(limit)}").df()
         return [_plain(r) for r in df.to_dict("records")]
+
+    def write_excluded(self, path: Path, reasons: dict[str, str], fields: list[str], sep: str) -> int:
+        """One COPY streaming every excluded record to `path` in record order (bounded memory:
+        DuckDB writes as it scans; ORDER BY row_no makes the bytes the same on any thread count).
+        `reasons`: every excluding check id, in the order the `checks` column lists them, with its
+        reason (SQL text); a record's reasons are joined with `sep`. The rows written."""
+        excluding = [c for c in self.flag_columns if c not in self.warn_only]
+        if sorted(reasons) != sorted(excluding):
+            raise ValueError(f"write_excluded: reasons for {sorted(reasons)}, the excluding checks are {sorted(excluding)}")
+        checks = DIALECT.joined([f"CASE WHEN {sql_ident(c)} THEN {sql_str(c)} END" for c in reasons], ";")
+        reason = DIALECT.joined([f"CASE WHEN {sql_ident(c)} THEN ({sql}) END" for c, sql in reasons.items()], sep)
+        # UTF-8 with a BOM, like sample.csv: COPY writes no preamble, so the BOM leads the header.
+        columns = [f"record_key AS {sql_ident(chr(0xFEFF) + 'record_key')}", "row_no", f"{checks} AS checks",
+                   f"{reason} AS reason", *(sql_ident(f) for f in fields if f not in ("record_key", "row_no"))]
+        query = f"SELECT {', '.join(columns)} FROM records WHERE {self.excluded_sql()} ORDER BY row_no"
+        return int(self._execute(DIALECT.write_csv(query, path)).fetchall()[0][0])
 
     def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame:
         """The first `size + extra` records by md5("<seed>:<record_key>"), in draw order; kept
@@ -550,21 +582,28 @@ def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:
     j = f"CAST(least(floor(({lat} - {grid.y0!r}) * {grid.sy!r}), {grid.n - 1}) AS INTEGER)"
     return (f"CASE WHEN {lon} > {grid.x0!r} AND {lon} < {grid.x1!r} AND {lat} > {grid.y0!r} "
             f"AND {lat} < {grid.y1!r} THEN {table}.cells[1 + {j} * {grid.n} + {i}] ELSE {outside} END")
+# The column of `marks` naming the row a marked record relates to, per window rule's mark: the
+# first record a duplicate repeats, an earlier trip an overlapping one overlaps (their reasons).
+RELATED = {"dup": "repeats_row", "overlap": "overlaps_row"}
 
 
 def _one_hot(columns: list[str], column: str, table: str) -> str:
-    """The records (row_no) of `table` with `column` true and the other `columns` false."""
+    """The records (row_no) of `table` with `column` true and the other `columns` false, then
+    the related rows of the `columns` that have one (`table`'s own for `column`, else NULL)."""
     flags = ", ".join(f"{'true' if c == column else 'false'} AS {c}" for c in columns)
-    return f"SELECT row_no, {flags} FROM {table}"
+    related = "".join(f", {RELATED[c] if c == column else 'CAST(NULL AS BIGINT)'} AS {RELATED[c]}"
+                      for c in columns if c in RELATED)
+    return f"SELECT row_no, {flags}{related} FROM {table}"
 
 
 def _repeats_sql(key: tuple[str, ...], present: str) -> str:
     """row_no of every record (where `present` holds) whose `key` an earlier record in file
-    order already had; NULL equals NULL inside a key (an empty end time counts as a value)."""
+    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an empty end time counts as a value)."""
     cols = ", ".join(key)
     same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM r.{c}" for c in key)
-    return f"""(SELECT row_no FROM (
-        SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k
+    return f"""(SELECT row_no, first_row FROM (
+        SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k,
+               min(s.row_no) OVER (PARTITION BY {', '.join(f's.{c}' for c in key)}) AS first_row
         FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
       WHERE k > 1)"""
 

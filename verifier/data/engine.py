@@ -63,6 +63,10 @@ Staged record columns (view `staged`, seen through the view `records`):
   plus the columns the record checks derive (RecordCheck.derived);
 and in `records` also
   authorized_at         the user's authorisation time (users file), NULL when unknown
+  repeats_row           where the duplicates rule ran: the row_no of the first record a
+                        duplicate repeats (NULL for the others)
+  overlaps_row          where the overlap rule ran: the row_no of an earlier trip an
+                        overlapping one overlaps (NULL for the others)
 and one boolean column per record-level check id, named by the id.
 """
 
@@ -176,6 +180,14 @@ class Engine(ABC):
 
     @abstractmethod
     def examples(self, check_id: str, fields: list[str], limit: int = 5, reason: str | None = None) -> list[dict]: ...
+
+    @abstractmethod
+    def write_excluded(self, path: Path, reasons: dict[str, str], fields: list[str], sep: str) -> int:
+        """Write excluded.csv (contract section 4) to `path` in one streaming pass, never through
+        Python: per excluded record in row_no order, record_key, row_no, checks (the ids of
+        `reasons` that flag it, `;`-joined, in the order of `reasons`), reason (their reason SQL,
+        joined with `sep`), then `fields`; UTF-8 with a BOM. `reasons` names every excluding
+        check. Returns the rows written."""
 
     @abstractmethod
     def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame: ...

@@ -40,6 +40,32 @@ class Column:
             raise ValueError(f"column kind {self.kind!r} is none of {', '.join(KINDS)}")
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One way a record fails records.validity: `sql` is true (or NULL) for such a record; `zh`
+    and `en` say it in words (the reason excluded.csv and the examples give)."""
+
+    sql: str
+    zh: str
+    en: str
+
+
+# The words of a problem a methodology gives as bare SQL (no words of its own).
+INVALID = {"zh": "必填字段缺失或无效", "en": "a required field missing or invalid"}
+
+
+def as_problem(problem: Problem | str) -> Problem:
+    """`problem` as a Problem: bare SQL gets the generic words (never the SQL itself)."""
+    return problem if isinstance(problem, Problem) else Problem(problem, INVALID["zh"], INVALID["en"])
+
+
+def missing(column: str, zh: str, en: str, where: str | None = None) -> Problem:
+    """The problem "`column` is missing" (a value that does not parse is missing), named `zh` /
+    `en`; with `where` (SQL), only for the records where it holds."""
+    sql = f"{column} IS NULL" if where is None else f"({where} AND {column} IS NULL)"
+    return Problem(sql, f"缺少{zh}", f"missing {en}")
+
+
 class UnknownMethodology(KeyError):
     """A methodology id that no module registered."""
 
@@ -91,9 +117,10 @@ class Methodology:
     checklist_path: ClassVar[Path | None] = None  # default: checklists/<id>.yaml
 
     # -- records ---------------------------------------------------------------------------------
-    def record_problems(self, has: Callable[[str], bool]) -> list[str]:
-        """SQL conditions, each true (or NULL) for a record that lacks a field it must have or
-        holds an invalid one (records.validity); `has(column)` says the data carries it."""
+    def record_problems(self, has: Callable[[str], bool]) -> list[Problem | str]:
+        """The problems (`Problem`: an SQL condition true, or NULL, for a record that lacks a
+        field it must have or holds an invalid one, with its words in zh and en) records.validity
+        flags; `has(column)` says the data carries it. Bare SQL is accepted (generic words)."""
         raise NotImplementedError
 
     def sampled_complete(self, sample: pd.DataFrame) -> pd.Series:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verifier.data.dialect import DIALECT
-from verifier.methodologies.base import Column, Methodology, has_all, product, register
+from verifier.methodologies.base import Column, Methodology, Problem, has_all, missing, product, register
 
 TEXT, TIME = Column("text"), Column("time")
 LON, LAT = Column("number", -180, 180), Column("number", -90, 90)
@@ -11,6 +11,12 @@ LON, LAT = Column("number", -180, 180), Column("number", -90, 90)
 # What every record must have (records.validity) and every sampled record (sample.completeness:
 # its start and end, each a time and a place, and its mileage).
 RECORD_FIELDS = ("user_id", "start_time", "end_time", "start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
+# Each field in words (zh, en): what records.validity says a record lacks.
+FIELD_WORDS = {"trip_id": ("订单号", "trip id"), "user_id": ("用户 ID", "user id"),
+               "start_time": ("开始时间", "start time"), "end_time": ("结束时间", "end time"),
+               "start_lon": ("起点经度", "start longitude"), "start_lat": ("起点纬度", "start latitude"),
+               "end_lon": ("终点经度", "end longitude"), "end_lat": ("终点纬度", "end latitude"),
+               "distance_km": ("骑行里程", "mileage")}
 SAMPLED_FIELDS = ("start_time", "start_lon", "start_lat", "end_time", "end_lon", "end_lat", "distance_km")
 
 
@@ -41,13 +47,18 @@ class BikeSharing(Methodology):
                     "en": "Recalculated = Eb (published, else reported) × sum of the eligible records' pkm / 1000"}
 
     def record_problems(self, has):
-        trip_id = ["trip_id IS NULL"] if has("trip_id") else []
-        return trip_id + [f"{c} IS NULL" for c in RECORD_FIELDS] + [
-            "NOT (end_time > start_time)", "NOT (distance_km > 0)",
+        fields = (("trip_id",) if has("trip_id") else ()) + RECORD_FIELDS
+        ranges = [Problem(f"NOT ({c} BETWEEN {lo} AND {hi})", f"{FIELD_WORDS[c][0]}超出范围（{lo} 至 {hi}）",
+                          f"{FIELD_WORDS[c][1]} out of range ({lo} to {hi})")
+                  for c, lo, hi in (("start_lon", -180, 180), ("end_lon", -180, 180),
+                                    ("start_lat", -90, 90), ("end_lat", -90, 90))]
+        return [missing(c, *FIELD_WORDS[c]) for c in fields] + [
+            Problem("NOT (end_time > start_time)", "结束时间不晚于开始时间", "end time not after start time"),
+            Problem("NOT (distance_km > 0)", "骑行里程不大于 0", "mileage not above 0"),
             # NaN and ±inf are not a distance (SQL's NaN > 0 holds); the exact totals count them as nothing
-            f"NOT {DIALECT.finite('coalesce(distance_km, 0)')}",
-            "NOT (start_lon BETWEEN -180 AND 180)", "NOT (end_lon BETWEEN -180 AND 180)",
-            "NOT (start_lat BETWEEN -90 AND 90)", "NOT (end_lat BETWEEN -90 AND 90)"]
+            Problem(f"NOT {DIALECT.finite('coalesce(distance_km, 0)')}", "骑行里程不是有限数值",
+                    "mileage not a finite number"),
+            *ranges]
 
     def sampled_complete(self, sample):
         return has_all(sample, SAMPLED_FIELDS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from verifier.data.dialect import DIALECT
-from verifier.methodologies.base import Column, Methodology, has_all, product, register
+from verifier.methodologies.base import Column, Methodology, Problem, has_all, missing, product, register
 
 TEXT, TIME = Column("text"), Column("time")
 MODES = ("bus", "metro")
@@ -11,6 +11,11 @@ MODES = ("bus", "metro")
 # What a record must have beyond user_id, mode and start_time (records.validity), and what a
 # sampled record must have (sample.completeness), per mode.
 METRO_RECORD_FIELDS = ("end_time", "entry_station", "exit_station", "distance_km")
+# Each field in words (zh, en): what records.validity says a record lacks.
+FIELD_WORDS = {"trip_id": ("行程编号", "trip id"), "user_id": ("用户 ID", "user id"), "mode": ("出行方式", "mode"),
+               "start_time": ("开始时间", "start time"), "end_time": ("结束时间", "end time"),
+               "entry_station": ("进站站点", "entry station"), "exit_station": ("出站站点", "exit station"),
+               "distance_km": ("里程", "distance")}
 SAMPLED_FIELDS = {"bus": ("start_time",),
                   "metro": ("start_time", "entry_station", "end_time", "exit_station", "distance_km")}
 
@@ -51,13 +56,18 @@ class PublicTransit(Methodology):
     daily_by = "mode"
 
     def record_problems(self, has):
-        trip_id = ["trip_id IS NULL"] if has("trip_id") else []
-        metro = (" OR ".join(f"{c} IS NULL" for c in METRO_RECORD_FIELDS)
-                 + f" OR NOT (distance_km > 0) OR NOT {DIALECT.finite('coalesce(distance_km, 0)')}")
+        fields = (("trip_id",) if has("trip_id") else ()) + ("user_id", "start_time", "mode")
         modes = ", ".join(DIALECT.text(m) for m in MODES)
-        return trip_id + ["user_id IS NULL", "start_time IS NULL", "mode IS NULL", f"mode NOT IN ({modes})",
-                          "(end_time IS NOT NULL AND NOT (end_time > start_time))",
-                          f"({_mode('metro')} AND ({metro}))"]
+        metro = _mode("metro")
+        return [missing(c, *FIELD_WORDS[c]) for c in fields] + [
+            Problem(f"mode NOT IN ({modes})", "出行方式不是公交（bus）或地铁（metro）", "mode neither bus nor metro"),
+            Problem("(end_time IS NOT NULL AND NOT (end_time > start_time))", "结束时间不晚于开始时间",
+                    "end time not after start time"),
+            *(missing(c, f"地铁{FIELD_WORDS[c][0]}", f"metro {FIELD_WORDS[c][1]}", where=metro)
+              for c in METRO_RECORD_FIELDS),
+            Problem(f"({metro} AND NOT (distance_km > 0))", "地铁里程不大于 0", "metro distance not above 0"),
+            Problem(f"({metro} AND NOT {DIALECT.finite('coalesce(distance_km, 0)')})", "地铁里程不是有限数值",
+                    "metro distance not a finite number")]
 
     def sampled_complete(self, sample):
         bus, metro = (has_all(sample, SAMPLED_FIELDS[m]) for m in MODES)

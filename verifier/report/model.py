@@ -23,6 +23,7 @@ from verifier.methodologies import get
 from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.report.districts import view as district_view
 from verifier.report.examples import CODED, coded, example_table
+from verifier.report.excluded_view import evidence_note, nc_line
 from verifier.resources import resource_dir
 
 
@@ -175,7 +176,8 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
         if c["status"] == "fail":
             p = point_of.get(c["id"])
             ncs.append({**c, "number": nc_number[c["id"]],
-                        "clause": p["clause"] if p else "", "point": p["title"] if p else ""})
+                        "clause": p["clause"] if p else "", "point": p["title"] if p else "",
+                        "excluded_note": nc_line(typed, c["id"], c["affected"], t)})
     cls = []
     for c in ordered:
         if c["status"] in ("warn", "manual", "not_evaluated"):
@@ -227,6 +229,7 @@ def build(typed: Findings, sample: pd.DataFrame, checklist: dict, lang: str) -> 
         "excluded": excluded, "factor_reasons": factor_reasons, "per_mode": per_mode,
         "ineligible": ineligible,
         "inputs": inputs, "trips_records": fmt_num(trips_records),
+        "excluded_note": evidence_note(typed, t, fmt_num),
         "sampling": {
             "method": sampling.get("method", "md5-rank"), "seed": sampling.get("seed"),
             "population": fmt_num(sampling.get("population")),

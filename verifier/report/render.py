@@ -16,6 +16,7 @@ from markupsafe import Markup
 from verifier.findings import Findings
 from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
+from verifier.report.excluded_view import excluded_attachment
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, figure_notes, render_figures
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
@@ -126,6 +127,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
         path = out_dir / name
         attachments[name] = (path.read_bytes() if path.is_file()
                              else _fallback(name, findings, sample))
+    attachments.update(excluded_attachment(out_dir, findings))
     digests = evidence.digests(attachments)
     (out_dir / "report.html").write_text(
         render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests), encoding="utf-8")

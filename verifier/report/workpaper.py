@@ -19,6 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from verifier.report.excluded_sheet import add_excluded_sheet
 from verifier.report.model import strings, translator, visible
 from verifier.report.pdf import report_datetime
 
@@ -36,6 +37,8 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     _sample_sheet(wb.active, sample, titles, t)
     _nc_sheet(wb.create_sheet(t("wp_sheet_nc")), ncs, t)
     # 剔除记录 (excluded.csv) comes third: add_excluded_sheet(wb, <excluded.csv>, lang)
+
+    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang)
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when

@@ -1,0 +1,56 @@
+"""The workpaper's sheet of excluded records: excluded.csv read as a stream, at most MAX_ROWS
+rows (a bigger sheet no spreadsheet handles well; the file has them all), then a row saying how
+many more the file holds. Every value is a text cell, never a formula."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from openpyxl.styles import Alignment, Font, PatternFill
+
+from verifier.report.model import translator, visible
+
+MAX_ROWS = 100_000
+
+
+def add_excluded_sheet(wb, path: Path, lang: str) -> None:
+    """Add the sheet of excluded records to the workbook `wb` from excluded.csv at `path`
+    (nothing when the run wrote none); headers in the report's language."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    t = translator(lang)
+    ws = wb.create_sheet(t("ex_sheet"))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        ws.append([_header(name, t) for name in header])
+        more = 0
+        for row in rows:
+            if ws.max_row > MAX_ROWS:
+                more += 1
+                continue
+            ws.append([_row_no(v) if name == "row_no" else visible(v) for name, v in zip(header, row)])
+            for cell in ws[ws.max_row]:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # text from the submission, never a formula ("=cmd|...")
+    if more:
+        ws.append([t("ex_more").format(n=f"{more:,}")])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E8EDF2")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "B2"
+
+
+def _header(name: str, t) -> str:
+    """A column's heading: its words in the report's language, else its name."""
+    try:
+        return t(f"ex_col_{name}")
+    except KeyError:
+        return name
+
+
+def _row_no(value: str):
+    return int(value) if value.isdigit() else visible(value)
