@@ -36,9 +36,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     wb = Workbook()
     _sample_sheet(wb.active, sample, titles, t)
     _nc_sheet(wb.create_sheet(t("wp_sheet_nc")), ncs, t)
-    # 剔除记录 (excluded.csv) comes third: add_excluded_sheet(wb, <excluded.csv>, lang)
-
-    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang)
+    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang)  # 剔除记录, beside the workbook
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when
