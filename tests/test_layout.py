@@ -35,7 +35,7 @@ def runs(tmp_path_factory, request):
             captured = {}
             mp = pytest.MonkeyPatch()
             mp.setattr(render, "write_report",
-                       lambda out, findings, sample, figures, lang="zh": captured.update(
+                       lambda out, findings, sample, figures, lang="zh", **_: captured.update(
                            findings=findings, sample=sample, figures=figures))
             try:
                 pkg = REPO / "samples" / name
@@ -196,7 +196,7 @@ def report_html(runs, name: str, lang: str) -> str:
 ZH_ALLOWED = {
     "tCO2e", "kgCO2", "kgCO2e", "CO2", "km", "h", "s", "n", "n_bus", "n_metro", "Eb", "EF_baseline", "EF_bus", "EF_metro", "bus_ride_km",
     "daily_cap_bus", "daily_cap_metro", "n_t9", "m_t9", "ISO", "Clopper", "Pearson", "md5",
-    "rank", "SHA", "findings", "json", "sample", "csv", "xlsx", "PDF", "verifier", "WGS", "GCJ", "BD",
+    "rank", "SHA", "findings", "json", "sample", "csv", "excluded", "xlsx", "PDF", "verifier", "WGS", "GCJ", "BD",
 }
 LABELS = __import__("re").compile(r"T\d+|NC|CL|B")  # sample tests T1.., NC-01, CL-01, 附录B
 DATA_ELEMENTS = (("span", "cid"), ("table", "sample"), ("table", "examples-table"), ("td", "path"),
@@ -217,11 +217,12 @@ def prose(html: str, findings) -> str:
     given = [findings.project.get("name"), findings.applicant.get("name"), findings.applicant.get("uscc"),
              (findings.boundary or {}).get("name"), (findings.boundary or {}).get("source"),
              (findings.boundary or {}).get("licence"), (findings.project or {}).get("boundary"),
+             (findings.breakdown or {}).get("districts_source"),
              *[f.get("source") for f in findings.factors or ()],
              *[i.get("path") for i in findings.inputs or ()], findings.tool.get("name"), findings.tool.get("version")]
     for value in sorted((str(v) for v in given if v), key=len, reverse=True):
         text = text.replace(value, " ")
-    return text
+    return __import__("re").sub(r"\b[0-9a-f]{64}\b", " ", text)  # SHA-256 digests are data
 
 
 @pytest.mark.parametrize("name", list(PACKAGES))

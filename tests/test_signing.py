@@ -126,14 +126,16 @@ def test_signed_report_keeps_attachments_metadata_and_pdfa(signed, report):
     path, before = signed
     signed_pdf, original = pypdf.PdfReader(path), pypdf.PdfReader(io.BytesIO(before))
     attached = signed_pdf.attachments
-    for name in ("findings.json", "sample.csv"):
+    names = ("findings.json", "sample.csv", "excluded.csv")
+    assert set(attached) == set(names)
+    for name in names:
         assert attached[name] == [(report / name).read_bytes()], name
     xmp = signed_pdf.xmp_metadata.stream.get_data()
     assert xmp == original.xmp_metadata.stream.get_data()
     assert re.search(rb'pdfaid:part(="|>)3', xmp) and re.search(rb'pdfaid:conformance(="|>)B', xmp)
     assert signed_pdf.metadata == original.metadata  # PDF/A: Info must keep agreeing with the XMP
     recorded = evidence.decode(signed_pdf.metadata["/" + evidence.INFO_KEY])
-    assert recorded == evidence.digests({n: (report / n).read_bytes() for n in ("findings.json", "sample.csv")})
+    assert recorded == evidence.digests({n: (report / n).read_bytes() for n in names})
 
 
 def test_unsigned_report_checks_out_and_prints_the_findings_digest(report):

@@ -2,7 +2,7 @@
 the report's tables alike (findings.json keeps the values themselves).
 
 - counts: an integer with thousands separators (12,345);
-- pkm: three decimals (1,234.567); tCO₂e: four decimals (0.0339);
+- pkm: three decimals (1,234.567); tCO2e: four decimals (0.0339);
 - rates and shares: a percentage with two decimals (4.95%; 100% is written 100.00%);
 - anything else (factors, a year, a date): as written, a float without trailing zeros.
 A missing value is an em dash, never Python's ``None``.

@@ -101,7 +101,9 @@ def _kind(cid: str, field: str) -> str | None:
 def _lines(value, kind: str | None, words: dict[str, str]) -> list[str]:
     """A check's reported/observed value as printed lines: one per parameter of a dict; a code
     in words where it has them (`value_<code>`)."""
-    if isinstance(value, dict):
+    if isinstance(value, dict):  # more than two parameters do not fit a column: the result text lists them
+        if len(value) > 2:
+            return [words["value_many"]]
         return [f"{k} = {fmt_num(v, kind)}" for k, v in value.items()] or ["—"]
     if isinstance(value, str):
         return [words.get(f"value_{value}", value)]
