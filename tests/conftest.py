@@ -73,3 +73,28 @@ def bike_package(tmp_path):
     def make(rows, name="pkg", **kw):
         return write_bike_package(tmp_path / name, rows, **kw)
     return make
+
+
+# The city's open-data export (shared/data/field), mapped onto the canonical columns.
+OPEN_DATA_ORDERS = SHARED / "data" / "field" / "sz_bike_orders_2021-08-01_sample.csv"
+OPEN_DATA_COLUMNS = {"trip_id": "_id", "user_id": "USER_ID", "start_time": "START_TIME", "end_time": "END_TIME",
+                     "start_lon": "START_LNG", "start_lat": "START_LAT", "end_lon": "END_LNG", "end_lat": "END_LAT"}
+
+
+def write_open_data_package(folder: Path, rides: int | None = None, period_start: str = "2021-08-01") -> Path:
+    """A bike package of the open-data export (its first `rides` rides, all 2,000 by default;
+    GCJ-02, no mileage column), claimed as 2021 from `period_start`: a test copy in a temporary
+    folder, never in the repository."""
+    lines = OPEN_DATA_ORDERS.read_text(encoding="utf-8").splitlines()
+    lines = lines if rides is None else lines[:rides + 1]
+    pkg = write_bike_package(folder, [], consistent=False,
+                             project__period_start=period_start, project__period_end="2021-12-31",
+                             data={"trips": "orders.csv", "crs": "gcj02", "columns": OPEN_DATA_COLUMNS},
+                             monitored_data=[{"name": "n_t9", "unit": "rides", "value": len(lines) - 1},
+                                             {"name": "m_t9", "unit": "pkm", "value": 0}])
+    (pkg / "trips.csv").unlink()
+    if rides is None:
+        (pkg / "orders.csv").write_bytes(OPEN_DATA_ORDERS.read_bytes())  # the file as published
+    else:
+        (pkg / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return pkg

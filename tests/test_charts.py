@@ -13,15 +13,13 @@ import pytest
 import yaml
 from matplotlib.patches import StepPatch
 
-from conftest import REPO, SHARED, write_bike_package
+from conftest import OPEN_DATA_ORDERS, REPO, write_open_data_package
 from verifier import pipeline
 from verifier.constants import SCHEME_START
 from verifier.report.figures import FigureData, draw, figure_notes, render_figures
 from verifier.run import verify
 
-ORDERS = SHARED / "data" / "field" / "sz_bike_orders_2021-08-01_sample.csv"
-OPEN_DATA_COLUMNS = {"trip_id": "_id", "user_id": "USER_ID", "start_time": "START_TIME", "end_time": "END_TIME",
-                     "start_lon": "START_LNG", "start_lat": "START_LAT", "end_lon": "END_LNG", "end_lat": "END_LAT"}
+ORDERS = OPEN_DATA_ORDERS
 
 
 def daily(rows: list[tuple[str | None, int, int]]) -> FigureData:
@@ -151,14 +149,7 @@ def test_excluded_per_day_are_the_flagged_records_on_any_thread_count(tmp_path, 
 
 @pytest.mark.skipif(not ORDERS.is_file(), reason="the open-data export is not beside the checkout")
 def test_open_data_without_mileage_gets_straight_line_histograms_and_html_shows_every_figure(tmp_path, monkeypatch):
-    pkg = write_bike_package(tmp_path / "pkg", [], consistent=False,
-                             project__period_start="2021-01-01", project__period_end="2021-12-31",
-                             data={"trips": "orders.csv", "crs": "gcj02", "columns": OPEN_DATA_COLUMNS},
-                             monitored_data=[{"name": "n_t9", "unit": "rides", "value": 300},
-                                             {"name": "m_t9", "unit": "pkm", "value": 0}])
-    (pkg / "trips.csv").unlink()
-    head = ORDERS.read_text(encoding="utf-8").splitlines()[:301]  # the header and 300 rides
-    (pkg / "orders.csv").write_text("\n".join(head) + "\n", encoding="utf-8")
+    pkg = write_open_data_package(tmp_path / "pkg", rides=300, period_start="2021-01-01")
     seen = _capture_figures(monkeypatch)
     verify(pkg, tmp_path / "out", seed=2021)
     data = seen[-1]

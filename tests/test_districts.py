@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter
 from fractions import Fraction
 
@@ -18,7 +17,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from conftest import SHARED, ride, write_bike_package
+from conftest import OPEN_DATA_ORDERS, SHARED, ride, write_bike_package, write_open_data_package
 from verifier.errors import InputError
 from verifier.geo.boundary import Boundary
 from verifier.geo.crs import convert
@@ -29,7 +28,7 @@ CIVIC = (114.0596, 22.5431)  # 福田区 (Civic Center)
 AIRPORT = (113.81, 22.64)  # 宝安区 (Bao'an airport)
 HK_CENTRAL = (114.158, 22.282)  # Hong Kong: in no district
 OSM = SHARED / "data" / "geo" / "shenzhen_districts_osm_wgs84.geojson"  # ODbL: read here, never copied
-ORDERS = SHARED / "data" / "field" / "sz_bike_orders_2021-08-01_sample.csv"
+ORDERS = OPEN_DATA_ORDERS
 DEFAULT_NAMES = ("罗湖区", "福田区", "南山区", "宝安区", "龙岗区", "盐田区", "龙华区", "坪山区", "光明区")
 
 
@@ -260,16 +259,8 @@ def test_excluded_records_per_district_match_the_flags(mixed):
 # -- the open-data export -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def open_data(tmp_path_factory):
-    from test_field_data import COLUMNS
-
     root = tmp_path_factory.mktemp("open-data")
-    pkg = write_bike_package(root / "pkg", [], consistent=False,
-                             project__period_start="2021-08-01", project__period_end="2021-12-31",
-                             data={"trips": "orders.csv", "crs": "gcj02", "columns": COLUMNS},
-                             monitored_data=[{"name": "n_t9", "unit": "rides", "value": 2000},
-                                             {"name": "m_t9", "unit": "pkm", "value": 0}])
-    (pkg / "trips.csv").unlink()
-    shutil.copy(ORDERS, pkg / "orders.csv")  # a test copy in a temporary folder, never in the repo
+    pkg = write_open_data_package(root / "pkg")
     return verify(pkg, root / "out", seed=2021, write_pdf=False)
 
 

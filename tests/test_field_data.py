@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import math
-import shutil
 
 import pandas as pd
 import pytest
 import yaml
 
-from conftest import SHARED, write_bike_package
+from conftest import OPEN_DATA_ORDERS, write_open_data_package
 from verifier.run import verify
 
-ORDERS = SHARED / "data" / "field" / "sz_bike_orders_2021-08-01_sample.csv"
-COLUMNS = {"trip_id": "_id", "user_id": "USER_ID", "start_time": "START_TIME", "end_time": "END_TIME",
-           "start_lon": "START_LNG", "start_lat": "START_LAT", "end_lon": "END_LNG", "end_lat": "END_LAT"}
+ORDERS = OPEN_DATA_ORDERS
 
 
 @pytest.fixture(scope="module")
 def open_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("open-data")
-    pkg = write_bike_package(root / "pkg", [], consistent=False,
-                             project__period_start="2021-08-01", project__period_end="2021-12-31",
-                             data={"trips": "orders.csv", "crs": "gcj02", "columns": COLUMNS},
-                             monitored_data=[{"name": "n_t9", "unit": "rides", "value": 2000},
-                                             {"name": "m_t9", "unit": "pkm", "value": 0}])
-    (pkg / "trips.csv").unlink()
-    shutil.copy(ORDERS, pkg / "orders.csv")  # a test copy in a temporary folder, never in the repo
+    pkg = write_open_data_package(root / "pkg")
     findings = verify(pkg, root / "out", seed=2021)
     return findings, root / "out"
 

@@ -211,12 +211,7 @@ class DuckDBEngine(Engine):
                 out |= b.contains_exact(x, y).astype(np.uint8) << i
             return pa.array(out, mask=np.isnan(x) | np.isnan(y))
 
-        try:  # staged again (tests): the new boundary replaces the old one
-            self.con.remove_function("geo_bits")
-        except duckdb.InvalidInputException:
-            pass
-        self.con.create_function("geo_bits", bits, ["DOUBLE", "DOUBLE"], "UTINYINT",
-                                 type="arrow", null_handling="special", side_effects=False)
+        self._point_udf("geo_bits", bits, "UTINYINT")
 
         add = "".join(f", {_cell_sql(grid, 'g', f'x.{lon}', f'x.{lat}', 0)} AS {name}_cell" for name, lon, lat in GEO_POINTS)
         drop = [f"{name}_cell" for name, _, _ in GEO_POINTS]
@@ -224,6 +219,16 @@ class DuckDBEngine(Engine):
                        f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
                        f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
         return (drop, add, " CROSS JOIN geo_grid g"), geo
+
+    def _point_udf(self, name: str, fn, returns: str) -> None:
+        """Register `fn(lon, lat)` (Arrow arrays -> an Arrow array, NULL where it says) as the SQL
+        function `name`; staged again (tests), the new one replaces the old."""
+        try:
+            self.con.remove_function(name)
+        except duckdb.InvalidInputException:
+            pass
+        self.con.create_function(name, fn, ["DOUBLE", "DOUBLE"], returns,
+                                 type="arrow", null_handling="special", side_effects=False)
 
     def _district_sql(self, districts) -> tuple[tuple[list[str], str, str], str]:
         """The column start_district (SMALLINT: the index of the start point's district,
@@ -242,12 +247,7 @@ class DuckDBEngine(Engine):
                                      lat.to_numpy(zero_copy_only=False).astype(float))
             return pa.array(found, mask=found < 0)
 
-        try:  # staged again (tests): the new districts replace the old ones
-            self.con.remove_function("district_of")
-        except duckdb.InvalidInputException:
-            pass
-        self.con.create_function("district_of", locate, ["DOUBLE", "DOUBLE"], "SMALLINT",
-                                 type="arrow", null_handling="special", side_effects=False)
+        self._point_udf("district_of", locate, "SMALLINT")
         lon, lat = "start_lon", "start_lat"
         add = f", {_cell_sql(grid, 'dg', f'x.{lon}', f'x.{lat}', grid.OUTSIDE)} AS start_district_cell"
         column = (f", CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "

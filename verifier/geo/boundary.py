@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from verifier.errors import InputError
 from verifier.geo import districts as _districts
 from verifier.geo.crs import convert
+from verifier.geo.grid import CellGrid
 
 _OUT, _IN, _BORDER = 0, 1, 2
 _EPS = 1e-9      # degrees (0.1 mm): margin around a cell before it may be decided without shapely
@@ -38,26 +39,11 @@ BOUNDARY_CRS = ("wgs84", "gcj02")  # the contract's --boundary-crs values
 
 
 @dataclass(frozen=True)
-class CrsGrid:
-    """Cells of ``n`` x ``n`` over the box (x0, y0)-(x1, y1), row-major (cell j*n + i holds
-    x in [x0 + i/sx, ...), y in [y0 + j/sy, ...)); a point outside the open box is outside in
-    every reading. See ``Boundary.crs_grid``."""
+class CrsGrid(CellGrid):
+    """A CellGrid (uint8 cells) of inside bits per coordinate reading; a point outside the open
+    box is outside in every reading. See ``Boundary.crs_grid``."""
 
     UNDECIDED: ClassVar[int] = 255
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    n: int
-    cells: np.ndarray  # uint8
-
-    @property
-    def sx(self) -> float:
-        return self.n / (self.x1 - self.x0)
-
-    @property
-    def sy(self) -> float:
-        return self.n / (self.y1 - self.y0)
 
 
 class Boundary:

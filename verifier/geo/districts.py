@@ -32,6 +32,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from verifier.geo.crs import convert
+from verifier.geo.grid import CellGrid
 
 NAME_KEYS = ("name", "NAME", "name:zh")  # GeoJSON feature properties naming a district
 OUTSIDE = "outside"  # the breakdown row of the records whose start lies in no district
@@ -39,27 +40,12 @@ _FIRST = 3  # grid label of district 0 (labels 0-2 are boundary._OUT/_IN/_BORDER
 
 
 @dataclass(frozen=True)
-class DistrictGrid:
-    """Cells of ``n`` x ``n`` over the box (x0, y0)-(x1, y1), row-major as ``CrsGrid``: per cell
-    the index of the district holding all of it, ``OUTSIDE`` where no district touches it, or
-    ``UNDECIDED`` where an outline crosses it."""
+class DistrictGrid(CellGrid):
+    """A CellGrid (int16 cells): per cell the index of the district holding all of it,
+    ``OUTSIDE`` where no district touches it, or ``UNDECIDED`` where an outline crosses it."""
 
     OUTSIDE: ClassVar[int] = -1
     UNDECIDED: ClassVar[int] = -2
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    n: int
-    cells: np.ndarray  # int16
-
-    @property
-    def sx(self) -> float:
-        return self.n / (self.x1 - self.x0)
-
-    @property
-    def sy(self) -> float:
-        return self.n / (self.y1 - self.y0)
 
 
 class Districts:
