@@ -181,6 +181,21 @@ def test_sheet_is_capped_text_and_in_the_report_language(tmp_path, monkeypatch):
     assert wb2.sheetnames == ["Sheet"]
 
 
+def test_sheet_counts_the_rest_from_the_findings_without_reading_it(tmp_path, monkeypatch):
+    """At 10^7 excluded records the file is ~2 GB: the rows past the cap are counted from
+    findings.json's `excluded.records`, not read (a malformed tail proves it is not read)."""
+    path = tmp_path / "excluded.csv"
+    write_csv(path, [["record_key", "row_no"], ["K1", "1"], ["K2", "2"]])
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write('"never closed quote\n')
+    monkeypatch.setattr(excluded_sheet, "MAX_ROWS", 2)
+    wb = openpyxl.Workbook()
+    excluded_sheet.add_excluded_sheet(wb, path, "en", records=10_000_000)
+    ws = wb.worksheets[-1]
+    assert [c.value for c in ws["A"]][1:3] == ["K1", "K2"]
+    assert "9,999,998" in ws["A4"].value
+
+
 def test_attached_up_to_the_limit_else_named_by_hash(tmp_path, monkeypatch):
     from verifier.findings import Findings
 

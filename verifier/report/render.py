@@ -139,7 +139,8 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
     ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
            for n in model.build(findings, sample, checklist, lang)["ncs"]]
-    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs)
+    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs,
+                    excluded_records=(findings.excluded or {}).get("records"))
 
 
 def _fallback(name: str, findings: Findings, sample: pd.DataFrame) -> bytes:

@@ -28,7 +28,7 @@ RESULTS = {"pass": "st_pass", "fail": "st_fail"}  # a sampled test's outcome, in
 
 
 def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], lang: str,
-                    date: str, number: str, ncs: list[dict] | tuple = ()) -> None:
+                    date: str, number: str, ncs: list[dict] | tuple = (), excluded_records: int | None = None) -> None:
     """The workbook: sheet 抽样清单 (the sample, confirmation columns empty), sheet 不符合项 (one
     row per non-conformity, `ncs` as the report's view model lists them, tracking columns empty),
     then the excluded records."""
@@ -36,7 +36,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     wb = Workbook()
     _sample_sheet(wb.active, sample, titles, t)
     _nc_sheet(wb.create_sheet(t("wp_sheet_nc")), ncs, t)
-    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang)  # 剔除记录, beside the workbook
+    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang, excluded_records)  # 剔除记录, beside the workbook
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when
