@@ -29,11 +29,12 @@ def add_excluded_sheet(wb, path: Path, lang: str, records: int | None = None) ->
         rows = csv.reader(fh)
         header = next(rows, [])
         ws.append([_header(name, t) for name in header])
-        written = 0  # a counter: openpyxl's max_row scans every cell, each call
-        for row in islice(rows, MAX_ROWS):
-            ws.append([_row_no(v) if name == "row_no" else visible(v) for name, v in zip(header, row)])
-            written += 1
-            for cell in ws[written + 1]:
+        # Cell by cell: openpyxl's ws[row] and max_row each scan every cell of the
+        # sheet, which made 100,000 rows quadratic.
+        written = 0
+        for written, row in enumerate(islice(rows, MAX_ROWS), start=1):
+            for col, (name, v) in enumerate(zip(header, row), start=1):
+                cell = ws.cell(row=written + 1, column=col, value=_row_no(v) if name == "row_no" else visible(v))
                 if isinstance(cell.value, str):
                     cell.data_type = "s"  # text from the submission, never a formula ("=cmd|...")
         more = (records - written) if records is not None else sum(1 for _ in rows)
