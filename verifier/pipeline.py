@@ -97,15 +97,18 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
 def _files(sub: Submission) -> str:
     """How many record files the package names (a folder: its Parquet files), for the progress."""
     paths = [p for role in ("trips", "taps") for p in sub.data_files.get(role, [])]
-    n = sum(_parquet_parts(p) if p.is_dir() else 1 for p in paths)
+    n = sum(len(_record_files(p)) for p in paths)
     return f"{n:,} file{'' if n == 1 else 's'}"
 
 
-def _parquet_parts(folder: Path) -> int:
+def _record_files(p: Path) -> list[Path]:
+    """The files a named data path holds: a folder its Parquet parts (name order), else itself."""
+    if not p.is_dir():
+        return [p]
     try:
-        return sum(f.suffix.lower() == ".parquet" for f in folder.iterdir())
+        return sorted(x for x in p.iterdir() if x.suffix.lower() == ".parquet")
     except OSError:  # staging names the problem
-        return 1
+        return [p]
 
 
 def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
@@ -369,8 +372,7 @@ def _hash_inputs(sub: Submission, factors, boundary, fares) -> list[dict]:
     items = [("report", sub.report_path)]
     for role, paths in sub.data_files.items():
         for p in paths:
-            parts = sorted(x for x in p.iterdir() if x.suffix.lower() == ".parquet") if p.is_dir() else [p]
-            items += [(role, x) for x in parts]
+            items += [(role, x) for x in _record_files(p)]
     items += [(f"document:{k}", sub.root / v) for k, v in listed_documents(sub).items()]
     for role, p in (("factors", factors), ("boundary", boundary), ("fares", fares)):
         if p:
