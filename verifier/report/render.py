@@ -69,16 +69,17 @@ def typed(findings: Findings | dict) -> Findings:
 
 def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[str, str], lang: str,
                 notes: dict[str, str] | None = None, standalone: bool = False,
-                attached: dict[str, str] | None = None) -> str:
+                attached: dict[str, str] | None = None, view: dict | None = None) -> str:
     """The report as HTML; ``figures`` maps a figure name to its URL, ``notes`` to what its
     caption adds (figures.figure_notes). ``standalone``: the stylesheet inside the page (for
     report.html, opened on its own), not linked beside the templates (the PDF's). ``attached``
-    maps an attached file's name to its SHA-256 (printed in the evidence annex)."""
+    maps an attached file's name to its SHA-256 (printed in the evidence annex). ``view``: the
+    view model when the caller has built it (model.build)."""
     if lang not in LANGS:
         raise ValueError(f"unknown report language {lang!r} (zh or en)")
     findings = typed(findings)
     checklist = load_checklist(findings.methodology)
-    ctx = model.build(findings, sample, checklist, lang)
+    ctx = view if view is not None else model.build(findings, sample, checklist, lang)
     t = model.translator(lang)
     status_label = {s: t(f"st_{s}") for s in model.STATUS_ORDER}
 
@@ -129,16 +130,18 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
                              else _fallback(name, findings, sample))
     attachments.update(excluded_attachment(out_dir, findings))
     digests = evidence.digests(attachments)
+    view = model.build(findings, sample, checklist, lang)  # once: both HTMLs and the workpaper read it
     (out_dir / "report.html").write_text(
-        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests), encoding="utf-8")
-    html = render_html(findings, sample, urls, lang, notes, attached=digests)
+        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests, view=view),
+        encoding="utf-8")
+    html = render_html(findings, sample, urls, lang, notes, attached=digests, view=view)
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments, step=step)
     (out_dir / "report.pdf").write_bytes(pdf)
 
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
     ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
-           for n in model.build(findings, sample, checklist, lang)["ncs"]]
+           for n in view["ncs"]]
     write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs,
                     excluded_records=(findings.excluded or {}).get("records"))
 
