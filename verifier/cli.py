@@ -134,7 +134,12 @@ def main() -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--fares", type=click.Path(path_type=Path), help="Transit: metro fare table for transit.fare_band.")
 @click.option("--memory-limit", help="Engine memory budget, e.g. 4GB (default 1GB); the rest spills to --temp-dir.")
-@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="Engine threads (default: all cores).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Engine holding the full population: DuckDB on this machine, or Apache Spark (pip install 'verifier[spark]').")
+@click.option("--spark-master", help="Spark master URL, e.g. spark://host:7077 or yarn (default: local[*]).")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE",
+              help="A Spark setting, e.g. spark.executor.memory=8g (repeatable).")
 @click.option("--temp-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the engine's spill files (default: the system's temporary folder).")
 @click.option("--report-date", type=click.DateTime(formats=["%Y-%m-%d"]),
@@ -195,11 +200,16 @@ def sample_size(confidence, tolerable_rate, expected_rate, population) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Trips Parquet file to write.")
 @click.option("--encoding", type=click.Choice(["utf-8", "gbk"]), default="utf-8", show_default=True)
-def import_taps(files, out, encoding) -> None:
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True,
+              help="Engine pairing the taps: DuckDB on this machine, or Apache Spark.")
+@click.option("--spark-master", help="Spark master URL (default: local[*]).")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting (repeatable).")
+def import_taps(files, out, encoding, engine, spark_master, spark_conf) -> None:
     """Pair raw Shenzhen Tong tap records into trips (Parquet) and report what could not be paired."""
     from verifier.data.sources.taps import write_trips
 
-    stats = _guard(write_trips, list(files), out, encoding=encoding)
+    stats = _guard(write_trips, list(files), out, encoding=encoding, engine=engine, spark_master=spark_master,
+                   spark_conf=spark_conf)
     click.echo(f"{stats.taps} taps -> {stats.trips_metro} metro trips, {stats.trips_bus} bus trips")
     for name in ("unpaired_entries", "unpaired_exits", "exit_before_entry", "overlong", "exact_duplicates",
                  "unknown_type"):

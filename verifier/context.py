@@ -38,6 +38,7 @@ class Options:
     materiality: float | None = None  # None: by the claimed reduction's size
     lang: str = "zh"
     boundary_crs: str = "wgs84"
+    engine: str = "duckdb"  # the engine that held the population (verifier.data.engine.ENGINES)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from verifier.checks.documents_materials import listed_documents
 from verifier.checks.record import FlagCheck
 from verifier.constants import CRS_NAMES
 from verifier.context import Context, Inputs, Measures, Options
-from verifier.data.engine import DuckDBEngine, EngineOptions, environment_failures
+from verifier.data.engine import ENGINES, EngineOptions, environment_failures, open_engine
 from verifier.data.sources import InputSpec, Staged, stage_input
-from verifier.errors import InputError
+from verifier.errors import InputError, quoted
 from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
 from verifier.geo import districts
@@ -49,28 +49,32 @@ STEPS = 13  # the steps verify() announces to `progress` (writing the PDF; 10 wi
 def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=None, boundary_crs="wgs84",
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
            lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
-           write_pdf: bool = True, progress=None, previous=None, verifier_info=None) -> Findings:
+           write_pdf: bool = True, progress=None, previous=None, verifier_info=None, engine="duckdb",
+           spark_master=None, spark_conf=()) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
     be read. `progress(step)` is told each of the STEPS steps as it starts, and
     `progress.inputs_read()` (when it has one) once no InputError can follow (verifier.progress).
     `previous` (an earlier run's output folder) and `verifier_info` (a YAML file) add
-    findings.json's optional `previous` and `verification` blocks."""
+    findings.json's optional `previous` and `verification` blocks. `engine` names the engine
+    (verifier.data.engine.ENGINES; recorded as parameters.engine, the one figure of findings.json
+    that differs between engines), with `spark_master` and `spark_conf` (KEY=VALUE pairs) for Spark."""
     preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
     out = check_out(out, {**_input_paths(submission, factors, boundary, fares, temp_dir),
                           "--previous": previous, "--verifier-info": verifier_info})
     warm_up = _warm_up(write_pdf)
-    opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs)
+    opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs, engine)
+    engine_options = EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, engine=engine,
+                                   spark_master=spark_master, spark_conf=_spark_conf(spark_conf))
     given = read_inputs(submission, opts, factors, boundary, fares)
     info = load_verifier_info(verifier_info) if verifier_info else None
     earlier = load_previous(previous, given.sub.methodology) if previous else None
     tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
-    with _discarded_on_error(tmp), environment_failures(), \
-            DuckDBEngine(EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir)) as engine:
-        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while DuckDB stages
+    with _discarded_on_error(tmp), environment_failures(), open_engine(engine_options) as engine:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while the engine stages
             hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
             step(f"staging the records ({_files(given.sub)})")
             staged = Context(given, stage(given, engine), engine)
@@ -147,7 +151,7 @@ def _warm_up(write_pdf: bool) -> threading.Thread:
 
 
 # -- options and reference data ---------------------------------------------------------------
-def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs) -> Options:
+def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs, engine="duckdb") -> Options:
     def bad(name, why):
         return InputError("command line", name, why)
 
@@ -165,10 +169,25 @@ def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_
         raise bad("--boundary-crs", "must be wgs84 or gcj02")
     if seed is not None and (not isinstance(seed, int) or seed < 0):
         raise bad("--seed", "must be a non-negative integer")
+    if engine not in ENGINES:
+        raise bad("--engine", f"{quoted(str(engine))} is not an engine; use {' or '.join(ENGINES)}")
     drawn = seed is None
     return Options(seed=draw_seed() if drawn else seed, seed_drawn=drawn, confidence=confidence,
                    tolerable_rate=tolerable, expected_rate=expected, materiality=materiality, lang=lang,
-                   boundary_crs=boundary_crs)
+                   boundary_crs=boundary_crs, engine=engine)
+
+
+def _spark_conf(pairs) -> tuple[tuple[str, str], ...]:
+    """--spark-conf KEY=VALUE (strings, or (key, value) pairs) as pairs, in the order given."""
+    out = []
+    for pair in pairs or ():
+        if isinstance(pair, str):
+            key, eq, value = pair.partition("=")
+            if not eq or not key.strip():
+                raise InputError("command line", "--spark-conf", f"{quoted(pair)} is not KEY=VALUE")
+            pair = (key.strip(), value)
+        out.append((str(pair[0]), str(pair[1])))
+    return tuple(out)
 
 
 def _boundary(path, crs):
@@ -203,7 +222,7 @@ def _derived_columns(m: Methodology) -> dict[str, str]:
     out: dict[str, str] = {}
     for cls in REGISTRY.checks.values():
         if cls.id in m.checks:
-            out.update(getattr(cls, "derived", {}))
+            out.update({name: sql() for name, sql in getattr(cls, "derived", {}).items()})
     return out
 
 
@@ -326,7 +345,7 @@ def _findings(ctx: Context, checks: list[CheckResult], recalculation: Mapping, i
         parameters={"seed": o.seed, "confidence": o.confidence, "tolerable_rate": o.tolerable_rate,
                     "expected_rate": o.expected_rate, "materiality": m.materiality,
                     "materiality_source": m.materiality_source, "seed_drawn": o.seed_drawn,
-                    "lang": o.lang, "boundary_crs": o.boundary_crs},
+                    "lang": o.lang, "boundary_crs": o.boundary_crs, "engine": o.engine},
         checks=tuple(checks),
         sampling=m.sampling,
         recalculation=recalculation,

@@ -13,7 +13,13 @@ import warnings
 from functools import lru_cache
 
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():
+    # With pyspark installed (verifier[spark]), pandera imports pyspark.pandas, which warns on
+    # stderr that it does not support pandas 3 (unused here): that must not print a second line
+    # beside an exit-2 message.
+    warnings.simplefilter("ignore", FutureWarning)
+    import pandera.pandas as pa
 
 from verifier.methodologies import Methodology, get
 

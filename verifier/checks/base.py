@@ -15,7 +15,7 @@ checks apply is the methodology's to say (its checklist maps its points to check
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
 
 from verifier import numbers
 from verifier.findings import CheckResult
@@ -128,10 +128,11 @@ class RecordCheck(Check):
     # window rules start from; "duplicates", "overlap", "daily_cap": judged over ordered
     # records), or None: its predicate is evaluated record by record.
     rule: ClassVar[str | None] = None
-    # Columns the predicate reads that are derived from the canonical ones (name -> SQL): the
-    # engine adds them to the view `staged`, so each is evaluated once per record and pass
-    # (written out inside a predicate, DuckDB evaluated it at every mention).
-    derived: ClassVar[dict[str, str]] = {}
+    # Columns the predicate reads that are derived from the canonical ones (name -> a function
+    # giving its SQL in the active dialect): the engine adds them to the view `staged`, so each
+    # is evaluated once per record and pass (written out inside a predicate, DuckDB evaluated it
+    # at every mention).
+    derived: ClassVar[dict[str, Callable[[], str]]] = {}
 
     def predicate(self, ctx: Context) -> str | None:
         """SQL that is true for a record this check flags; None when it cannot be evaluated."""

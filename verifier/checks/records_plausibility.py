@@ -8,14 +8,22 @@ from verifier.checks.base import Histogram, Outcome, register
 from verifier.checks.record import REASON_SEP, FlagCheck
 from verifier.data.dialect import DIALECT
 
-# Great-circle distance between the start and end point (km), haversine.
-STRAIGHT_KM = DIALECT.great_circle_km("start_lat", "start_lon", "end_lat", "end_lon")
-DURATION_S = DIALECT.seconds_between("start_time", "end_time")
+
+
+def great_circle_sql() -> str:
+    """The great-circle distance between the start and end point (km), haversine, in the
+    dialect of the engine in use."""
+    return DIALECT.great_circle_km("start_lat", "start_lon", "end_lat", "end_lon")
+
+
+def duration_s_sql() -> str:
+    """The ride's duration in seconds."""
+    return DIALECT.seconds_between("start_time", "end_time")
 
 
 def straight_km_sql() -> str:
     """The great-circle distance between the start and end point (km): the column the engine
-    derives from STRAIGHT_KM (see RecordsPlausibility.derived)."""
+    derives from great_circle_sql() (see RecordsPlausibility.derived)."""
     return "straight_km"
 
 
@@ -23,7 +31,7 @@ def speed_kmh_sql() -> str:
     """The ride's speed: its mileage (at least the straight line, when mileage is missing or
     shorter) over its duration."""
     return (f"greatest(coalesce(distance_km, 0), coalesce({straight_km_sql()}, 0)) "
-            f"/ ({DURATION_S} / 3600.0)")
+            f"/ ({duration_s_sql()} / 3600.0)")
 
 
 @register
@@ -45,7 +53,7 @@ class RecordsPlausibility(FlagCheck):
         "zh": "对被标记的骑行作出说明并提供后台原始记录。",
         "en": "Explain the flagged rides and provide the back-end source records."}
     excludes = False
-    derived = {"straight_km": STRAIGHT_KM}
+    derived = {"straight_km": great_circle_sql}
     MAX_SPEED_KMH: ClassVar[float] = 25.0
     MIN_DURATION_S: ClassVar[float] = 60.0
     catalogue = {
@@ -66,13 +74,13 @@ class RecordsPlausibility(FlagCheck):
                                        floor=self.MAX_SPEED_KMH * 1.2, marks=marks)}
         line = straight_km_sql()
         return {"distance": Histogram(line, f"{line} IS NOT NULL", measure="straight_line"),
-                "speed": Histogram(f"{line} / ({DURATION_S} / 3600.0)",
+                "speed": Histogram(f"{line} / ({duration_s_sql()} / 3600.0)",
                                    f"end_time > start_time AND {line} IS NOT NULL",
                                    floor=self.MAX_SPEED_KMH * 1.2, marks=marks, measure="straight_line")}
 
     def reason_sql(self, ctx, lang):
         """Each threshold the ride crosses, with its value."""
-        seconds, speed = DIALECT.number_text(DURATION_S, 0), DIALECT.number_text(speed_kmh_sql(), 1)
+        seconds, speed = DIALECT.number_text(duration_s_sql(), 0), DIALECT.number_text(speed_kmh_sql(), 1)
         km, straight = DIALECT.number_text("distance_km", 3), DIALECT.number_text(straight_km_sql(), 3)
         zh = lang == "zh"
         short = (f"'骑行时长 ' || {seconds} || ' 秒，不足 {self.MIN_DURATION_S:g} 秒'" if zh
@@ -81,10 +89,10 @@ class RecordsPlausibility(FlagCheck):
                 else f"'speed ' || {speed} || ' km/h, above {self.MAX_SPEED_KMH:g} km/h'")
         below = (f"'里程 ' || {km} || ' km 小于起终点直线距离 ' || {straight} || ' km'" if zh
                  else f"'mileage ' || {km} || ' km below the straight line ' || {straight} || ' km'")
-        return DIALECT.joined([f"CASE WHEN {DURATION_S} < {self.MIN_DURATION_S} THEN {short} END",
+        return DIALECT.joined([f"CASE WHEN {duration_s_sql()} < {self.MIN_DURATION_S} THEN {short} END",
                                f"CASE WHEN {speed_kmh_sql()} > {self.MAX_SPEED_KMH} THEN {fast} END",
                                f"CASE WHEN distance_km < {straight_km_sql()} THEN {below} END"], REASON_SEP[lang])
 
     def predicate(self, ctx):
-        return (f"end_time > start_time AND ({DURATION_S} < {self.MIN_DURATION_S} "
+        return (f"end_time > start_time AND ({duration_s_sql()} < {self.MIN_DURATION_S} "
                 f"OR {speed_kmh_sql()} > {self.MAX_SPEED_KMH} OR distance_km < {straight_km_sql()})")

@@ -4,12 +4,19 @@ Checks and methodologies never hold a connection. They write their predicates an
 over the canonical record columns (verifier/data/engine.py) with these helpers, and so do the
 engine and the input adapters (verifier/data/sources/), so that another engine supplies its own
 dialect instead of new branches. `DuckDBDialect` is the default; the Spark engine's dialect
-overrides what Spark spells differently. tests/test_sql_portability.py lists the constructs
+(verifier.data.spark_dialect) overrides what Spark spells differently.
+
+`DIALECT` is the dialect of the engine in use: an engine entered as a context manager
+(`with engine:`) makes its dialect the active one for the code it calls (checks, methodologies,
+input adapters), and the DuckDB dialect is active otherwise. The fragments are built when the
+run asks for them, never at import, so no module holds another engine's SQL. tests/test_sql_portability.py lists the constructs
 only this module (and the DuckDB engine class) may spell.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 
@@ -219,4 +226,28 @@ class DuckDBDialect:
         return f"(({expr} & {int(mask)}) > 0)"
 
 
-DIALECT = DuckDBDialect()
+DUCKDB = DuckDBDialect()
+_ACTIVE: ContextVar = ContextVar("verifier_dialect", default=None)
+
+
+class ActiveDialect:
+    """The dialect of the engine in use (`using`), else DuckDB's: every attribute is read from it."""
+
+    def __getattr__(self, name: str):
+        return getattr(_ACTIVE.get() or DUCKDB, name)
+
+    def current(self):
+        return _ACTIVE.get() or DUCKDB
+
+
+@contextmanager
+def using(dialect):
+    """Make `dialect` the active one (DIALECT) for the code run inside."""
+    token = _ACTIVE.set(dialect)
+    try:
+        yield dialect
+    finally:
+        _ACTIVE.reset(token)
+
+
+DIALECT = ActiveDialect()

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from verifier.data import exact
-from verifier.data.dialect import DIALECT
+from verifier.data.dialect import DUCKDB as DIALECT
 from verifier.data.engine import DEFAULT_MEMORY_LIMIT, GEO_POINTS, Engine, EngineOptions
 from verifier.data.sources import TripSource, open_source
 from verifier.data.sources.text import duckdb_reason

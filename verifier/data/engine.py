@@ -93,7 +93,29 @@ class EngineOptions:
     memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"; default DEFAULT_MEMORY_LIMIT
     threads: int | None = None
     temp_dir: Path | None = None
-    database: Path | None = None  # a file-backed database (import-taps); default in memory
+    database: Path | None = None  # DuckDB: a file-backed database (import-taps); default in memory
+    engine: str = "duckdb"  # a key of ENGINES (--engine)
+    spark_master: str | None = None  # --spark-master (default local[*]; local[threads] with --threads)
+    spark_conf: tuple[tuple[str, str], ...] = ()  # --spark-conf KEY=VALUE, in the order given
+
+
+# The engines a run can use (--engine): name -> "module:class", imported on first use (pyspark is
+# an optional extra: `pip install verifier[spark]`).
+ENGINES = {"duckdb": "verifier.data.duckdb_engine:DuckDBEngine",
+           "spark": "verifier.data.spark_engine:SparkEngine"}
+
+
+def open_engine(options: EngineOptions | None = None) -> "Engine":
+    """The engine `options.engine` names, opened with the options (InputError: not one of ENGINES)."""
+    import importlib
+
+    from verifier.errors import InputError
+
+    options = options or EngineOptions()
+    if options.engine not in ENGINES:
+        raise InputError("command line", "--engine", f"{options.engine!r} is not an engine; use {' or '.join(ENGINES)}")
+    module, _, cls = ENGINES[options.engine].partition(":")
+    return getattr(importlib.import_module(module), cls)(options)
 
 
 class Engine(ABC):
@@ -115,10 +137,21 @@ class Engine(ABC):
     def close(self) -> None: ...
 
     def __enter__(self):
+        """Entered, the engine's dialect is the active one (verifier.data.dialect.DIALECT) for
+        the checks, methodologies and adapters the run calls, until it is left."""
+        from verifier.data.dialect import using
+
+        self._dialect_scope = using(self.dialect)
+        self._dialect_scope.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            scope, self._dialect_scope = getattr(self, "_dialect_scope", None), None
+            if scope is not None:
+                scope.__exit__(None, None, None)
 
     # -- statements, for the input adapters (verifier.data.sources) only -----------------------
     @abstractmethod
@@ -213,5 +246,5 @@ def __getattr__(name: str):
         return getattr(duckdb_engine, name)
     raise AttributeError(name)
 
-__all__ = ["Engine", "EngineOptions", "DuckDBEngine", "environment_failure", "environment_failures",
+__all__ = ["Engine", "EngineOptions", "ENGINES", "open_engine", "DuckDBEngine", "environment_failure", "environment_failures",
            "DEFAULT_MEMORY_LIMIT"]

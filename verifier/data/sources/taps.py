@@ -176,8 +176,14 @@ class PairingStats:
 
 
 # ---------------------------------------------------------------------- helpers
-_q = DIALECT.ident
-_lit = DIALECT.text
+
+
+def _q(name: str) -> str:
+    return DIALECT.ident(name)
+
+
+def _lit(value) -> str:
+    return DIALECT.text(value)
 
 
 @dataclass
@@ -470,12 +476,17 @@ def write_trips(
     max_stay_minutes: int = 180,
     tap_format: str = "shenzhen-tong",
     timezone: str | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    spark_conf=(),
 ) -> PairingStats:
     """``verifier import-taps``: stage the taps and write the trips to Parquet at ``out_path``
     atomically (written to a temporary file in the same folder, then renamed). Uses its own
-    engine on a file-backed database in a temporary folder next to the output, so it scales past
-    memory. Tap times are read in `timezone` (default: the methodologies' city zone)."""
-    from verifier.data.engine import DuckDBEngine, EngineOptions
+    engine (`engine`: a key of verifier.data.engine.ENGINES) with its work folder in a temporary
+    folder next to the output (DuckDB: a file-backed database there, so it scales past memory).
+    Tap times are read in `timezone` (default: the methodologies' city zone)."""
+    from verifier.data.engine import EngineOptions, open_engine
+    from verifier.pipeline import _spark_conf
     from verifier.submission import CITY_TIMEZONE
 
     out_path = Path(out_path)
@@ -485,9 +496,11 @@ def write_trips(
     with tempfile.TemporaryDirectory(prefix=".import-taps-", dir=out_dir) as tmp:
         tmpd = Path(tmp)
         part = tmpd / "trips.parquet"
-        with DuckDBEngine(EngineOptions(temp_dir=tmpd, database=tmpd / "taps.duckdb")) as engine:
-            engine.set_timezone(timezone or CITY_TIMEZONE)
-            stats = stage_trips(engine, files, TAP_TABLE, encoding, max_stay_minutes, tap_format)
-            engine.write_parquet(TAP_TABLE, part)
+        options = EngineOptions(temp_dir=tmpd, engine=engine, spark_master=spark_master,
+                                spark_conf=_spark_conf(spark_conf), database=tmpd / "taps.duckdb")
+        with open_engine(options) as eng:
+            eng.set_timezone(timezone or CITY_TIMEZONE)
+            stats = stage_trips(eng, files, TAP_TABLE, encoding, max_stay_minutes, tap_format)
+            eng.write_parquet(TAP_TABLE, part)
         os.replace(part, out_path)
     return stats
