@@ -133,7 +133,6 @@ ANOMALY_CATEGORIES = (
 EXAMPLES_PER_CATEGORY = 5
 
 TAP_TABLE = "tap_trips"  # the paired trips, staged by verifier.data.sources.TapFiles
-SLASH_TIME = "%Y/%m/%d %H:%M:%S"  # a deal_date form the open-data extracts use besides ISO
 
 
 @dataclass
@@ -246,7 +245,8 @@ def stage_trips(
     tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=engine.workdir)
     try:
         tmp = Path(tmp_ctx.name)
-        parts = [tmp / f"{i}.parquet" for i in range(len(files))]
+        (tmp / "parquet").mkdir()
+        parts = [tmp / "parquet" / f"{i}.parquet" for i in range(len(files))]
         offsets: list[int] = []
         n = 0
         for i, f in enumerate(files):
@@ -256,7 +256,7 @@ def stage_trips(
         rows = [(i, f.name, offsets[i]) for i, f in enumerate(files)]
         engine.materialize(names["files"], f"SELECT * FROM {DIALECT.values(rows, ('fidx', 'source_file', 'row0'))}")
         created.append(names["files"])
-        raw = _raw_sql(parts, names["files"])
+        raw = _raw_sql(tmp / "parquet" / "*.parquet", names["files"])
         _distinct(engine, names, raw)
         created.append(names["distinct"])
         _pair_metro(engine, names, round(float(max_stay_minutes) * 60 * MICROS))
@@ -292,12 +292,13 @@ def _load_file(tap_file: _TapFile, i: int, part: Path, workdir: Path) -> int:
                           reading=tap_file, workdir=workdir)
 
 
-def _raw_sql(parts: list[Path], files_table: str) -> str:
-    """Every tap as read: ``fidx``, ``source_row`` and ``seq``, its position in the global file
-    order (the files in the order given, then row: unique, increasing)."""
+def _raw_sql(parts: Path, files_table: str) -> str:
+    """Every tap as read (``parts``: a glob of its Parquet files, one path as Spark SQL scans):
+    ``fidx``, ``source_row`` and ``seq``, its position in the global file order (the files in
+    the order given, then row: unique, increasing)."""
     cols = ", ".join(f"r.{c}" for c in TAP_COLUMNS)
     return (f"(SELECT r.fidx, r.source_row, r.source_row + f.row0 AS seq, {cols} "
-            f"FROM {DIALECT.scan_parquet(parts)} r JOIN {_q(files_table)} f ON r.fidx = f.fidx)")
+            f"FROM {DIALECT.scan_parquet([parts])} r JOIN {_q(files_table)} f ON r.fidx = f.fidx)")
 
 
 def _distinct(engine, names: dict, raw: str) -> None:
@@ -316,7 +317,7 @@ def _distinct(engine, names: dict, raw: str) -> None:
                  ELSE 'metro' END AS cat
         FROM (
             SELECT *,
-                {DIALECT.local_time('deal_date', formats=(SLASH_TIME,))} AS ts,
+                {DIALECT.local_time('deal_date')} AS ts,
                 CASE deal_type WHEN {_lit(DEAL_ENTRY)} THEN 'entry' WHEN {_lit(DEAL_EXIT)} THEN 'exit'
                                WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind
             FROM (
@@ -439,9 +440,9 @@ def _stats(engine, names: dict, raw: str, n_taps: int, files: list[Path], offset
 
 
 def _fen_sql(col: str) -> str:
-    """A fare in fen: the value rounded (half away from zero on both engines); not a finite
-    number in BIGINT range: NULL (Spark's ANSI casts raise where DuckDB's TRY_CAST is NULL)."""
-    return f"TRY_CAST(round(TRY_CAST({col} AS DOUBLE)) AS BIGINT)"
+    """A fare in fen: the number rounded (half away from zero on both engines); not a number,
+    NaN, ±inf or beyond BIGINT: NULL (Spark's ANSI casts raise where DuckDB's TRY_CAST is NULL)."""
+    return f"TRY_CAST(round({DIALECT.to_number(col)}) AS BIGINT)"
 
 
 def _build_trips(engine, names: dict, table: str) -> None:
