@@ -13,6 +13,7 @@ import pytest
 from test_taps import BUS, COLS, ENTRY, EXIT, assert_identity, counts, expect, tap, write_taps
 
 from verifier.data.engine import EngineOptions, open_engine
+from verifier.data.sources import _tap_records
 from verifier.data.sources.taps import TRIP_COLUMNS, stage_trips, write_trips
 from verifier.data.spark_engine import SparkEngine, stop_session
 from verifier.errors import InputError
@@ -33,12 +34,15 @@ def shared_session():
 
 
 def pair(engine: str, files, **kw):
-    """(PairingStats, trips in file order) of the tap files on `engine`."""
+    """(PairingStats, trips in file order) of the tap files on `engine`; the trips as the tap
+    adapter stages them, numbered (row_no) in the order of (source_file, source_row)."""
     with open_engine(OPTIONS[engine]) as eng:
         eng.set_timezone("Asia/Shanghai")
         stats = stage_trips(eng, [Path(f) for f in files], **kw)
-        trips = eng.rows(f"SELECT {', '.join(TRIP_COLUMNS)} FROM tap_trips ORDER BY source_file, source_row")
-    return stats, trips
+        trips = eng.rows(f"SELECT {', '.join(TRIP_COLUMNS)}, row_no FROM {_tap_records('tap_trips')} t ORDER BY row_no")
+    assert [t[-1] for t in trips] == list(range(1, len(trips) + 1))
+    assert [t[11:13] for t in trips] == sorted(t[11:13] for t in trips)
+    return stats, [t[:-1] for t in trips]
 
 
 def both(files, **kw):
