@@ -225,6 +225,12 @@ class DuckDBDialect:
         """True when the integer `expr` has any bit of `mask` set (the boundary's inside bits)."""
         return f"(({expr} & {int(mask)}) > 0)"
 
+    # -- tap pairing (taps) --------------------------------------------------------------------
+    def to_number(self, text: str) -> str:
+        """Text (trimmed, or NULL) as a DOUBLE where it reads as one, else NULL (SparkDialect
+        accepts exactly what DuckDB reads)."""
+        return f"TRY_CAST({text} AS DOUBLE)"
+
 
 DUCKDB = DuckDBDialect()
 _ACTIVE: ContextVar = ContextVar("verifier_dialect", default=None)

@@ -100,6 +100,9 @@ class DuckDBEngine(Engine):
         rows = self.rows(f"DESCRIBE SELECT * FROM {source.scan_sql()}", reading=source)
         return {r[0]: r[1] for r in rows if r[0] not in ("filename", "file_row_number")}
 
+    def materialize(self, name: str, sql: str) -> None:
+        self._execute(f"CREATE OR REPLACE TEMP TABLE {sql_ident(name)} AS {sql}")
+
     def drop_tables(self, names) -> None:
         for name in names:
             try:

@@ -168,6 +168,11 @@ class Engine(ABC):
         """column -> type of an adapter's scan (InputError when it cannot be read)."""
 
     @abstractmethod
+    def materialize(self, name: str, sql: str) -> None:
+        """Compute the query `sql` once into the work table `name` (replacing it), which later
+        statements read by name until `drop_tables` (Spark: Parquet in the work folder)."""
+
+    @abstractmethod
     def drop_tables(self, names) -> None: ...
 
     @abstractmethod

@@ -105,11 +105,21 @@ class TapFiles:
         engine.set_timezone(spec.timezone)  # the tap times are read in it
         stats = stage_trips(engine, spec.files["taps"], encoding=spec.encoding, tap_format=spec.tap_format)
         columns = {c: c for c in spec.canonical}
-        relation = f"(SELECT *, row_number() OVER (ORDER BY source_file, source_row) AS row_no FROM {TAP_TABLE})"
+        relation = _tap_records(TAP_TABLE)
         population = engine.stage(None, columns, spec.timezone, spec.boundary, _users(spec), spec.encoding,
                                   relation=relation, extra_columns=("fare_fen",), derived=spec.derived,
                                   canonical=spec.canonical, coordinates=spec.coordinates, districts=spec.districts)
         return Staged(columns, population, tap_stats=stats, has_fares=True)
+
+
+def _tap_records(table: str) -> str:
+    """The paired trips with row_no, their order by (source_file, source_row): a file's offset
+    (trips in the files before it) plus the row's number within its file, so the numbering is
+    one window per file, in parallel on Spark, not one window over every trip in one task."""
+    return (f"(SELECT t.*, CAST(o.row0 + row_number() OVER (PARTITION BY t.source_file ORDER BY t.source_row) "
+            f"AS BIGINT) AS row_no FROM {table} t JOIN (SELECT source_file, coalesce(sum(n) OVER (ORDER BY "
+            f"source_file ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS row0 FROM (SELECT source_file, "
+            f"count(*) AS n FROM {table} GROUP BY source_file) c) o ON t.source_file = o.source_file)")
 
 
 FORMS = {"trips": TripFiles(), "taps": TapFiles()}

@@ -12,9 +12,12 @@ one time parser of every input (the dialect's ``local_time``): naive local time 
 zone (data.timezone; import-taps: Asia/Shanghai), an explicit offset honoured (converted to that
 zone); also ``YYYY/MM/DD HH:MM:SS``.
 
-This is the tap adapter's derivation step (verifier.data.sources.TapFiles): everything runs in the
-engine, through its methods and in the dialect's SQL (window functions over the whole population;
-no per-record Python), so the same code stages 10^9 taps with a file-backed database.
+This is the tap adapter's derivation step (verifier.data.sources.TapFiles). Each file is first
+copied to Parquet in the engine's work folder with its row in the file (the one CSV reader,
+verifier.data.sources.text.csv_to_parquet: same reading and errors on every engine); everything
+else runs in the engine, through its methods (`materialize`, `rows`) and in the active dialect's
+SQL (window functions over the whole population; no per-record Python), so the same code pairs
+10^9 taps on DuckDB with a file-backed database or on Spark.
 
 Steps and definitions (the contract's ``transit.tap_pairing``):
 
@@ -76,8 +79,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from verifier.data.dialect import DIALECT, MICROS
-from verifier.data.sources.text import csv_read_error, encoding_name, transcode_gbk
+from verifier.data.dialect import DIALECT, DUCKDB, MICROS
+from verifier.data.sources.text import csv_read_error, csv_to_parquet, encoding_name, transcode_gbk
 from verifier.errors import InputError, quoted
 
 TAP_FORMATS = ("shenzhen-tong",)
@@ -130,7 +133,6 @@ ANOMALY_CATEGORIES = (
 EXAMPLES_PER_CATEGORY = 5
 
 TAP_TABLE = "tap_trips"  # the paired trips, staged by verifier.data.sources.TapFiles
-SLASH_TIME = "%Y/%m/%d %H:%M:%S"  # a deal_date form the open-data extracts use besides ISO
 
 
 @dataclass
@@ -193,9 +195,6 @@ class _TapFile:
     shown: Path
     actual: Path
 
-    def scan_sql(self) -> str:
-        return DIALECT.scan_csv([self.actual], comma=True)
-
     def read_error(self, exc: Exception) -> InputError:
         """The line and the cause (`csv_read_error`) of a tap file the engine could not read."""
         return csv_read_error([(self.shown, self.actual)], None, exc, prefix="unreadable CSV: ", utf8_field="encoding",
@@ -219,8 +218,9 @@ def stage_trips(
     tap_format: str = "shenzhen-tong",
 ) -> PairingStats:
     """Read the tap files into the engine, pair them, and create ``table`` (replacing it) holding
-    one row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. The UTF-8 copies of
-    GBK files live in the engine's work folder while they are read; the work tables are dropped.
+    one row per trip (columns ``TRIP_COLUMNS``). Returns the pairing counts. The taps are read as
+    Parquet copies in the engine's work folder (`_load_file`; GBK files through a UTF-8 copy),
+    removed at the end with the work tables.
     Tap times are read in the engine's session zone (``engine.set_timezone``)."""
     files = [Path(f) for f in (files or [])]
     if not files:
@@ -238,61 +238,78 @@ def stage_trips(
         if not f.is_file():  # os.stat: a named pipe is not a file (and is never opened)
             raise InputError(f, None, "tap file not found" if not f.exists() else "not a regular file")
 
-    names = {k: f"_taps_{k}" for k in ("raw", "files", "distinct", "metro")}
+    names = {k: f"_taps_{k}" for k in ("files", "distinct", "metro")}
     created: list[str] = []
-    tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=engine.workdir) if enc == "gbk" else None
+    # The taps as Parquet in the work folder (and the UTF-8 copies of GBK files): each file read
+    # once, in file order, with its row in the file (verifier.data.sources.text.csv_to_parquet).
+    tmp_ctx = tempfile.TemporaryDirectory(prefix="taps-", dir=engine.workdir)
     try:
-        # File order = rowid order of the raw table (the engine keeps insertion order).
-        cols_sql = ", ".join(f"{c} VARCHAR" for c in TAP_COLUMNS)
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {_q(names['raw'])} (file_idx INTEGER, {cols_sql})")
-        created.append(names["raw"])
+        tmp = Path(tmp_ctx.name)
+        (tmp / "parquet").mkdir()
+        parts = [tmp / "parquet" / f"{i}.parquet" for i in range(len(files))]
         offsets: list[int] = []
         n = 0
         for i, f in enumerate(files):
-            src = _transcoded(f, Path(tmp_ctx.name) / f"{i}.csv") if enc == "gbk" else f
+            src = _transcoded(f, tmp / f"{i}.csv") if enc == "gbk" else f
             offsets.append(n)
-            n += _load_file(engine, _TapFile(f, src), i, names["raw"])
+            n += _load_file(_TapFile(f, src), i, parts[i], tmp)
         rows = [(i, f.name, offsets[i]) for i, f in enumerate(files)]
-        engine.execute(f"CREATE OR REPLACE TEMP TABLE {_q(names['files'])} AS "
-                       f"SELECT * FROM {DIALECT.values(rows, ('fidx', 'source_file', 'row0'))}")
+        engine.materialize(names["files"], f"SELECT * FROM {DIALECT.values(rows, ('fidx', 'source_file', 'row0'))}")
         created.append(names["files"])
-        _distinct(engine, names)
+        raw = _raw_sql(tmp / "parquet" / "*.parquet", names["files"])
+        _distinct(engine, names, raw)
         created.append(names["distinct"])
         _pair_metro(engine, names, round(float(max_stay_minutes) * 60 * MICROS))
         created.append(names["metro"])
-        stats = _stats(engine, names, n, files, offsets)
+        stats = _stats(engine, names, raw, n, files, offsets)
         _build_trips(engine, names, table)
         return stats
     finally:
         engine.drop_tables(reversed(created))
-        if tmp_ctx is not None:
-            tmp_ctx.cleanup()
+        tmp_ctx.cleanup()
 
 
-def _load_file(engine, tap_file: _TapFile, i: int, raw: str) -> int:
-    """Append one file's taps to ``raw`` in file order; returns the number of data rows."""
-    header: dict[str, str] = {}
-    for col in engine.describe(tap_file):
-        header.setdefault(col.strip().lstrip("\ufeff").strip().lower(), col)
-    for c in REQUIRED_COLUMNS:
-        if c not in header:
-            raise InputError(tap_file.shown, c, "required column absent (header: " + ", ".join(map(repr, header)) + ")")
-    select = ", ".join(
-        f"NULLIF(NULLIF(trim({_q(header[c])}), ''), '-')" if c in header else "CAST(NULL AS VARCHAR)"
-        for c in TAP_COLUMNS
-    )
-    res = engine.rows(f"INSERT INTO {_q(raw)} SELECT {i}, {select} FROM {tap_file.scan_sql()}", reading=tap_file)
-    return int(res[0][0]) if res else 0
+def _load_file(tap_file: _TapFile, i: int, part: Path, workdir: Path) -> int:
+    """Write one file's taps to the Parquet file ``part`` in file order: ``fidx`` (= i), the
+    eleven columns (trimmed, ``-`` and empty as NULL; an absent optional column NULL) and
+    ``source_row``. Returns the number of data rows."""
+
+    def select(columns: list[str]) -> str:
+        header: dict[str, str] = {}
+        for col in columns:
+            header.setdefault(col.strip().lstrip("\ufeff").strip().lower(), col)
+        for c in REQUIRED_COLUMNS:
+            if c not in header:
+                raise InputError(tap_file.shown, c,
+                                 "required column absent (header: " + ", ".join(map(repr, header)) + ")")
+        return f"{i} AS fidx, " + ", ".join(
+            f"NULLIF(NULLIF(trim({DUCKDB.ident(header[c])}), ''), '-') AS {c}" if c in header
+            else f"CAST(NULL AS VARCHAR) AS {c}"
+            for c in TAP_COLUMNS
+        )
+
+    return csv_to_parquet(tap_file.actual, part, comma=True, select=select, row_column="source_row",
+                          reading=tap_file, workdir=workdir)
 
 
-def _distinct(engine, names: dict) -> None:
-    """One row per distinct tap (hash aggregate over all eleven columns): ``seq`` = the raw rowid
-    (global file order) of its first occurrence, ``fidx`` its file, ``n`` its occurrences, ``cat``
-    its category (bus | metro | unknown_type | invalid)."""
+def _raw_sql(parts: Path, files_table: str) -> str:
+    """Every tap as read (``parts``: a glob of its Parquet files, one path as Spark SQL scans):
+    ``fidx``, ``source_row`` and ``seq``, its position in the global file order (the files in
+    the order given, then row: unique, increasing)."""
+    cols = ", ".join(f"r.{c}" for c in TAP_COLUMNS)
+    return (f"(SELECT r.fidx, r.source_row, r.source_row + f.row0 AS seq, {cols} "
+            f"FROM {DIALECT.scan_parquet([parts])} r JOIN {_q(files_table)} f ON r.fidx = f.fidx)")
+
+
+def _distinct(engine, names: dict, raw: str) -> None:
+    """One row per distinct tap (hash aggregate over all eleven columns): ``seq`` = the global
+    file order of its first occurrence, ``fidx`` its file (the smallest: ``seq`` grows with the
+    file index), ``n`` its occurrences, ``cat`` its category (bus | metro | unknown_type |
+    invalid)."""
     cols = ", ".join(TAP_COLUMNS)
-    engine.execute(
+    engine.materialize(
+        names["distinct"],
         f"""
-        CREATE OR REPLACE TEMP TABLE {_q(names['distinct'])} AS
         SELECT *,
             CASE WHEN kind IS NULL THEN 'unknown_type'
                  WHEN card_no IS NULL OR ts IS NULL THEN 'invalid'
@@ -300,16 +317,16 @@ def _distinct(engine, names: dict) -> None:
                  ELSE 'metro' END AS cat
         FROM (
             SELECT *,
-                {DIALECT.local_time('deal_date', formats=(SLASH_TIME,))} AS ts,
+                {DIALECT.local_time('deal_date')} AS ts,
                 CASE deal_type WHEN {_lit(DEAL_ENTRY)} THEN 'entry' WHEN {_lit(DEAL_EXIT)} THEN 'exit'
                                WHEN {_lit(DEAL_BUS)} THEN 'bus' END AS kind
             FROM (
-                SELECT {cols}, min(rowid) AS seq, arg_min(file_idx, rowid) AS fidx, count(*) AS n
-                FROM {_q(names['raw'])}
+                SELECT {cols}, min(seq) AS seq, min(fidx) AS fidx, count(*) AS n
+                FROM {raw} t
                 GROUP BY {cols}
-            )
-        )
-        """
+            ) g
+        ) k
+        """,
     )
 
 
@@ -321,9 +338,9 @@ def _pair_metro(engine, names: dict, max_stay_us: int) -> None:
     def within(start: str, end: str) -> str:
         return f"{DIALECT.micros_between(start, end)} <= {lim}"
 
-    engine.execute(
+    engine.materialize(
+        names["metro"],
         f"""
-        CREATE OR REPLACE TEMP TABLE {_q(names['metro'])} AS
         WITH m AS (
             SELECT seq, fidx, card_no, deal_date, deal_type, station, company_name, kind, ts,
                 lag(kind) OVER w AS p1_kind, lag(ts) OVER w AS p1_ts, lag(seq) OVER w AS p1_seq,
@@ -361,12 +378,12 @@ def _pair_metro(engine, names: dict, max_stay_us: int) -> None:
     )
 
 
-def _stats(engine, names: dict, n_taps: int, files: list[Path], offsets: list[int]) -> PairingStats:
-    d, m, raw = _q(names["distinct"]), _q(names["metro"]), _q(names["raw"])
+def _stats(engine, names: dict, raw: str, n_taps: int, files: list[Path], offsets: list[int]) -> PairingStats:
+    d, m = _q(names["distinct"]), _q(names["metro"])
     by_cat = dict(engine.rows(f"SELECT cat, count(*) FROM {d} GROUP BY cat"))
     n_distinct = sum(by_cat.values())
     by_status: dict[tuple[str, str], int] = {
-        (st, k): int(c) for st, k, c in engine.rows(f"SELECT status, kind, count(*) FROM {m} GROUP BY ALL")
+        (st, k): int(c) for st, k, c in engine.rows(f"SELECT status, kind, count(*) FROM {m} GROUP BY status, kind")
     }
 
     def st(s: str) -> int:
@@ -376,7 +393,7 @@ def _stats(engine, names: dict, n_taps: int, files: list[Path], offsets: list[in
         out = []
         for seq, fidx, card, date, dtype, station in rows:
             out.append(
-                {"file": files[fidx].name, "row": int(seq) - offsets[fidx] + 1, "card_no": card,
+                {"file": files[fidx].name, "row": int(seq) - offsets[fidx], "card_no": card,
                  "deal_date": date, "deal_type": dtype, "station": station}
             )
         return out
@@ -388,9 +405,9 @@ def _stats(engine, names: dict, n_taps: int, files: list[Path], offsets: list[in
     if dups:
         on = " AND ".join(f"r.{c} IS NOT DISTINCT FROM g.{c}" for c in TAP_COLUMNS)
         examples["exact_duplicates"] = ex(engine.rows(
-            f"SELECT r.rowid, r.file_idx, {', '.join('r.' + c for c in fields.split(', '))} "
+            f"SELECT r.seq, r.fidx, {', '.join('r.' + c for c in fields.split(', '))} "
             f"FROM {raw} r JOIN (SELECT * FROM {d} WHERE n > 1) g ON {on} "
-            f"WHERE r.rowid <> g.seq ORDER BY r.rowid LIMIT {k}"
+            f"WHERE r.seq <> g.seq ORDER BY r.seq LIMIT {k}"
         ))
     for cat in ("unknown_type", "invalid"):
         if by_cat.get(cat):
@@ -423,33 +440,36 @@ def _stats(engine, names: dict, n_taps: int, files: list[Path], offsets: list[in
 
 
 def _fen_sql(col: str) -> str:
-    return f"CAST(round(TRY_CAST({col} AS DOUBLE)) AS BIGINT)"
+    """A fare in fen: the number rounded (half away from zero on both engines); not a number,
+    NaN, ±inf or beyond BIGINT: NULL (Spark's ANSI casts raise where DuckDB's TRY_CAST is NULL)."""
+    return f"TRY_CAST(round({DIALECT.to_number(col)}) AS BIGINT)"
 
 
 def _build_trips(engine, names: dict, table: str) -> None:
-    engine.execute(
+    text, time = DIALECT.types["text"], DIALECT.types["time"]
+    engine.materialize(
+        table,
         f"""
-        CREATE OR REPLACE TABLE {_q(table)} AS
         SELECT
             user_id || '-' || {DIALECT.time_digits('start_time')} || '-'
-                || CAST(row_number() OVER (PARTITION BY user_id, start_time ORDER BY seq) AS VARCHAR) AS trip_id,
+                || CAST(row_number() OVER (PARTITION BY user_id, start_time ORDER BY seq) AS {text}) AS trip_id,
             user_id, mode, start_time, end_time, entry_station, exit_station, route,
             CAST(NULL AS DOUBLE) AS distance_km, fare_fen, paid_fen,
-            f.source_file, seq - f.row0 + 1 AS source_row
+            f.source_file, seq - f.row0 AS source_row
         FROM (
             SELECT seq, fidx, card_no AS user_id, 'metro' AS mode, ts AS start_time, x_ts AS end_time,
                    station AS entry_station, x_station AS exit_station, company_name AS route,
                    {_fen_sql('x_value')} AS fare_fen, {_fen_sql('x_money')} AS paid_fen
             FROM {_q(names['metro'])} WHERE status = 'trip'
             UNION ALL
-            SELECT seq, fidx, card_no, 'bus', ts, CAST(NULL AS TIMESTAMP), CAST(NULL AS VARCHAR),
-                   CAST(NULL AS VARCHAR), COALESCE(station, company_name),
+            SELECT seq, fidx, card_no, 'bus', ts, CAST(NULL AS {time}), CAST(NULL AS {text}),
+                   CAST(NULL AS {text}), COALESCE(station, company_name),
                    {_fen_sql('deal_value')}, {_fen_sql('deal_money')}
             FROM {_q(names['distinct'])} WHERE cat = 'bus'
         ) t
         JOIN {_q(names['files'])} f ON t.fidx = f.fidx
         ORDER BY seq
-        """
+        """,
     )
 
 

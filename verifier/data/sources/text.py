@@ -169,3 +169,39 @@ def duckdb_reason(exc: Exception, limit: int = 300) -> str:
         paragraph = [paragraph[0], paragraph[-1]]
     reason = "; ".join(paragraph) or type(exc).__name__
     return reason if len(reason) <= limit else reason[: limit - 3] + "..."
+
+
+def csv_to_parquet(src: Path | list[Path], dst: Path, *, comma: bool = False, select=None,
+                   row_column: str = "row_in_file", reading=None, workdir: Path | None = None) -> int:
+    """Write the UTF-8 CSV file `src` (a GBK file is transcoded first; a list: files read as one,
+    as DIALECT.scan_csv reads them) as the Parquet file `dst`, in file order: every column as
+    text, or the select list `select(header)` builds from the header's column names (DuckDB SQL
+    over the CSV's columns), plus `row_column`, the 1-based data row (header excluded; for a list,
+    numbered across the files in order). Returns the rows written.
+
+    Read by a throw-away DuckDB connection whatever the engine: the CSV reader, its dialect and
+    its errors are the same everywhere (Spark has no row numbers for CSV). `row_number() OVER ()`
+    runs on one thread in input order (DuckDB's streaming window), so the row is the file's. A
+    file DuckDB cannot read is `reading.read_error(exc)` (the real line and cause), a full disk
+    or memory the machine's EnvironmentFailure; `workdir` holds the spill files."""
+    import duckdb
+
+    from verifier.data.dialect import DUCKDB
+    from verifier.data.duckdb_engine import environment_failure
+
+    scan = DUCKDB.scan_csv([src] if isinstance(src, Path) else list(src), comma=comma)
+    con = duckdb.connect(config={"memory_limit": "1GB", **({"temp_directory": str(workdir)} if workdir else {})})
+    try:
+        header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+        cols = select(header) if select is not None else ", ".join(DUCKDB.ident(c) for c in header)
+        rows = con.execute(f"COPY (SELECT {cols}, row_number() OVER () AS {DUCKDB.ident(row_column)} FROM {scan}) "
+                           f"TO {DUCKDB.text(dst)} (FORMAT parquet)").fetchall()
+        return int(rows[0][0]) if rows else 0
+    except duckdb.Error as exc:
+        if (failure := environment_failure(exc)) is not None:
+            raise failure from None
+        if reading is None:
+            raise
+        raise reading.read_error(exc) from None
+    finally:
+        con.close()
