@@ -43,6 +43,7 @@ class SparkEngine(Engine):
     # Tests share one session across engines (it costs 10-30 s to start): when True, `close`
     # leaves the session running for the next engine with the same master and settings.
     reuse_session: ClassVar[bool] = False
+    reads_uris: ClassVar[bool] = True  # data.trips: hdfs://, s3a://, file:// ... (verifier.data.uris)
 
     def __init__(self, options: EngineOptions | None = None):
         self.options = options or EngineOptions(engine="spark")
@@ -116,6 +117,11 @@ class SparkEngine(Engine):
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
         raise NotImplementedError
+
+    def uri_parts(self, uri) -> list[tuple[str, str]]:
+        from verifier.data.spark_files import uri_parts
+
+        return uri_parts(self.spark, uri)
 
     # -- flags and answers -------------------------------------------------------------------------
     def flag(self, predicates, rules, warn_only=()) -> None:
