@@ -55,3 +55,37 @@ def test_the_cluster_runs_jobs_on_two_executors_that_import_this_checkout(cluste
     assert got["executors"] == 2
     assert got["checkouts"] == [str(REPO)]
     assert got["groups"] == [[k, 1429 if k < 4 else 1428] for k in range(7)]
+
+
+def verify_cli(pkg, out, *args):
+    return subprocess.run([sys.executable, "-m", "verifier", "verify", str(pkg), "--out", str(out), "--seed", "7",
+                           "--quiet", *map(str, args)], capture_output=True, text=True, timeout=900, cwd=REPO)
+
+
+def test_a_package_verifies_on_the_cluster_as_on_duckdb(cluster, tmp_path):
+    """`--engine spark --spark-master spark://...` through the CLI, the trips a file:// URI to a
+    folder of Parquet files (read by the executors), the work folder on a path every executor
+    reads: findings.json is DuckDB's on the same files but for parameters.engine and the inputs'
+    paths (the URI's parts under their URIs, same SHA-256 and records, so the same report
+    number); sample.csv and excluded.csv byte for byte."""
+    from test_data_uris import parquet_folder_package, set_trips
+
+    pkg, folder = parquet_folder_package(tmp_path, "bike-overlapping-rides", parts=3)
+    duck = verify_cli(pkg, tmp_path / "duckdb")
+    assert duck.returncode in (0, 1), duck.stderr
+    set_trips(pkg, folder.as_uri())
+    spark = verify_cli(pkg, tmp_path / "spark", "--engine", "spark", "--spark-master", cluster.master,
+                       "--temp-dir", tmp_path / "work", *[a for kv in EXECUTOR_CONF for a in ("--spark-conf", kv)])
+    assert spark.returncode == duck.returncode, spark.stderr[-3000:]
+    a, b = (json.loads((tmp_path / d / "findings.json").read_text(encoding="utf-8")) for d in ("duckdb", "spark"))
+    assert (a["parameters"].pop("engine"), b["parameters"].pop("engine")) == ("duckdb", "spark")
+    parts = [f"part-{i}.parquet" for i in range(3)]
+    assert [i["path"] for i in a["inputs"] if i["role"] == "trips"] == [f"trips/{p}" for p in parts]
+    assert [i["path"] for i in b["inputs"] if i["role"] == "trips"] == [f"{folder.as_uri()}/{p}" for p in parts]
+    for i in a["inputs"]:
+        if i["role"] == "trips":
+            i["path"] = f"{folder.as_uri()}/{i['path'].split('/')[-1]}"
+    assert a == b
+    assert any(c["status"] == "fail" for c in b["checks"])  # the planted overlaps were found
+    for name in ("sample.csv", "excluded.csv"):
+        assert (tmp_path / "spark" / name).read_bytes() == (tmp_path / "duckdb" / name).read_bytes(), name
