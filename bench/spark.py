@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -123,6 +124,10 @@ def measure(cmd: list[str], also: list[int] = (), timeout: float = 7200) -> dict
     except subprocess.TimeoutExpired:
         os.killpg(p.pid, 9)
         out, err = p.communicate()
+    except BaseException:  # stopped (SIGTERM, Ctrl-C): take the child's JVM down too
+        os.killpg(p.pid, 9)
+        p.wait()
+        raise
     wall = time.perf_counter() - t
     done.set()
     sampler.join()
@@ -287,6 +292,7 @@ def write_md(path: Path, rows: list[dict], args, notes: list[str]) -> None:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds: the cluster and children are stopped
     if argv and argv[0] == "_spark_floor":
         print(json.dumps(child_spark_floor(*argv[1:])))
         return 0
