@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 import yaml
 
 from conftest import REPO
@@ -95,17 +96,18 @@ def test_the_output_folder_must_lie_apart_from_a_file_uri(tmp_path):
     assert line.startswith("error: command line: --out: ") and f"lies inside the data.trips {outside.as_uri()}" in line
 
 
+@pytest.mark.xdist_group("spark")
 def test_spark_lists_and_hashes_a_uri_where_the_data_lives(tmp_path):
     """Engine.uri_parts (the path of hdfs:// and s3a:// URIs), here on the local file system
     through Hadoop's client: the Parquet parts in name order, `_` and `.` files skipped, each
     SHA-256 computed on the executors equal to the file's own."""
-    from verifier.data.engine import EngineOptions
+    from spark_support import engine_options
     from verifier.data.spark_engine import SparkEngine
 
     _, folder = parquet_folder_package(tmp_path, parts=3)
     (folder / "_SUCCESS").write_bytes(b"")
     (folder / ".part-0.parquet.crc").write_bytes(b"x")
-    with SparkEngine(EngineOptions(engine="spark", spark_master="local[1]")) as engine:
+    with SparkEngine(engine_options()) as engine:
         parts = engine.uri_parts(folder.as_uri())
     assert parts == [(f"file:{folder}/part-{i}.parquet",
                       hashlib.sha256((folder / f"part-{i}.parquet").read_bytes()).hexdigest()) for i in range(3)]

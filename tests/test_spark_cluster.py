@@ -10,7 +10,10 @@ import sys
 import pytest
 
 from conftest import REPO
+from spark_support import SPARK_TESTS, spark_options
 from tools.spark_cluster import alive_workers, standalone_cluster
+
+pytestmark = SPARK_TESTS  # with the other Spark tests in one xdist worker: one JVM-heavy worker
 
 # Executors small enough for a 2-core machine shared with other JVMs.
 EXECUTOR_CONF = ["spark.executor.memory=512m", "spark.executor.cores=1", "spark.cores.max=2",
@@ -19,6 +22,7 @@ EXECUTOR_CONF = ["spark.executor.memory=512m", "spark.executor.cores=1", "spark.
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    spark_options()  # fails (never skips) without pyspark or Java
     with standalone_cluster(tmp_path_factory.mktemp("spark-cluster"), workers=2, cores=1, memory="1g") as c:
         yield c
     assert all(p.poll() is not None for p in c.processes)  # stopped: no JVM left behind
