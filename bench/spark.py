@@ -283,8 +283,9 @@ def estimate(rows: list[dict]) -> list[str]:
 
 def write_md(path: Path, rows: list[dict], args, notes: list[str]) -> None:
     mach = base.machine()
+    shown = [a for i, a in enumerate(sys.argv[1:]) if a != "--note" and (i == 0 or sys.argv[i] != "--note")]
     lines = [SECTION, "",
-             f"Written by `python bench/spark.py {' '.join(sys.argv[1:])}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+             f"Written by `python bench/spark.py {' '.join(shown)}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
              f"(verifier {mach.get('verifier', '?')}; {mach.get('cores')} cores, {mach.get('ram')}). Each task in a fresh "
              "child process; peak RSS = sum of VmRSS over the child's process tree sampled every 0.2 s (JVMs and "
              "Python workers included; cluster tasks also count the master, the workers and their executors).", "",
