@@ -26,8 +26,9 @@ from verifier.checks.documents_materials import listed_documents
 from verifier.checks.record import FlagCheck
 from verifier.constants import CRS_NAMES
 from verifier.context import Context, Inputs, Measures, Options
-from verifier.data.engine import ENGINES, EngineOptions, environment_failures, open_engine
+from verifier.data.engine import ENGINES, EngineOptions, engine_class, environment_failures, open_engine
 from verifier.data.sources import InputSpec, Staged, stage_input
+from verifier.data.uris import DataUri, as_uri, local_parts
 from verifier.errors import InputError, quoted
 from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
@@ -70,12 +71,13 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     engine_options = EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, engine=engine,
                                    spark_master=spark_master, spark_conf=_spark_conf(spark_conf))
     given = read_inputs(submission, opts, factors, boundary, fares)
+    _check_uris(given.sub, engine, out)
     info = load_verifier_info(verifier_info) if verifier_info else None
     earlier = load_previous(previous, given.sub.methodology) if previous else None
     tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
     with _discarded_on_error(tmp), environment_failures(), open_engine(engine_options) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while the engine stages
-            hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares)
+            hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares, engine)
             step(f"staging the records ({_files(given.sub)})")
             staged = Context(given, stage(given, engine), engine)
             getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
@@ -105,8 +107,11 @@ def _files(sub: Submission) -> str:
     return f"{n:,} file{'' if n == 1 else 's'}"
 
 
-def _record_files(p: Path) -> list[Path]:
-    """The files a named data path holds: a folder its Parquet parts (name order), else itself."""
+def _record_files(p: Path | DataUri) -> list[Path | DataUri]:
+    """The files a named data path holds: a folder its Parquet parts (name order), else itself;
+    a file:// URI the same, as URIs; another URI itself (the engine lists it: `_hash_inputs`)."""
+    if isinstance(p, DataUri):
+        return local_parts(p)
     if not p.is_dir():
         return [p]
     try:
@@ -120,6 +125,18 @@ def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
     sub = load_submission(submission)
     return Inputs(sub=sub, opts=opts, methodology=get(sub.methodology), factors=FactorTable.load(factors),
                   boundary=_boundary(boundary, opts.boundary_crs), fares=_fares(fares))
+
+
+def _check_uris(sub: Submission, engine: str, out: Path) -> None:
+    """data.trips given as URIs: InputError unless the engine reads URIs; a file:// one is an
+    input like any other (the output folder must lie apart from it)."""
+    uris = [p for p in sub.data_files.get("trips", []) if isinstance(p, DataUri)]
+    if uris and not engine_class(engine).reads_uris:
+        raise InputError(sub.report_path, "data.trips", f"{quoted(str(uris[0]), 200)} is a URI, which only a "
+                                                        "cluster engine reads; use --engine spark")
+    local = {f"data.trips {u}": u.local for u in uris if u.local is not None}
+    if local:
+        check_out(out, local)
 
 
 def _input_paths(submission, factors, boundary, fares, temp_dir) -> dict:
@@ -387,7 +404,10 @@ def _factor_rows(ctx: Context) -> list[dict]:
     return rows
 
 
-def _hash_inputs(sub: Submission, factors, boundary, fares) -> list[dict]:
+def _hash_inputs(sub: Submission, factors, boundary, fares, engine) -> list[dict]:
+    """Every input file with its SHA-256, in the order named. A file:// URI's files are hashed
+    here and shown as URIs; another URI's parts are listed and hashed by the engine where they
+    live (`Engine.uri_parts`)."""
     items = [("report", sub.report_path)]
     for role, paths in sub.data_files.items():
         for p in paths:
@@ -396,8 +416,15 @@ def _hash_inputs(sub: Submission, factors, boundary, fares) -> list[dict]:
     for role, p in (("factors", factors), ("boundary", boundary), ("fares", fares)):
         if p:
             items.append((role, Path(p)))
-    return [{"role": role, "path": _display(sub.root, p), "sha256": sha256_file(p), "records": None}
-            for role, p in items]
+    return [{"role": role, "path": shown, "sha256": digest, "records": None}
+            for role, p in items for shown, digest in _digests(sub.root, p, engine)]
+
+
+def _digests(root: Path, p: Path | DataUri, engine) -> list[tuple[str, str]]:
+    """(shown path, SHA-256) of one named input: a remote URI gives one pair per part."""
+    if isinstance(p, DataUri) and p.local is None:
+        return engine.uri_parts(p)
+    return [(_display(root, p), sha256_file(p.local if isinstance(p, DataUri) else p))]
 
 
 def _count_records(ctx: Context, inputs: list[dict]) -> list[dict]:
@@ -407,12 +434,16 @@ def _count_records(ctx: Context, inputs: list[dict]) -> list[dict]:
     if len(trips) == 1:
         counts = [int(ctx.tap_stats.taps if ctx.tap_stats else ctx.population)]
     elif trips and not ctx.sub.uses_taps:
-        counts = ctx.engine.parquet_counts([ctx.sub.root / inputs[n]["path"] for n in trips])
+        counts = ctx.engine.parquet_counts([as_uri(inputs[n]["path"]) or ctx.sub.root / inputs[n]["path"]
+                                            for n in trips])
     records = dict(zip(trips, counts))
     return [{**i, "records": records[n]} if n in records else i for n, i in enumerate(inputs)]
 
 
-def _display(root: Path, p: Path) -> str:
+def _display(root: Path, p: Path | DataUri) -> str:
+    """A package file relative to the package folder; a URI as written."""
+    if isinstance(p, DataUri):
+        return str(p)
     try:
         return Path(p).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:

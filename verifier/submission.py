@@ -18,7 +18,9 @@ Every file the report names (`data.trips` in all its forms, `data.users`,
 `data.station_distances`, `data.taps`, `documents.*`) goes through `package_file`: named
 relative to the package folder, it must resolve (symbolic links included) to a regular file
 inside that folder, and is checked with `os.stat` before anything opens it (opening a named
-pipe blocks). Option files (`--factors`, `--boundary`, `--fares`) are the verifier's own and may
+pipe blocks). The one exception: `data.trips` written as a URI (`file://`, `hdfs://`, `s3a://`:
+verifier.data.uris), which names data a cluster reads where it lives; only the Spark engine
+accepts one. Option files (`--factors`, `--boundary`, `--fares`) are the verifier's own and may
 live anywhere, but must be regular files too (`option_file`).
 """
 
@@ -35,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from verifier.data.uris import DataUri, as_uri
 from verifier.errors import InputError, field_path, quoted
 from verifier.constants import ENCODINGS
 from verifier.methodologies import REGISTRY, Methodology, get
@@ -126,7 +129,7 @@ class Submission:
     report_path: Path
     raw: dict
     methodology: str
-    data_files: dict[str, list[Path]] = field(default_factory=dict)
+    data_files: dict[str, list[Path | DataUri]] = field(default_factory=dict)  # data.trips: also URIs
     documents: dict[Any, Path] = field(default_factory=dict)  # listed documents that exist: id -> file
 
     # -- report fields -------------------------------------------------------------------
@@ -631,12 +634,27 @@ def _check_data_section(sub: Submission) -> None:
     named = data.get(key)
     items = named if isinstance(named, list) else [named]
     sub.data_files[key] = [
-        package_file(sub.root, field_path("data", key, i) if isinstance(named, list) else f"data.{key}", value,
-                     report=where, folder_ok=key == "trips")
-        for i, value in enumerate(items)]
+        _trips_uri(where, name, value) if key == "trips" and as_uri(value) else
+        package_file(sub.root, name, value, report=where, folder_ok=key == "trips")
+        for i, value in enumerate(items)
+        for name in [field_path("data", key, i) if isinstance(named, list) else f"data.{key}"]]
     for role in ("users", "station_distances"):
         if data.get(role):
             sub.data_files[role] = [package_file(sub.root, f"data.{role}", data[role], report=where)]
+
+
+def _trips_uri(report: Path, field_name: str, value: str) -> DataUri:
+    """`data.trips` written as a URI (verifier.data.uris): kept as written, for an engine that
+    reads URIs (the run refuses it on any other). A `file://` URI must name a local file or
+    folder; another scheme's data is checked where it lives, by the cluster."""
+    uri = as_uri(value)
+    if "\x00" in uri or uri.scheme == "file" and uri.local is None:
+        raise InputError(report, field_name, f"not a URI the engine can read: {quoted(value, 200)}")
+    if uri.local is not None:
+        mode = _mode(uri.local, uri.local, field_name)
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            raise InputError(uri.local, field_name, f"{_kind(mode)}, not a Parquet file or folder")
+    return uri
 
 
 def _check_documents(sub: Submission) -> None:

@@ -107,15 +107,20 @@ ENGINES = {"duckdb": "verifier.data.duckdb_engine:DuckDBEngine",
 
 def open_engine(options: EngineOptions | None = None) -> "Engine":
     """The engine `options.engine` names, opened with the options (InputError: not one of ENGINES)."""
+    options = options or EngineOptions()
+    return engine_class(options.engine)(options)
+
+
+def engine_class(name: str) -> type["Engine"]:
+    """The class of the engine `name` (InputError: not one of ENGINES); importing it starts nothing."""
     import importlib
 
     from verifier.errors import InputError
 
-    options = options or EngineOptions()
-    if options.engine not in ENGINES:
-        raise InputError("command line", "--engine", f"{options.engine!r} is not an engine; use {' or '.join(ENGINES)}")
-    module, _, cls = ENGINES[options.engine].partition(":")
-    return getattr(importlib.import_module(module), cls)(options)
+    if name not in ENGINES:
+        raise InputError("command line", "--engine", f"{name!r} is not an engine; use {' or '.join(ENGINES)}")
+    module, _, cls = ENGINES[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 class Engine(ABC):
@@ -124,6 +129,9 @@ class Engine(ABC):
     dialect: ClassVar  # the SQL the fragments handed to this engine are written in
     # When a list: every statement the engine issues is appended (tests/test_sql_portability.py).
     statement_log: ClassVar[list[str] | None] = None
+    # data.trips may be a URI (verifier.data.uris: file://, hdfs://, s3a://) only where True;
+    # such an engine reads it as a Parquet source and lists and hashes it (`uri_parts`).
+    reads_uris: ClassVar[bool] = False
 
     workdir: Path  # the engine's work folder (transcoded copies, spill files)
     population: int  # records staged
@@ -197,6 +205,11 @@ class Engine(ABC):
     @abstractmethod
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None: ...
 
+    def uri_parts(self, uri) -> list[tuple[str, str]]:
+        """The Parquet part files a URI (not file://) names, in name order, each with its
+        SHA-256 computed where the data lives (the run's `inputs`); engines with `reads_uris`."""
+        raise NotImplementedError(f"{type(self).__name__} reads no URIs")
+
     @abstractmethod
     def parquet_counts(self, files: list[Path]) -> list[int]:
         """The row count of each Parquet file, in the order given."""
@@ -251,5 +264,5 @@ def __getattr__(name: str):
         return getattr(duckdb_engine, name)
     raise AttributeError(name)
 
-__all__ = ["Engine", "EngineOptions", "ENGINES", "open_engine", "DuckDBEngine", "environment_failure", "environment_failures",
+__all__ = ["Engine", "EngineOptions", "ENGINES", "engine_class", "open_engine", "DuckDBEngine", "environment_failure", "environment_failures",
            "DEFAULT_MEMORY_LIMIT"]

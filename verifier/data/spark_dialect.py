@@ -18,15 +18,21 @@ from pathlib import Path
 
 from verifier.data.dialect import DuckDBDialect
 
-# The numbers DuckDB reads from text (after trimming): decimal and scientific notation, nan and
-# inf(inity) in any case; Spark's cast (Java's parser) also takes '1.5d', '1.5f', '0x1p3'.
-_NUMBER = r"^[+-]?(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$"
-# The timestamps DuckDB reads from text that Spark's casts read the same way: an ISO date with
-# 1-2 digit month and day, then optionally [T ]h:mm[:ss[.fraction]] and an offset (Z, ±hh,
-# ±hh:mm, ±hhmm) right after it. Slashes in the date (DuckDB takes 2024/03/01) become dashes.
+# The numbers DuckDB reads from text: decimal and scientific notation with single underscores
+# between digits ('1_000.5'), nan and inf(inity) in any case, surrounding white space; Spark's
+# cast (Java's parser) also takes '1.5d', '1.5f', '0x1p3' and no underscores.
+_DIGITS = "[0-9]+(_[0-9]+)*"
+_NUMBER = (rf"^\\s*[+-]?((({_DIGITS})(\\.({_DIGITS})?)?|\\.{_DIGITS})([eE][+-]?{_DIGITS})?|(?i:nan|inf|infinity))\\s*$")
+# The timestamps DuckDB reads from text that Spark's casts read the same way once normalised
+# (`_normal_time`): an ISO date with 1-2 digit month and day, then optionally [T ]h:mm[:ss[.
+# fraction]] and an offset (Z, ±hh, ±hh:mm, ±hhmm) right after it or a region zone after a
+# space (' Asia/Tokyo').
+_ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?| [A-Za-z]+/[A-Za-z_]+(/[A-Za-z_]+)?)"
 _TIMESTAMP = (r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-              r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\\.[0-9]+)?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$")
-_OFFSET = r"[T ][0-9:.]+(Z|[+-][0-9:]+)$"
+              rf"([T ][0-9]{{1,2}}:[0-9]{{2}}(:[0-9]{{2}}(\\.[0-9]*)?)?{_ZONE}?)?$")
+_PLAIN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-9]{2}$"  # most values: one cast
+_OFFSET = rf"[T ][0-9:.]+{_ZONE}$"
+_MIDNIGHT = r"^([0-9-]+[T ])24:00(:00(\\.0*)?)?"  # DuckDB reads 24:00 as the next day's 00:00
 _EPOCH = "TIMESTAMP_NTZ '1970-01-01 00:00:00'"
 
 
@@ -68,21 +74,31 @@ class SparkDialect(DuckDBDialect):
 
     def to_number(self, text: str) -> str:
         """Trimmed text (or NULL) as a DOUBLE where DuckDB's TRY_CAST reads one, else NULL."""
-        return f"CASE WHEN {text} RLIKE '{_NUMBER}' THEN try_cast({text} AS DOUBLE) END"
+        return f"CASE WHEN {text} RLIKE '{_NUMBER}' THEN try_cast(replace({text}, '_', '') AS DOUBLE) END"
 
     def local_time(self, expr: str, kind: str = "VARCHAR", formats: tuple[str, ...] = ()) -> str:
         if kind.startswith("TIMESTAMP") or kind == "DATE":
             return f"CAST({expr} AS TIMESTAMP_NTZ)"
-        # DuckDB ignores surrounding spaces; Spark's casts do too, the pattern does not.
-        text = f"regexp_replace(trim(CAST({expr} AS STRING)), '^([0-9]{{4}})/([0-9]{{1,2}})/([0-9]{{1,2}})', '$1-$2-$3')"
-        # Without an offset (19 characters: no room for one) a naive cast; with one, read as an
-        # instant (TIMESTAMP_LTZ) and shown in the session's zone.
-        parsed = (f"CASE WHEN NOT {text} RLIKE '{_TIMESTAMP}' THEN NULL "
-                  f"WHEN {text} RLIKE '{_OFFSET}' THEN CAST(try_cast({text} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) "
-                  f"ELSE try_cast({text} AS TIMESTAMP_NTZ) END")
-        if not formats:
-            return parsed
-        raise NotImplementedError("strptime formats on Spark")
+        if formats:
+            raise NotImplementedError("strptime formats on Spark")
+        raw = f"CAST({expr} AS STRING)"
+        text = self._normal_time(raw)
+        # Without an offset a naive cast; with one, read as an instant (TIMESTAMP_LTZ) and shown
+        # in the session's zone.
+        shifted = f"regexp_replace({text}, '{_MIDNIGHT}', '$100:00:00')"
+        parsed = (f"CASE WHEN {text} RLIKE '{_OFFSET}' THEN CAST(try_cast({shifted} AS TIMESTAMP_LTZ) AS TIMESTAMP_NTZ) "
+                  f"ELSE try_cast({shifted} AS TIMESTAMP_NTZ) END")
+        return (f"CASE WHEN {raw} RLIKE '{_PLAIN}' THEN try_cast({raw} AS TIMESTAMP_NTZ) "
+                f"WHEN NOT {text} RLIKE '{_TIMESTAMP}' THEN NULL "
+                f"WHEN {text} RLIKE '{_MIDNIGHT}' THEN {parsed} + INTERVAL 1 DAY ELSE {parsed} END")
+
+    @staticmethod
+    def _normal_time(raw: str) -> str:
+        """Time text as Spark's casts read it: without surrounding white space, the date's
+        slashes as dashes (DuckDB reads 2024/3/1), white space before the time one space."""
+        text = f"regexp_replace({raw}, '^\\\\s+|\\\\s+$', '')"
+        text = f"regexp_replace({text}, '^([0-9]{{4}})/([0-9]{{1,2}})/([0-9]{{1,2}})', '$1-$2-$3')"
+        return f"regexp_replace({text}, '^([0-9-]+)\\\\s+', '$1 ')"
 
     def time_digits(self, ts: str) -> str:
         return f"date_format({ts}, 'yyyyMMddHHmmss')"

@@ -17,6 +17,7 @@ from typing import Any
 from verifier.data.sources.base import TripSource
 from verifier.data.sources.csv import CsvSource
 from verifier.data.sources.parquet import ParquetSource
+from verifier.data.uris import DataUri
 from verifier.data.sources.text import csv_read_error, duckdb_reason, locate_csv_problem
 from verifier.errors import InputError
 
@@ -30,7 +31,10 @@ def open_source(paths: list[Path], encoding: str, engine, field_name: str = "dat
     files: list[Path] = []
     kinds: set[type[TripSource]] = set()
     for path in paths:
-        if path.is_dir():
+        if isinstance(path, DataUri):  # a Parquet file or folder the engine reads where it lives
+            files.append(path)
+            kinds.add(ParquetSource)
+        elif path.is_dir():
             parts = sorted(p for p in path.iterdir() if p.suffix.lower() == ".parquet")
             if not parts:
                 raise InputError(path, field_name, "folder holds no .parquet files")
