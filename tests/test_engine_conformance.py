@@ -26,7 +26,9 @@ and a unified diff of the file.
 
 from __future__ import annotations
 
+import csv
 import difflib
+import io
 import json
 import random
 from pathlib import Path
@@ -171,15 +173,21 @@ def random_case(methodology: str, seed: int, n: int = RECORDS) -> dict:
 
 
 def _csv(rows: list[list[str]]) -> str:
-    return "\n".join(",".join(r) for r in rows) + "\n"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)  # quotes "1,5"
+    return out.getvalue()
 
 
 # Times on a coarse grid (many ties), a few days of 2024 and outside the period / before the scheme.
 DAYS = ["2024-03-01", "2024-03-02", "2024-12-31", "2024-01-01", "2023-12-31", "2025-01-01", "2022-05-01"]
-BAD_TIMES = ["", "not a time", "2024-02-30 10:00:00", "2024-13-01 00:00:00", "24:00", "2024-03-01T25:00:00"]
+BAD_TIMES = ["", "not a time", "2024-02-30 10:00:00", "2024-13-01 00:00:00", "24:00", "2024-03-01T25:00:00",
+             # spellings one engine's cast may read and the other's not
+             "2024/3/1 8:00:00", "2024-03-01 08:00", "2024-03-01 08:00:00.123456", "2024-03-01",
+             "2024-03-01T08:00:00", " 2024-03-01 08:00:00", "2024-03-01 08:00:00+08:00"]
 # Distances: ties, exact-sum traps (1e-300 beside 1e9 and 0.001), NaN/inf spellings, empty, negative, text.
 DISTANCES = ["1.5", "1.5", "0.001", "1e-300", "1e9", "1000000000.001", "NaN", "nan", "inf", "-inf",
-             "Infinity", "", "-1", "0", "0.0", "3.14159265358979", "2.675", "abc", "5e-324", "1e9"]
+             "Infinity", "", "-1", "0", "0.0", "3.14159265358979", "2.675", "abc", "5e-324", "1e9",
+             "1_000", " 2.5", "+1.5", ".5", "5.", "1e3", "0x10", "1,5"]
 
 
 def _time(rng: random.Random) -> str:
