@@ -62,6 +62,13 @@ def spark_options() -> dict:
     return {"engine": "spark", "spark_master": SPARK_MASTER, "spark_conf": SPARK_CONF}
 
 
+def engine_options(**more):
+    """`EngineOptions` for a SparkEngine built directly by a test, on the shared session."""
+    from verifier.data.engine import EngineOptions
+
+    return EngineOptions(**spark_options(), **more)
+
+
 def share_session() -> None:
     """Make every SparkEngine of this process leave its session running for the next one."""
     from verifier.data.spark_engine import SparkEngine
