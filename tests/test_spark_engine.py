@@ -1,7 +1,7 @@
 """The Spark engine's staging (verifier.data.spark_engine): the same `staged` records, column
 for column and dtype for dtype, as the DuckDB engine for the same files; the casts of odd text
 values; the record order of CSV, Parquet files and folders; users, station distances, the geo
-and district UDFs; errors. One Spark session for the module (it costs 10-30 s to start); no
+and district UDFs; errors. On the test process's one Spark session (tests/spark_support.py); no
 skips: without Java or pyspark these tests fail."""
 
 from __future__ import annotations
@@ -11,16 +11,18 @@ import pandas as pd
 import pytest
 
 from verifier.data.dialect import DUCKDB, using
+from spark_support import SPARK_TESTS, engine_options, share_session
 from verifier.data.engine import DuckDBEngine, EngineOptions
 from verifier.data.sources import open_source
 from verifier.data.spark_dialect import SPARK
-from verifier.data.spark_engine import SparkEngine, _frame, stop_session
+from verifier.data.spark_engine import SparkEngine, _frame
 from verifier.errors import InputError
 from verifier.methodologies import get
 
+pytestmark = SPARK_TESTS
+
 BIKE = get("shenzhen-bike-sharing").columns
 TRANSIT = get("shenzhen-public-transit").columns
-SPARK_OPTIONS = EngineOptions(engine="spark", spark_master="local[2]")
 
 NUMBERS = [" 1.5 ", "1e3", "1E3", "nan", "NaN", "inf", "-inf", "+inf", "Infinity", "-Infinity", "infinity",
            "1.5d", "1.5f", "0x1p3", "1_000", "1__000", "_1", "1_", "1_000.5_5", "1e1_0", ".5_5", "1._5",
@@ -39,11 +41,7 @@ TIMES = ["2024-03-01 08:00:00", "2024-03-01T08:00:00+08:00", "2024/03/01 8:00", 
 
 @pytest.fixture(scope="module", autouse=True)
 def shared_session():
-    SparkEngine.reuse_session = True
-    yield
-    SparkEngine.reuse_session = False
-    stop_session()
-
+    share_session()  # conftest does it too, and stops the session when the tests end
 
 def _duck_values(sql_of, values, zone="Asia/Shanghai"):
     con = duckdb.connect()
@@ -62,7 +60,7 @@ def test_text_reads_as_duckdb_reads_it():
     form Spark's casts cannot (listed), NULL on Spark."""
     number = lambda d: (d.to_number(d.trimmed("v")) if d is SPARK else f"TRY_CAST({d.trimmed('v')} AS DOUBLE)")
     time = lambda d: d.local_time(d.trimmed("v"))
-    with SparkEngine(SPARK_OPTIONS) as engine:
+    with SparkEngine(engine_options()) as engine:
         engine.set_timezone("America/New_York")  # a zone with a DST gap (2024-03-10 02:30)
         got = _spark_values(engine, number, NUMBERS)
         want = _duck_values(number, NUMBERS)
@@ -75,7 +73,7 @@ def test_text_reads_as_duckdb_reads_it():
 def _compare_staged(tmp_path, files, columns, canonical, **kw):
     """Stage `files` on both engines; the `staged` records must be equal, dtypes included."""
     frames = []
-    for engine in (DuckDBEngine(EngineOptions(threads=2)), SparkEngine(SPARK_OPTIONS)):
+    for engine in (DuckDBEngine(EngineOptions(threads=2)), SparkEngine(engine_options())):
         with engine:
             source = open_source(files, "utf-8", engine)
             n = engine.stage(source, columns, "Asia/Shanghai", canonical=canonical, **kw)
@@ -121,7 +119,7 @@ def test_parquet_folder_in_name_order_with_typed_columns(tmp_path):
 
 
 def test_unknown_timezone_reads_in_city_zone():
-    with SparkEngine(SPARK_OPTIONS) as engine:
+    with SparkEngine(engine_options()) as engine:
         engine.set_timezone("Mars/Olympus")
         assert engine.timezone_rejected == "Mars/Olympus"
         assert engine.rows("SELECT current_timezone()")[0][0] == "Asia/Shanghai"
@@ -133,7 +131,7 @@ def test_bad_csv_is_the_same_input_error(tmp_path):
     path = _write_csv(tmp_path / "trips.csv", ["T1,u1,2024-03-01 08:00:00", "T2,u2,2024-03-01 08:00:00,extra,more",
                                                 "T3,u3,2024-03-01 08:00:00"], "trip_id,user_id,start_time")
     messages = []
-    for engine in (DuckDBEngine(EngineOptions(threads=1)), SparkEngine(SPARK_OPTIONS)):
+    for engine in (DuckDBEngine(EngineOptions(threads=1)), SparkEngine(engine_options())):
         with engine, pytest.raises(InputError) as err:
             source = open_source([path], "utf-8", engine)
             engine.stage(source, {"trip_id": "trip_id", "user_id": "user_id", "start_time": "start_time"},
@@ -147,7 +145,7 @@ def test_frame_dtypes_are_duckdbs():
     query = ("SELECT 1 AS a, CAST(NULL AS BIGINT) AS b, CAST(NULL AS SMALLINT) AS c, "
              "CAST('2024-01-01 08:00:00' AS TIMESTAMP) AS t, CAST('2024-01-01' AS DATE) AS d, 'x' AS s, "
              "CAST(NULL AS VARCHAR) AS sn, 1.5 AS f, true AS bo")
-    with SparkEngine(SPARK_OPTIONS) as engine:
+    with SparkEngine(engine_options()) as engine:
         spark = _frame(engine._execute(query.replace("VARCHAR", "STRING").replace("1.5", "CAST(1.5 AS DOUBLE)")
                                        .replace("1 AS a", "CAST(1 AS INTEGER) AS a")))
     duck = duckdb.sql(query.replace("1 AS a", "CAST(1 AS INTEGER) AS a")).df()
@@ -181,7 +179,7 @@ def test_points_districts_users_and_stations_as_on_duckdb(tmp_path):
     cols = {c: c for c in ("trip_id", "user_id", "start_time", "end_time", "distance_km", "start_lon", "start_lat",
                            "end_lon", "end_lat")}
     frames = []
-    for engine in (DuckDBEngine(EngineOptions(threads=2)), SparkEngine(SPARK_OPTIONS)):
+    for engine in (DuckDBEngine(EngineOptions(threads=2)), SparkEngine(engine_options())):
         with engine:
             source = open_source([trips], "utf-8", engine)
             engine.stage(source, cols, "Asia/Shanghai", boundary, users=tmp_path / "users.csv", canonical=BIKE,

@@ -152,44 +152,48 @@ class SparkEngine(Engine):
 
     def _parquet_scan(self, source):
         """The Parquet files with the record number: the file's offset (files in the order of
-        source.files) + the row inside it (_metadata.row_index) + 1."""
+        source.files, a folder's in name order) + the row inside it (_metadata.row_index) + 1."""
         from pyspark.sql import functions as F
 
-        paths = [str(f) for f in source.files]
-        df = self.spark.read.parquet(*paths)
-        counts = self._file_counts(df, paths)
+        df = self.spark.read.parquet(*(str(f) for f in source.files))
         offsets, total = [], 0
-        for path in paths:
-            offsets += [F.lit(counts[path][0]), F.lit(total)]
-            total += counts[path][1]
+        for name, rows in self._files_in_order(df, [str(f) for f in source.files]):
+            offsets += [F.lit(name), F.lit(total)]
+            total += rows
+        if not offsets:
+            return df.select(F.lit(None).cast("bigint").alias(ROW_NO), "*")
         offset = F.element_at(F.create_map(*offsets), F.col("_metadata.file_path"))
         return df.select((offset + F.col("_metadata.row_index") + 1).alias(ROW_NO), "*")
 
-    def _file_counts(self, df, paths: list[str]) -> dict[str, tuple[str, int]]:
-        """path -> (the file's path as Spark names it, its rows): one small aggregate."""
+    def _files_in_order(self, df, paths: list[str]) -> list[tuple[str, int]]:
+        """(the file as Spark names it, its rows) for every file with rows that Spark reads for
+        `paths` (files, folders, URIs), in record order: by the path given, then by name. One
+        small aggregate (on a cluster the files need not be visible to the driver)."""
         from pyspark.sql import functions as F
 
-        rows = df.groupBy(F.col("_metadata.file_path").alias("p")).count().collect()
-        out = {}
-        for r in rows:
-            match = [p for p in paths if _same_file(r["p"], p)]
-            if len(match) != 1:
-                raise EnvironmentFailure(f"Spark read a file it was not given: {r['p']}", "report this as a defect")
-            out[match[0]] = (r["p"], int(r["count"]))
-        for p in paths:
-            out.setdefault(p, (p, 0))
-        return out
+        def place(name: str) -> tuple[int, str]:
+            for i, path in enumerate(paths):
+                if _same_file(name, path) or _same_file(name, path, inside=True):
+                    return i, name
+            raise EnvironmentFailure(f"Spark read a file it was not given: {name}", "report this as a defect")
 
+        rows = df.groupBy(F.col("_metadata.file_path").alias("p")).count().collect()
+        return sorted(((r["p"], int(r["count"])) for r in rows), key=lambda r: place(r[0]))
     def drop_tables(self, names) -> None:
         for name in names:
             self.spark.catalog.dropTempView(name)
 
     def write_parquet(self, table: str, path: Path) -> None:
-        """One Parquet file at `path` (Spark writes folders: the single part is moved there)."""
+        """One Parquet file at `path` in the table's record order (row_no, or seq for paired
+        taps); Spark writes folders: the single part is moved there."""
         import shutil
 
         folder = self.workdir / "export" / path.name
-        self.spark.table(table).coalesce(1).write.mode("overwrite").parquet(str(folder))
+        df = self.spark.table(table)
+        # One sorted partition: coalesce alone packs the table's files by size, not in order.
+        order = next((c for c in ("row_no", "seq") if c in df.columns), None)
+        df = df.orderBy(order) if order else df
+        df.coalesce(1).write.mode("overwrite").parquet(str(folder))
         part = next(folder.glob("part-*.parquet"))
         shutil.move(str(part), str(path))
         shutil.rmtree(folder, ignore_errors=True)
@@ -333,8 +337,8 @@ class SparkEngine(Engine):
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
         paths = [str(f) for f in files]
-        counts = self._file_counts(self.spark.read.parquet(*paths), paths)
-        return [counts[p][1] for p in paths]
+        counts = self._files_in_order(self.spark.read.parquet(*paths), paths)
+        return [sum(n for name, n in counts if _same_file(name, p)) for p in paths]
 
     # -- flags and answers -------------------------------------------------------------------------
     def flag(self, predicates, rules, warn_only=()) -> None:
@@ -502,13 +506,19 @@ def _type_name(t) -> str:
     return "VARCHAR" if name == "STRING" else name
 
 
-def _same_file(spark_path: str, path: str) -> bool:
-    """Spark's name of a file (a URI: file:/x/y.parquet) is `path` (a local path or a URI)."""
+def _same_file(spark_path: str, path: str, inside: bool = False) -> bool:
+    """Spark's name of a file (a URI: file:/x/y.parquet, hdfs://nn:8020/x) is `path` (a local
+    path or a URI; file:/x and file:///x are the same); `inside`: is in the folder `path`."""
     from urllib.parse import unquote, urlparse
 
-    if "://" in path:
-        return spark_path.rstrip("/") == path.rstrip("/")
-    return Path(unquote(urlparse(spark_path).path)) == Path(path).resolve()
+    def parts(name: str) -> tuple[str, str, str]:
+        if "://" not in name and not name.startswith("file:"):
+            return "file", "", str(Path(name).resolve())
+        u = urlparse(name)
+        return u.scheme or "file", u.netloc, unquote(u.path).rstrip("/")
+
+    (s1, n1, p1), (s2, n2, p2) = parts(spark_path), parts(path)
+    return (s1, n1) == (s2, n2) and (p1.startswith(p2 + "/") if inside else p1 == p2)
 
 
 def _unless_nan(lon: str, lat: str, sql: str) -> str:
