@@ -1,48 +1,58 @@
 """Same results on every engine: findings.json (minus `parameters.engine`), sample.csv and
 excluded.csv are byte-identical between DuckDB and Spark for the same package and seed (issue 13).
 
-What runs where, and why (CI budget: the Spark part may add about 6 minutes to `pytest -n 2`):
-- every sample package (samples/*: bike, transit, raw taps) on both engines;
-- the per-check cases (tests/cases/*.yaml, built by tests/case_packages.py), one run per distinct
-  package (cases that differ only in what they expect share it), on both engines when the case
-  is about a RECORD-level check (contract section 5, `RECORD_CHECKS` of tests/test_cases.py) or
-  reads the records at all; the cases of the REPORT-level checks (report.*, applicant.*,
-  factor.values, period.natural_year, count/distance reconciliation, reduction.recalculation,
-  sample.completeness) vary only report.yaml or the options over the base sample's records, so
-  on Spark they would repeat the base sample's run, which the sample packages already compare:
-  their figures come from the same engine answers (count, exact sums, the sample) and the
-  engine cannot change what the report-level logic does with them. They run on DuckDB alone,
-  through tests/test_cases.py. `SPARK_REPORT_CASES` keeps the few report-level cases whose
-  records differ from the base's;
-- a randomised package per methodology (seeded; the seed is printed), full of ties, exact and
+What runs on Spark, and why (CI budget: the Spark part may add about 6 minutes to `pytest -n 2`;
+a Spark verify of a tiny package costs about 10-20 s warm, most of it Spark's per-statement cost,
+20-40 statements each, against 1-4 s on DuckDB; the session itself 10-30 s, once per process):
+- One run per distinct ENGINE INPUT. The engine sees the records (trips or taps), users,
+  station distances, the boundary, the period and `data:` section of report.yaml and the options;
+  it answers counts, exact sums, flags, examples, the sample and the excluded rows. The rest of
+  report.yaml (reported totals, factors, applicant, documents) is read only by the report-level
+  checks (report.*, applicant.*, factor.values, period.natural_year, count/distance
+  reconciliation, reduction.recalculation, sample.completeness) in Python, from those same
+  answers: packages that differ only there give the engine the same questions, so the engine
+  cannot change their result beyond what the package with the same engine input already shows.
+  `engine_input` is that key: the 23 sample packages are 13 engine inputs, the 124 case
+  packages 103.
+- Sample packages: every distinct engine input (bike, transit, raw taps).
+- Per-check cases (tests/cases/*.yaml, built by tests/case_packages.py): in CI, per record-level
+  check and methodology, the flagged case with the most expected examples (flags, examples'
+  order and excluded.csv are where engines can differ: ties, NULLs, windows): 20 runs. Passing
+  records are the clean samples' (every check passes there) and the random packages' majority;
+  every case is judged on DuckDB by tests/test_cases.py. `VERIFIER_CONFORMANCE=all` runs every
+  distinct case engine input on Spark (103 runs: 20-35 minutes on 2 cores), for engine work.
+- A randomised package per methodology (seeded; the seed is printed), full of ties, exact and
   key duplicates, instants, overlaps, NaN/inf and tiny/huge distances, points on the boundary's
-  outline, bad times and empty cells, on both engines; and on DuckDB with 1 and 2 threads (a
-  reproducibility test of its own: parallel float sums or unordered windows would show).
+  outline, odd time and number spellings, bad times and empty cells, on both engines; and on
+  DuckDB with 1 and 2 threads (a reproducibility test of its own: parallel float sums or
+  unordered windows would show).
 
 Each run is the public `verify(..., write_pdf=False)` in process; Spark runs share one session
-(tests/spark_support.py). A difference fails with the first differing field of findings.json
-and a unified diff of the file.
+(tests/spark_support.py; xdist group "spark"). A difference fails with the first differing field
+of findings.json (or line of a CSV) and a unified diff of the file.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 import json
+import os
 import random
 from pathlib import Path
 
 import pytest
 import yaml
 
-from case_packages import SAMPLES, build_package, iter_cases, package_key
+from case_packages import SAMPLES, build_package, iter_cases
 from spark_support import SPARK_TESTS, spark_options
 from verifier.run import verify
 
 OUTPUTS = ("findings.json", "sample.csv", "excluded.csv")
 SAMPLE_PACKAGES = sorted(p.parent for p in SAMPLES.glob("*/expected.yaml"))
-# The contract's record-level checks (tests/test_cases.py RECORD_CHECKS): their cases run on Spark.
+# The contract's record-level checks (tests/test_cases.py RECORD_CHECKS): their cases run on Spark in CI.
 pytestmark = SPARK_TESTS  # one xdist worker, one Spark session (tests/spark_support.py)
 RECORD_LEVEL = ("records.", "period.crediting_start", "period.records_in_period", "period.user_authorization",
                 "boundary.", "orders.", "transit.")
@@ -110,6 +120,24 @@ def compare_engines(package: Path, options: dict, tmp_path: Path) -> None:
     assert_same(duck, spark, ("duckdb", "spark"))
 
 
+# -- what the engine sees ------------------------------------------------------------------------------
+ENGINE_REPORT = ("project.period_start", "project.period_end", "data")  # the parts of report.yaml it reads
+
+
+def engine_input(files: dict[str, bytes | str | None], report: dict, options: dict) -> str:
+    """The key of what the engine is given (module docstring): equal keys, equal engine answers."""
+    digest = {name: hashlib.sha256(body.encode() if isinstance(body, str) else body).hexdigest()
+              for name, body in files.items() if body is not None}
+    seen = {k: _dotted(report, k) for k in ENGINE_REPORT}
+    return json.dumps({"files": digest, "report": seen, "options": options}, sort_keys=True, default=str)
+
+
+def _dotted(doc: dict, dotted: str):
+    for part in dotted.split("."):
+        doc = (doc or {}).get(part)
+    return doc
+
+
 # -- the sample packages ------------------------------------------------------------------------------
 def sample_options(package: Path) -> dict:
     """The options samples/<name>/expected.yaml verifies the package with (paths made absolute)."""
@@ -121,37 +149,68 @@ def sample_options(package: Path) -> dict:
     return options
 
 
-@pytest.mark.parametrize("package", SAMPLE_PACKAGES, ids=[p.name for p in SAMPLE_PACKAGES])
+def _sample_key(package: Path) -> str:
+    report = yaml.safe_load((package / "report.yaml").read_text(encoding="utf-8"))
+    files = {p.name: p.read_bytes() for p in sorted(package.glob("*.csv"))}
+    options = {k: v for k, v in sample_options(package).items() if k not in ("factors",)}
+    return engine_input(files, report, {k: str(v).replace(str(package), "") for k, v in options.items()})
+
+
+def _distinct_samples() -> list[Path]:
+    """The first sample package (by name, so a `-clean` one leads its kind) of each engine input."""
+    first: dict[str, Path] = {}
+    for package in sorted(SAMPLE_PACKAGES, key=lambda p: ("clean" not in p.name, p.name)):
+        first.setdefault(_sample_key(package), package)
+    return sorted(first.values())
+
+
+SPARK_SAMPLES = _distinct_samples()
+
+
+@pytest.mark.parametrize("package", SPARK_SAMPLES, ids=[p.name for p in SPARK_SAMPLES])
 def test_sample_package(package: Path, tmp_path: Path) -> None:
     compare_engines(package, sample_options(package), tmp_path)
 
 
-
 # -- the per-check cases ------------------------------------------------------------------------------
-# Report-level cases whose package's records are not the base sample's (so Spark sees new data).
-SPARK_REPORT_CASES = {"count.reconciliation", "distance.reconciliation", "sample.completeness"}
+def _case_key(case: dict) -> str:
+    files = {k: case.get(k) if isinstance(case.get(k), str) else json.dumps(case.get(k), default=str)
+             for k in ("records", "users", "stations", "taps")}
+    report = {}
+    for dotted, value in (case.get("report") or {}).items():
+        if dotted.startswith(ENGINE_REPORT):
+            report[dotted] = value
+    return engine_input(files, {"flat": report}, {"methodology": case["methodology"], **(case.get("options") or {})})
 
 
-def _case_packages() -> list:
-    """One param per distinct case package that reaches the engine with new data (module docstring),
-    named after its first case."""
-    seen: dict[str, object] = {}
+def _case_packages(everything: bool) -> list:
+    """One param per distinct engine input among the cases; in CI (not `everything`) only the
+    record-level checks' representatives of the module docstring."""
+    chosen: dict[str, tuple] = {}
     for path, case in iter_cases():
-        check = path.stem
-        on_spark = check.startswith(RECORD_LEVEL) or (check in SPARK_REPORT_CASES and ("records" in case or "taps" in case))
-        key = package_key(case)
-        if on_spark and key not in seen:
-            seen[key] = pytest.param(case, id=f"{check}:{case['name']}")
-    return list(seen.values())
+        check, status = path.stem, case["expect"]["status"]
+        if not everything:
+            if not path.stem.startswith(RECORD_LEVEL) or status not in ("fail", "warn") or "xfail" in case:
+                continue
+            slot = (check, case["methodology"])
+            size = len(case["expect"].get("examples") or [])
+            if slot in chosen and size <= chosen[slot][0]:
+                continue
+            chosen[slot] = (size, case, f"{check}:{case['name']}")
+        else:
+            chosen.setdefault(_case_key(case), (0, case, f"{check}:{case['name']}"))
+    distinct: dict[str, object] = {}
+    for _, case, name in chosen.values():
+        distinct.setdefault(_case_key(case), pytest.param(case, id=name))
+    return list(distinct.values())
 
 
-CASE_PACKAGES = _case_packages()
+CASE_PACKAGES = _case_packages(os.environ.get("VERIFIER_CONFORMANCE") == "all")
 
 
 @pytest.mark.parametrize("case", CASE_PACKAGES)
 def test_case_package(case: dict, tmp_path: Path) -> None:
     compare_engines(*build_package(case, tmp_path), tmp_path)
-
 
 
 # -- the randomised packages -------------------------------------------------------------------------
