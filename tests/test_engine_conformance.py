@@ -1,9 +1,14 @@
 """Same results on every engine: findings.json (minus `parameters.engine`), sample.csv and
 excluded.csv are byte-identical between DuckDB and Spark for the same package and seed (issue 13).
 
-What runs on Spark, and why (CI budget: the Spark part may add about 6 minutes to `pytest -n 2`;
-a Spark verify of a tiny package costs about 10-20 s warm, most of it Spark's per-statement cost,
-20-40 statements each, against 1-4 s on DuckDB; the session itself 10-30 s, once per process):
+What runs on Spark, and why (CI budget: the Spark part may add about 6 minutes to `pytest -n 2`).
+A verify issues 21-39 statements (DuckDB's log: bike-clean 21, transit-clean 26, taps 39); Spark
+pays 0.3-0.6 s per small statement warm, the session 10-30 s once per process. Measured on
+2026-12-02 on a 2-core machine at load 15-19 (four helpers' JVMs; DuckDB bike-clean 31 s there
+against 4 s idle), per test (DuckDB + Spark verify): bike-clean 354 s (with the session start),
+bike-duplicates 137 s, bike-overlapping-rides 74 s, transit-clean 48 s, random bike 78 s, random
+transit 83 s. Idle-machine figures are still to be taken; the budget below assumes 8-12 s per
+Spark verify, 34 Spark runs in CI:
 - One run per distinct ENGINE INPUT. The engine sees the records (trips or taps), users,
   station distances, the boundary, the period and `data:` section of report.yaml and the options;
   it answers counts, exact sums, flags, examples, the sample and the excluded rows. The rest of
