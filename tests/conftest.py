@@ -98,3 +98,17 @@ def write_open_data_package(folder: Path, rides: int | None = None, period_start
     else:
         (pkg / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return pkg
+
+
+# -- Spark: one session per test process (tests/spark_support.py) ----------------------------------
+def pytest_configure(config):
+    import spark_support
+
+    config.addinivalue_line("markers", "spark: runs the Spark engine (the shared session of spark_support)")
+    spark_support.share_session()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import spark_support
+
+    spark_support.stop_session()

@@ -38,26 +38,14 @@ its `parameter` or `field`.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
+from case_packages import BASES, build_package, iter_cases, package_key
 from verifier.run import verify
 
-CASES = Path(__file__).resolve().parent / "cases"
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-BASES = {"bike": SAMPLES / "bike-clean", "transit": SAMPLES / "transit-clean"}
-SHIPPED_FARES = Path(__file__).resolve().parents[1] / "verifier" / "transit" / "fares_shenzhen.yaml"
-# A box around Shenzhen (WGS-84), wide enough that no coordinate system moves a point out of it.
-SHENZHEN_BOX = {"type": "FeatureCollection", "features": [{
-    "type": "Feature", "properties": {"name": "深圳市（测试矩形）"},
-    "geometry": {"type": "Polygon", "coordinates": [[[113.7, 22.4], [114.7, 22.4], [114.7, 22.9],
-                                                     [113.7, 22.9], [113.7, 22.4]]]}}]}
 # The contract's record-level checks and the methodologies each applies to (section 5): every one
 # needs a passing, a failing and a not_applicable case (test_every_record_check_is_covered).
 RECORD_CHECKS = {
@@ -72,13 +60,10 @@ RECORD_CHECKS = {
 
 def _load_cases() -> list:
     params = []
-    for path in sorted(CASES.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        assert doc["check"] == path.stem, f"{path.name}: `check: {doc['check']}` is not the file's name"
-        for case in doc["cases"]:
-            # `xfail: reason` marks a case the tool gets wrong today (strict: fixing it shows)
-            marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
-            params.append(pytest.param(path, case, id=f"{doc['check']}:{case['name']}", marks=marks))
+    for path, case in iter_cases():
+        # `xfail: reason` marks a case the tool gets wrong today (strict: fixing it shows)
+        marks = [pytest.mark.xfail(strict=True, reason=case["xfail"])] if "xfail" in case else []
+        params.append(pytest.param(path, case, id=f"{path.stem}:{case['name']}", marks=marks))
     return params
 
 
@@ -96,15 +81,12 @@ def test_case(path: Path, case: dict, tmp_path: Path) -> None:
         f"{path.name}, case {case['name']!r}: findings.json says {got} ({found['messages'].get('en')})")
 
 
-# The parts of a case that make its package; cases alike in all of them share one run (a run is
-# deterministic: same package, options and seed, same findings.json).
-INPUTS = ("methodology", "records", "report", "users", "stations", "taps", "options")
 _RUNS: dict[str, dict] = {}
 
 
 def run_case(case: dict, tmp_path: Path) -> dict:
     """findings.json of the case's package."""
-    key = json.dumps({k: case.get(k) for k in INPUTS}, sort_keys=True, default=str)
+    key = package_key(case)
     if key not in _RUNS:
         package, kwargs = build_package(case, tmp_path)
         verify(package, tmp_path / "out", write_pdf=False, **kwargs)
@@ -137,93 +119,3 @@ def example_key(example: dict) -> str:
     if "category" in example:
         return f"{example['category']}:{example['row']}"
     return str(example.get("parameter", example.get("field")))
-
-
-# -- building the package ---------------------------------------------------------------------
-def build_package(case: dict, tmp_path: Path) -> tuple[Path, dict]:
-    """The case's package in tmp_path/pkg, and the keyword options for verify."""
-    base = BASES[case["methodology"]]
-    package = tmp_path / "pkg"
-    shutil.copytree(base / "docs", package / "docs")
-    shutil.copy(base / "factors.yaml", package / "factors.yaml")
-    report = yaml.safe_load((base / "report.yaml").read_text(encoding="utf-8"))
-    data = report["data"]
-    for role in ("users", "station_distances"):
-        data.pop(role, None)
-    if "taps" in case:
-        data.pop("trips")
-        data.update(taps=["taps.csv"], tap_format="shenzhen-tong")
-        write_table(package / "taps.csv", case["taps"])
-    else:
-        write_table(package / "trips.csv", case["records"])
-    if "users" in case:
-        data["users"] = "users.csv"
-        write_table(package / "users.csv", case["users"])
-    if "stations" in case:
-        data["station_distances"] = "stations.csv"
-        write_table(package / "stations.csv", case["stations"])
-    for dotted, value in (case.get("report") or {}).items():
-        set_dotted(report, dotted, value)
-    (package / "report.yaml").write_text(yaml.safe_dump(report, allow_unicode=True, sort_keys=False),
-                                         encoding="utf-8")
-    return package, verify_options(case, package, tmp_path)
-
-
-def verify_options(case: dict, package: Path, tmp_path: Path) -> dict:
-    opts = dict(case.get("options") or {})
-    kwargs = {"seed": opts.pop("seed", 7), "factors": package / "factors.yaml"}
-    if "factors" in opts:  # null: no factor table; a list: that table
-        table = opts.pop("factors")
-        kwargs["factors"] = write_yaml(tmp_path / "factors.yaml", table) if table is not None else None
-    boundary = opts.pop("boundary", SHENZHEN_BOX if case["methodology"] == "bike" else None)
-    if boundary is not None:
-        kwargs["boundary"] = write_json(tmp_path / "boundary.geojson", boundary)
-    if "fares" in opts:  # `shenzhen`: the shipped table; a mapping: that table
-        fares = opts.pop("fares")
-        kwargs["fares"] = SHIPPED_FARES if fares == "shenzhen" else write_yaml(tmp_path / "fares.yaml", fares)
-    return {**kwargs, **opts}
-
-
-def set_dotted(doc: dict, dotted: str, value) -> None:
-    """Set (or, for None, delete) the value at a dotted path; in a list of named items
-    (default_data, monitored_data) a part is an item's name."""
-    *parents, last = dotted.split(".")
-    node = doc
-    for part in parents:
-        node = _named(node, part, dotted) if isinstance(node, list) else node.setdefault(part, {})
-    if isinstance(node, list):
-        index = node.index(_named(node, last, dotted))
-        node[index:index + 1] = [] if value is None else [value]
-    elif value is None:
-        node.pop(last, None)
-    else:
-        node[last] = value
-
-
-def _named(items: list, name: str, dotted: str) -> dict:
-    match = [item for item in items if item.get("name") == name]
-    assert match, f"{dotted}: no item named {name!r}"
-    return match[0]
-
-
-def write_table(path: Path, table) -> None:
-    """A CSV block as written, or a list of row mappings as CSV (header in first-seen key order)."""
-    if isinstance(table, str):
-        path.write_text(table, encoding="utf-8")
-        return
-    header = list(dict.fromkeys(k for row in table for k in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, header, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in table)
-    path.write_text(out.getvalue(), encoding="utf-8")
-
-
-def write_yaml(path: Path, doc) -> Path:
-    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def write_json(path: Path, doc) -> Path:
-    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    return path
