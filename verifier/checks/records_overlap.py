@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
+from verifier.data.dialect import DIALECT
 
 
 @register
