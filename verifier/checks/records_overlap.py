@@ -32,7 +32,7 @@ class RecordsOverlap(FlagCheck):
 
     def reason_sql(self, ctx, lang):
         """The row (row_no) of an earlier trip it overlaps (the engine's `overlaps_row`)."""
-        row = f"CAST(overlaps_row AS {DIALECT.types['text']})"
+        row = DIALECT.number_text("overlaps_row", 0)
         return f"'与第 ' || {row} || ' 行时间重叠'" if lang == "zh" else f"'overlaps row ' || {row}"
 
     def rule_args(self, ctx):

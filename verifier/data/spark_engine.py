@@ -113,7 +113,7 @@ class SparkEngine(Engine):
         if name not in self._views:
             self._views.append(name)
 
-    def _view(self, name: str, df) -> str:
+    def _scan_view(self, name: str, df) -> str:
         df.createOrReplaceTempView(name)
         if name not in self._views:
             self._views.append(name)
@@ -125,7 +125,7 @@ class SparkEngine(Engine):
         as it is. Types as DuckDB names the common ones (string: VARCHAR), else Spark's."""
         with _reading(source):
             df = self._csv_copy(source) if source.kind == "csv" else self._parquet_scan(source)
-            source.relation = self._view(f"scan_{len(self._views)}", df)
+            source.relation = self._scan_view(f"scan_{len(self._views)}", df)
             fields = df.schema.fields
         return {f.name: _type_name(f.dataType) for f in fields if f.name != ROW_NO}
 
