@@ -25,7 +25,8 @@ import pandas as pd
 
 from verifier.data import exact
 from verifier.data.duckdb_engine import RELATED, _in_rule_order, _one_hot, _plain, _repeats_sql
-from verifier.data.engine import Engine, EngineOptions
+from verifier.data.engine import GEO_POINTS, Engine, EngineOptions
+from verifier.data.sources.base import TripSource
 from verifier.data.spark_dialect import SPARK
 from verifier.errors import EnvironmentFailure, InputError
 
@@ -40,6 +41,13 @@ LOCAL_DEFAULTS = {
     "spark.sql.session.timeZone": "UTC",  # set_timezone gives the data's zone
     "spark.driver.memory": "2g",
 }
+# Settings the engine's SQL relies on (after --spark-conf: not for the user to change).
+REQUIRED = {
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",  # a plain TIMESTAMP is naive, as on DuckDB
+    "spark.sql.parquet.inferTimestampNTZ.enabled": "true",  # naive Parquet times stay naive
+    "spark.sql.execution.arrow.pyspark.enabled": "true",  # results reach pandas through Arrow
+}
+ROW_NO = TripSource.RELATION_ROW_NO  # the record number column of the engine's scan views
 
 
 class SparkEngine(Engine):
@@ -64,6 +72,10 @@ class SparkEngine(Engine):
         self.population = 0
         self.timezone_rejected = None
         self._views: list[str] = []  # temporary views this engine registered (dropped at close)
+        self._absent: dict[str, str] = {}  # canonical columns the file lacks: name -> SQL type
+        self._derived: dict[str, str] = {}  # columns derived on read: name -> SQL
+        self._has_users = False
+        self._versions = 0  # materialised tables written (each to a fresh folder)
 
     def close(self) -> None:
         try:
@@ -92,36 +104,247 @@ class SparkEngine(Engine):
     def materialize(self, name: str, sql: str) -> None:
         """Compute `sql` once into Parquet in the work folder and register it as the view `name`
         (Spark's own views would recompute the query at every pass that reads them)."""
-        path = self.workdir / "tables" / name
+        # A fresh folder each time: a table may be rewritten from a view that reads its old files.
+        self._versions += 1
+        path = self.workdir / "tables" / f"{name}.{self._versions}"
         self._execute(sql).write.mode("overwrite").parquet(str(path))
         self.spark.read.parquet(str(path)).createOrReplaceTempView(name)
         if name not in self._views:
             self._views.append(name)
 
-    def describe(self, source) -> dict[str, str]:
-        raise NotImplementedError
+    def _view(self, name: str, df) -> str:
+        df.createOrReplaceTempView(name)
+        if name not in self._views:
+            self._views.append(name)
+        return name
 
+    def describe(self, source) -> dict[str, str]:
+        """column -> type of the trip files, registering the engine's scan of them as a view with
+        the record number (source.relation): CSV through a Parquet copy (`_csv_copy`), Parquet
+        as it is. Types as DuckDB names the common ones (string: VARCHAR), else Spark's."""
+        with _reading(source):
+            df = self._csv_copy(source) if source.kind == "csv" else self._parquet_scan(source)
+            source.relation = self._view(f"scan_{len(self._views)}", df)
+            fields = df.schema.fields
+        return {f.name: _type_name(f.dataType) for f in fields if f.name != ROW_NO}
+
+    def _csv_copy(self, source):
+        """Spark has no record numbers for CSV: the file is read by DuckDB through the CSV adapter
+        (its sniffing and its line-accurate InputErrors), every column text, and written as
+        Parquet with the record number, which Spark then reads."""
+        import duckdb
+
+        from verifier.data.dialect import DUCKDB, using
+
+        path = self.workdir / "csv" / f"{len(self._views)}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect()
+        try:
+            con.execute(f"SET temp_directory = {DUCKDB.text(self.workdir / 'csv-spill')}")
+            con.execute("SET preserve_insertion_order = true")
+            with using(DUCKDB):
+                scan = DUCKDB.scan_csv(source.files)
+            try:
+                # Stored in file order, so rowid + 1 is the record number (as the DuckDB engine).
+                con.execute(f"CREATE TABLE t AS SELECT * FROM {scan}")
+                con.execute(f"COPY (SELECT rowid + 1 AS {ROW_NO}, * FROM t) TO {DUCKDB.text(path)} (FORMAT parquet)")
+            except duckdb.Error as exc:
+                from verifier.data.duckdb_engine import environment_failure
+
+                raise (environment_failure(exc) or source.read_error(exc)) from None
+        finally:
+            con.close()
+        return self.spark.read.parquet(str(path))
+
+    def _parquet_scan(self, source):
+        """The Parquet files with the record number: the file's offset (files in the order of
+        source.files, a folder's in name order) + the row inside it (_metadata.row_index) + 1."""
+        from pyspark.sql import functions as F
+
+        df = self.spark.read.parquet(*(str(f) for f in source.files))
+        offsets, total = [], 0
+        for name, rows in self._files_in_order(df, [str(f) for f in source.files]):
+            offsets += [F.lit(name), F.lit(total)]
+            total += rows
+        if not offsets:
+            return df.select(F.lit(None).cast("bigint").alias(ROW_NO), "*")
+        offset = F.element_at(F.create_map(*offsets), F.col("_metadata.file_path"))
+        return df.select((offset + F.col("_metadata.row_index") + 1).alias(ROW_NO), "*")
+
+    def _files_in_order(self, df, paths: list[str]) -> list[tuple[str, int]]:
+        """(the file as Spark names it, its rows) for every file with rows that Spark reads for
+        `paths` (files, folders, URIs), in record order: by the path given, then by name. One
+        small aggregate (on a cluster the files need not be visible to the driver)."""
+        from pyspark.sql import functions as F
+
+        def place(name: str) -> tuple[int, str]:
+            for i, path in enumerate(paths):
+                if _same_file(name, path) or _same_file(name, path, inside=True):
+                    return i, name
+            raise EnvironmentFailure(f"Spark read a file it was not given: {name}", "report this as a defect")
+
+        rows = df.groupBy(F.col("_metadata.file_path").alias("p")).count().collect()
+        return sorted(((r["p"], int(r["count"])) for r in rows), key=lambda r: place(r[0]))
     def drop_tables(self, names) -> None:
         for name in names:
             self.spark.catalog.dropTempView(name)
 
     def write_parquet(self, table: str, path: Path) -> None:
-        raise NotImplementedError
+        """One Parquet file at `path` in the table's record order (row_no, or seq for paired
+        taps); Spark writes folders: the single part is moved there."""
+        import shutil
+
+        folder = self.workdir / "export" / path.name
+        df = self.spark.table(table)
+        # One sorted partition: coalesce alone packs the table's files by size, not in order.
+        order = next((c for c in ("row_no", "seq") if c in df.columns), None)
+        df = df.orderBy(order) if order else df
+        df.coalesce(1).write.mode("overwrite").parquet(str(folder))
+        part = next(folder.glob("part-*.parquet"))
+        shutil.move(str(part), str(path))
+        shutil.rmtree(folder, ignore_errors=True)
 
     # -- staging -----------------------------------------------------------------------------------
     def set_timezone(self, timezone: str) -> None:
-        raise NotImplementedError
+        """As the DuckDB engine: a zone Spark (Java) does not know is read in the city zone and
+        noted in `timezone_rejected`."""
+        from verifier.submission import CITY_TIMEZONE
+
+        self.timezone_rejected = None
+        try:
+            self._execute(self.dialect.set_timezone(timezone)).collect()
+        except Exception as exc:
+            if not _is_spark_error(exc):
+                raise
+            self.timezone_rejected = timezone
+            self._execute(self.dialect.set_timezone(CITY_TIMEZONE)).collect()
 
     def stage(self, source, columns, timezone, boundary=None, users=None, users_encoding="utf-8",
               relation=None, extra_columns=(), derived=None, *, canonical, coordinates=False,
               districts=None) -> int:
-        raise NotImplementedError
+        """As DuckDBEngine.stage: `stored` written once (Parquet in the work folder), `staged` a
+        view over it with the same columns in the same order."""
+        self.set_timezone(timezone)
+        self._derived = dict(derived or {})
+        self.has_trip_id = columns.get("trip_id") is not None
+        raw = source.scan_sql() if relation is None else relation
+        row_no = "row_no" if relation is not None else source.row_no_sql(self)
+        types = source.types if source else {}
+        exprs, names = [f"{row_no} AS row_no"], ["row_no"]
+        self._absent = {}
+        for name, column in canonical.items():
+            col = columns.get(name)
+            if not col:
+                self._absent[name] = self.dialect.types[column.kind]
+                continue
+            exprs.append(f"{self._canonical(col, column, types)} AS {name}")
+            names.append(name)
+        exprs += [self.dialect.ident(c) for c in extra_columns]
+        names += [self.dialect.ident(c) for c in extra_columns]
+        # A column the file lacks is NULL for the point tests, named in `staged`, not stored.
+        nulls = "".join(f", CAST(NULL AS {kind}) AS {name}" for name, kind in self._absent.items())
+        points = self._point_columns(boundary, coordinates, districts if coordinates else None)
+        typed = f"SELECT {', '.join(exprs)} FROM {raw}"
+        self._has_users = self._load_users(users, users_encoding)
+        with _reading(source):
+            self.materialize("stored", f"SELECT {', '.join('t.' + n for n in names)}{points} "
+                                       f"FROM (SELECT x.*{nulls} FROM ({typed}) x) t")
+        self._define_staged()
+        self.population = self.rows("SELECT count(*) FROM stored")[0][0]
+        return self.population
+
+    def _canonical(self, col: str, column, types: dict[str, str]) -> str:
+        """The file column `col` read as the canonical `column`, as the DuckDB engine reads it."""
+        d, kind = self.dialect, types.get(col, "VARCHAR")
+        if column.kind == "time":
+            return d.local_time(d.ident(col), kind)
+        if column.kind == "number":
+            if kind == "VARCHAR":
+                return d.to_number(d.trimmed(d.ident(col)))
+            return f"try_cast({d.ident(col)} AS DOUBLE)"
+        text = d.trimmed(d.ident(col))
+        return f"lower({text})" if column.lower else text
+
+    def _define_staged(self) -> None:
+        d = self.dialect
+        key = d.row_key("trip_id", "row_no") if self.has_trip_id else "row_no"
+        absent = "".join(f", CAST(NULL AS {kind}) AS {name}" for name, kind in self._absent.items())
+        derived = "".join(f", {sql} AS {d.ident(name)}" for name, sql in self._derived.items())
+        self._execute(f"""
+            CREATE OR REPLACE TEMPORARY VIEW staged AS
+            SELECT *, {key} AS record_key, CAST(start_time AS DATE) AS record_date{derived}
+            FROM (SELECT *{absent} FROM stored)""")
+        if "staged" not in self._views:
+            self._views.append("staged")
+
+    def _point_columns(self, boundary, coordinates: bool, districts) -> str:
+        """The points' inside bits (start_geo, end_geo) and start_district, each after a comma:
+        one vectorised UDF (`_geo_bits_udf`, `_district_udf`) doing DuckDB's grid lookup and
+        exact test; NULL bits without a boundary, none without points."""
+        if not coordinates:
+            return ""
+        out = ""
+        for name, lon, lat in GEO_POINTS:
+            if boundary is None:
+                out += f", CAST(NULL AS TINYINT) AS {name}"
+                continue
+            fn = self._udf("geo_bits", lambda: _geo_bits_udf(boundary))
+            out += f", {_unless_nan(lon, lat, f'{fn}(t.{lon}, t.{lat})')} AS {name}"
+        if districts is not None:
+            fn = self._udf("district_of", lambda: _district_udf(districts))
+            out += f", {_unless_nan('start_lon', 'start_lat', f'{fn}(t.start_lon, t.start_lat)')} AS start_district"
+        return out
+
+    def _udf(self, name: str, make) -> str:
+        """Register the UDF `make()` once per stage under `name` (a new one replaces the old)."""
+        self.spark.udf.register(name, make())
+        return name
+
+    def _load_users(self, users: Path | None, encoding: str) -> bool:
+        """The users file as the table `users` (user_id, authorized_at), as DuckDB's: a user
+        listed twice counts from the latest date (the conservative reading)."""
+        if users is None:
+            return False
+        from verifier.data.sources import open_source
+
+        d = self.dialect
+        src = open_source([users], encoding, self, field_name="data.users")
+        cols = src.resolve({}, ("user_id", "authorized_at"), ("user_id", "authorized_at"))
+        when = d.local_time(d.ident(cols["authorized_at"]), src.types.get(cols["authorized_at"], "VARCHAR"))
+        with _reading(src):
+            self.materialize("users", f"SELECT {d.trimmed(d.ident(cols['user_id']))} AS user_id, "
+                                      f"max({when}) AS authorized_at FROM {src.scan_sql()} GROUP BY 1")
+        return True
 
     def attach_station_distances(self, path: Path, encoding: str, fill_missing: bool = False) -> None:
-        raise NotImplementedError
+        """As DuckDB's: `table_km` (either direction; a pair listed twice: the shorter), with
+        `fill_missing` also the distance of records without one."""
+        from verifier.data.sources import open_source
+
+        d = self.dialect
+        src = open_source([path], encoding, self, field_name="data.station_distances")
+        cols = src.resolve({}, ("from_station", "to_station", "distance_km"),
+                           ("from_station", "to_station", "distance_km"))
+        a, b = (d.trimmed(d.ident(cols[c])) for c in ("from_station", "to_station"))
+        km = d.to_number(d.trimmed(d.ident(cols["distance_km"])))
+        with _reading(src):
+            self.materialize("stations", f"""
+                WITH s AS (SELECT {a} AS a, {b} AS b, {km} AS km FROM {src.scan_sql()})
+                SELECT a, b, min(km) AS km FROM (SELECT a, b, km FROM s UNION ALL SELECT b, a, km FROM s)
+                WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b""")
+        distance = "coalesce(r.distance_km, s.km)" if fill_missing else "r.distance_km"
+        skip = {"record_key", "record_date", *self._derived}
+        names = [f.name for f in self.spark.table("staged").schema.fields if f.name not in skip]
+        cols_sql = ", ".join(f"{distance} AS distance_km" if n == "distance_km" else f"r.{d.ident(n)}" for n in names)
+        self.materialize("stored", f"SELECT {cols_sql}, s.km AS table_km FROM staged r "
+                                   f"LEFT JOIN stations s ON s.a = r.entry_station AND s.b = r.exit_station")
+        self._absent = {}  # stored again from `staged`: every column is there now
+        self._define_staged()
 
     def parquet_counts(self, files: list[Path]) -> list[int]:
-        raise NotImplementedError
+        paths = [str(f) for f in files]
+        counts = self._files_in_order(self.spark.read.parquet(*paths), paths)
+        return [sum(n for name, n in counts if _same_file(name, p)) for p in paths]
 
     # -- flags and answers -------------------------------------------------------------------------
     # The passes after staging mirror DuckDBEngine method by method (same tables, columns and
@@ -130,12 +353,6 @@ class SparkEngine(Engine):
     _has_drawn = False  # `sample` kept the table `drawn`
     _flag_sql: list[str] = []  # the check columns of `records`
     _marked: dict[str, str] = {}  # check id -> its column in `marks` (window rules that ran)
-
-    def _view(self, name: str, sql: str) -> None:
-        """A temporary view over materialised tables (recomputed at each read: cheap ones only)."""
-        self._execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
-        if name not in self._views:
-            self._views.append(name)
 
     def flag(self, predicates, rules, warn_only=()) -> None:
         """As DuckDBEngine.flag: the view `records` (staged, users, one boolean column per
@@ -178,7 +395,7 @@ class SparkEngine(Engine):
                       FROM staged s{not_dup}
                       WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
                         AND NOT coalesce(({validity}), false))"""
-        same_user = f"PARTITION BY user_id ORDER BY {self.dialect.micros('start_time')}"
+        same_user = f"PARTITION BY user_id ORDER BY {self.dialect._epoch_us('start_time')}"
         self.materialize("overlapping", f"""
             WITH o AS (SELECT * FROM (
                 SELECT row_no, user_id, start_time, ends > start_time AS is_interval,
@@ -202,7 +419,7 @@ class SparkEngine(Engine):
                 self._flag_sql.append(f"m.{RELATED[col]}")
 
     def _define_view(self) -> None:
-        self._view("records", self._records_sql("staged"))
+        self._view("records", self._execute(self._records_sql("staged")))
 
     def _records_sql(self, relation: str) -> str:
         """`relation` (staged records) with the user's authorisation time and one boolean column
@@ -228,11 +445,9 @@ class SparkEngine(Engine):
         if self._marked:
             related = [RELATED[c] for c in columns if c in RELATED]
             earlier = ", ".join([*self._marked.values(), "false AS cap", *related])
-            # `marks` is read by the statement that replaces it: written under a new name first
-            self.materialize("marks_capped", f"""
+            self.materialize("marks", f"""
                 SELECT row_no, {', '.join([*(f'bool_or({c}) AS {c}' for c in columns), *(f'max({r}) AS {r}' for r in related)])} FROM (
                     SELECT row_no, {earlier} FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
-            self.materialize("marks", "SELECT * FROM marks_capped")
         else:
             self.materialize("marks", _one_hot(columns, "cap", "capped"))
         self._add_marked([(cid, "cap", "capped")])
@@ -369,11 +584,16 @@ def session(options: EngineOptions, workdir: Path):
     """The Spark session for `options` (master, settings): the running one when they match,
     else a new one (spark.driver.memory and the master apply only when the JVM starts)."""
     master = options.spark_master or (f"local[{int(options.threads)}]" if options.threads else "local[*]")
-    conf = {**LOCAL_DEFAULTS, "spark.local.dir": str(workdir / "spark-local"), **dict(options.spark_conf)}
-    key = (master, tuple(sorted((k, v) for k, v in conf.items() if k != "spark.local.dir")))
+    conf = {**LOCAL_DEFAULTS, **_local_partitions(master), **dict(options.spark_conf), **REQUIRED}
+    key = (master, tuple(sorted(conf.items())))
     if _SESSION["spark"] is not None and _SESSION["key"] == key:
         return _SESSION["spark"]
     stop_session()
+    # Spark's spill folder lives as long as the session (a shared session outlives the engine
+    # whose work folder it would otherwise be in).
+    if "spark.local.dir" not in conf:
+        _SESSION["local_dir"] = tempfile.mkdtemp(prefix="verifier-spark-local-", dir=options.temp_dir or None)
+        conf["spark.local.dir"] = _SESSION["local_dir"]
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -386,6 +606,9 @@ def session(options: EngineOptions, workdir: Path):
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer
+        if "JAVA_HOME" in str(exc) or "Java gateway" in str(exc):
+            raise EnvironmentFailure("Spark needs Java 17 or later, and none was found",
+                                     "install a Java 17 runtime (apt-get install openjdk-17-jre-headless) or set JAVA_HOME") from None
         raise EnvironmentFailure(f"cannot start Spark ({master}): {str(exc).splitlines()[0][:300]}",
                                  "install a Java 17 runtime (JAVA_HOME) and check --spark-master") from None
     spark.sparkContext.setLogLevel("ERROR")
@@ -393,10 +616,24 @@ def session(options: EngineOptions, workdir: Path):
     return spark
 
 
+def _local_partitions(master: str) -> dict[str, str]:
+    """spark.sql.shuffle.partitions for a local master: twice its threads (Spark's default, 200,
+    is meant for clusters and makes every small shuffle 200 tasks)."""
+    if not master.startswith("local"):
+        return {}
+    threads = master[master.find("[") + 1:-1] if "[" in master else "1"
+    n = (os.cpu_count() or 1) if threads in ("*", "") else int(threads.split(",")[0])
+    return {"spark.sql.shuffle.partitions": str(2 * n)}
+
+
 def stop_session() -> None:
+    import shutil
+
     spark, _SESSION["spark"], _SESSION["key"] = _SESSION["spark"], None, None
     if spark is not None:
         spark.stop()
+    if local := _SESSION.pop("local_dir", None):
+        shutil.rmtree(local, ignore_errors=True)
 
 
 @contextmanager
@@ -406,9 +643,29 @@ def _reading(source):
     try:
         yield
     except Exception as exc:
-        if source is None or not _is_spark_error(exc):
+        if not _is_spark_error(exc):
+            raise
+        if (failure := environment_failure(exc)) is not None:
+            raise failure from None
+        if source is None:
             raise
         raise source.read_error(exc) from None
+
+
+def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
+    """What the machine ran out of, for a Spark error (memory, disk, the JVM gone); None when it
+    is something else."""
+    text = str(exc)
+    if "OutOfMemoryError" in text or "Java heap space" in text:
+        return EnvironmentFailure("Spark ran out of memory", "raise --spark-conf spark.driver.memory=... "
+                                  "(or spark.executor.memory on a cluster)")
+    if "No space left on device" in text:
+        return EnvironmentFailure("disk full", "free space, or name a --temp-dir on a disk with room "
+                                  "(Spark's spill files are in the work folder)")
+    if "Connection refused" in text or "SparkContext was shut down" in text or "Py4JNetworkError" in type(exc).__name__:
+        return EnvironmentFailure("the Spark session stopped (its JVM or master is gone)",
+                                  "check the master (--spark-master) and the driver's memory, then run again")
+    return None
 
 
 def _is_spark_error(exc: BaseException) -> bool:
@@ -416,12 +673,126 @@ def _is_spark_error(exc: BaseException) -> bool:
 
 
 def _frame(df) -> pd.DataFrame:
-    """A Spark result as the pandas frame the DuckDB engine's `.df()` gives (same dtypes): the
-    rows as Arrow, converted by DuckDB itself. (answer's stand-in until staging's own.)"""
-    import duckdb
-
+    """A Spark result as the pandas frame the DuckDB engine's `.df()` gives (DuckDB 2, pandas 3):
+    through Arrow, column by column (`_pandas_column`)."""
     table = df.toArrow()
-    return duckdb.from_arrow(table).df()
+    return pd.DataFrame({name: _pandas_column(name, col) for name, col in zip(table.column_names, table.columns)},
+                        columns=table.column_names)
+
+
+# DuckDB stores these as UTINYINT (Spark has no unsigned types): the frame gives them as DuckDB.
+_UNSIGNED = {"start_geo": "UInt8", "end_geo": "UInt8"}
+
+
+def _pandas_column(name: str, column) -> pd.Series:
+    """One column as DuckDB's .df() gives it: integers numpy-typed without NULLs, else pandas'
+    nullable type of the same width; booleans likewise; timestamps and dates datetime64[us];
+    text `str` (object when every value is NULL); decimals float64."""
+    import pyarrow as pa
+
+    kind, nulls = column.type, column.null_count
+    if pa.types.is_integer(kind):
+        dtype = _UNSIGNED.get(name, f"Int{kind.bit_width}")
+        return pd.Series(column.to_pylist(), dtype=dtype if nulls else dtype.lower())
+    if pa.types.is_boolean(kind):
+        return pd.Series(column.to_pylist(), dtype="boolean" if nulls else "bool")
+    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+        return pd.Series(column.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False), dtype="datetime64[us]")
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        values = column.to_pylist()
+        return pd.Series(values, dtype=object if nulls == len(values) else "str")
+    if pa.types.is_decimal(kind):
+        return pd.Series([None if v is None else float(v) for v in column.to_pylist()], dtype="float64")
+    return column.to_pandas()
+
+
+def _type_name(t) -> str:
+    """A Spark type as the DuckDB engine names it where it matters (text: VARCHAR; naive and
+    zoned timestamps: TIMESTAMP...), else Spark's own name upper-cased."""
+    name = t.simpleString().upper()
+    return "VARCHAR" if name == "STRING" else name
+
+
+def _same_file(spark_path: str, path: str, inside: bool = False) -> bool:
+    """Spark's name of a file (a URI: file:/x/y.parquet, hdfs://nn:8020/x) is `path` (a local
+    path or a URI; file:/x and file:///x are the same); `inside`: is in the folder `path`."""
+    from urllib.parse import unquote, urlparse
+
+    def parts(name: str) -> tuple[str, str, str]:
+        if "://" not in name and not name.startswith("file:"):
+            return "file", "", str(Path(name).resolve())
+        u = urlparse(name)
+        return u.scheme or "file", u.netloc, unquote(u.path).rstrip("/")
+
+    (s1, n1, p1), (s2, n2, p2) = parts(spark_path), parts(path)
+    return (s1, n1) == (s2, n2) and (p1.startswith(p2 + "/") if inside else p1 == p2)
+
+
+def _unless_nan(lon: str, lat: str, sql: str) -> str:
+    """`sql` for a point with both coordinates numbers; NULL where either is NULL or NaN."""
+    return (f"CASE WHEN t.{lon} IS NULL OR t.{lat} IS NULL OR isnan(t.{lon}) OR isnan(t.{lat}) THEN NULL "
+            f"ELSE {sql} END")
+
+
+def _cells(grid, lon, lat, outside):
+    """`grid`'s cell value at each point (numpy), `outside` beyond its open box: the DuckDB
+    engine's `_cell_sql` in the same double arithmetic."""
+    import numpy as np
+
+    inside = (lon > grid.x0) & (lon < grid.x1) & (lat > grid.y0) & (lat < grid.y1)
+    with np.errstate(invalid="ignore"):
+        i = np.minimum(np.floor((lon - grid.x0) * grid.sx), grid.n - 1)
+        j = np.minimum(np.floor((lat - grid.y0) * grid.sy), grid.n - 1)
+    out = np.full(len(lon), outside, dtype=np.int64)
+    at = np.flatnonzero(inside)
+    out[at] = np.asarray(grid.cells)[(j[at] * grid.n + i[at]).astype(np.int64)]
+    return out
+
+
+def _geo_bits_udf(boundary):
+    """A pandas UDF (lon, lat) -> inside bits (bit i: inside when read as CRS_NAMES[i]): the grid
+    lookup of `Boundary.crs_grid`, the exact test for the points in cells an outline crosses."""
+    import numpy as np
+    from pyspark.sql.functions import pandas_udf
+
+    from verifier.constants import CRS_NAMES
+
+    grid = boundary.crs_grid(CRS_NAMES)
+    moved = [boundary.in_crs(crs) for crs in CRS_NAMES]
+
+    @pandas_udf("tinyint")
+    def geo_bits(lon: pd.Series, lat: pd.Series) -> pd.Series:
+        x, y = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
+        out = _cells(grid, x, y, 0)
+        todo = np.flatnonzero(out == grid.UNDECIDED)
+        if todo.size:
+            bits = np.zeros(todo.size, dtype=np.int64)
+            for i, b in enumerate(moved):
+                bits |= b.contains_exact(x[todo], y[todo]).astype(np.int64) << i
+            out[todo] = bits
+        return pd.Series(out.astype(np.int8))
+
+    return geo_bits
+
+
+def _district_udf(districts):
+    """A pandas UDF (lon, lat) -> the index of the start point's district, NULL in none:
+    `Districts.grid` lookup, `Districts.locate` for points in cells an outline crosses."""
+    import numpy as np
+    from pyspark.sql.functions import pandas_udf
+
+    grid = districts.grid()
+
+    @pandas_udf("smallint")
+    def district_of(lon: pd.Series, lat: pd.Series) -> pd.Series:
+        x, y = lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)
+        out = _cells(grid, x, y, grid.OUTSIDE)
+        todo = np.flatnonzero(out == grid.UNDECIDED)
+        if todo.size:
+            out[todo] = districts.locate(x[todo], y[todo])
+        return pd.Series(out, dtype="Int16").mask(out < 0)
+
+    return district_of
 
 
 # -- the passes after staging (answer) ---------------------------------------------------------------

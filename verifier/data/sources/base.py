@@ -18,6 +18,9 @@ class TripSource:
     columns: list[str] = field(default_factory=list)  # the file's column names
     types: dict[str, str] = field(default_factory=dict)  # column -> engine type
     field_name: str = "data.trips"
+    # The engine's own scan of the files, when it has one (Spark: a view with the record
+    # number, registered by `describe`); else the dialect's table function.
+    relation: str | None = None
     kind = ""  # "csv" | "parquet"
 
     def scan_sql(self) -> str:
@@ -28,6 +31,9 @@ class TripSource:
         """The 1-based record number over the scan in file order; None: the engine numbers the
         records as it stores them (CSV has no row number column)."""
         raise NotImplementedError
+
+    # The record number column of an engine's own scan (`relation`).
+    RELATION_ROW_NO = "__row_no"
 
     def read_error(self, exc: Exception) -> InputError:
         """The InputError for files the engine failed to read (at DESCRIBE or at staging)."""

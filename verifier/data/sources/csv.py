@@ -22,10 +22,10 @@ class CsvSource(TripSource):
         return cls(files=files, declared=declared, field_name=field_name)
 
     def scan_sql(self) -> str:
-        return DIALECT.scan_csv(self.files)
+        return self.relation or DIALECT.scan_csv(self.files)
 
     def row_no_sql(self, engine) -> str | None:
-        return None
+        return self.RELATION_ROW_NO if self.relation else None
 
     def read_error(self, exc: Exception) -> InputError:
         return csv_read_error(list(zip(self.declared, self.files)), self.field_name, exc)

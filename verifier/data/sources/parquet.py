@@ -21,9 +21,11 @@ class ParquetSource(TripSource):
         return cls(files=files, declared=declared, field_name=field_name)
 
     def scan_sql(self) -> str:
-        return DIALECT.scan_parquet(self.files)
+        return self.relation or DIALECT.scan_parquet(self.files)
 
     def row_no_sql(self, engine) -> str:
+        if self.relation:
+            return self.RELATION_ROW_NO
         if len(self.files) == 1:
             return "(file_row_number + 1)"
         # The offset of the file plus the row inside it: file order without a sort.
