@@ -32,7 +32,7 @@ class RecordsDuplicates(FlagCheck):
 
     def reason_sql(self, ctx, lang):
         """The row (row_no) of the first record it repeats (the engine's `repeats_row`)."""
-        row = "CAST(repeats_row AS VARCHAR)"
+        row = DIALECT.number_text("repeats_row", 0)  # an integer as text, in the engine's dialect
         return f"'与第 ' || {row} || ' 行重复'" if lang == "zh" else f"'repeats row ' || {row}"
 
     def rule_args(self, ctx):

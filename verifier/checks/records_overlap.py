@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from verifier.checks.base import Outcome, register
 from verifier.checks.record import FlagCheck
+from verifier.data.dialect import DIALECT
 
 
 @register
@@ -31,7 +32,7 @@ class RecordsOverlap(FlagCheck):
 
     def reason_sql(self, ctx, lang):
         """The row (row_no) of an earlier trip it overlaps (the engine's `overlaps_row`)."""
-        row = "CAST(overlaps_row AS VARCHAR)"
+        row = DIALECT.number_text("overlaps_row", 0)  # an integer as text, in the engine's dialect
         return f"'与第 ' || {row} || ' 行时间重叠'" if lang == "zh" else f"'overlaps row ' || {row}"
 
     def rule_args(self, ctx):
