@@ -196,10 +196,6 @@ class SparkAggregates:
         scaled = f"({x} * {2.0 ** exact.SCALE!r})"
         return f"(abs({x}) < {exact.LIMIT!r} AND {scaled} % 1 = 0)"
 
-    def micros(self, ts: str) -> str:
-        """A naive timestamp as integer microseconds since 1970-01-01 (zone-free: NTZ)."""
-        return f"timestampdiff(MICROSECOND, TIMESTAMP_NTZ '1970-01-01 00:00:00', {ts})"
-
 
 HI_SHIFT = 33  # exact_sum's split: x·2^64 = hi·2^33 + lo
 # The mantissa expression of DuckDBDialect.exact_rest (its sums are rewritten as DECIMAL sums)

@@ -113,7 +113,9 @@ class SparkEngine(Engine):
         if name not in self._views:
             self._views.append(name)
 
-    def _scan_view(self, name: str, df) -> str:
+    def _view(self, name: str, df) -> str:
+        """Register the DataFrame `df` as the temporary view `name` (recomputed at each read:
+        cheap ones only; what later passes read again is `materialize`d)."""
         df.createOrReplaceTempView(name)
         if name not in self._views:
             self._views.append(name)
@@ -125,7 +127,7 @@ class SparkEngine(Engine):
         as it is. Types as DuckDB names the common ones (string: VARCHAR), else Spark's."""
         with _reading(source):
             df = self._csv_copy(source) if source.kind == "csv" else self._parquet_scan(source)
-            source.relation = self._scan_view(f"scan_{len(self._views)}", df)
+            source.relation = self._view(f"scan_{len(self._views)}", df)
             fields = df.schema.fields
         return {f.name: _type_name(f.dataType) for f in fields if f.name != ROW_NO}
 
@@ -360,12 +362,6 @@ class SparkEngine(Engine):
     _flag_sql: list[str] = []  # the check columns of `records`
     _marked: dict[str, str] = {}  # check id -> its column in `marks` (window rules that ran)
 
-    def _sql_view(self, name: str, sql: str) -> None:
-        """A temporary view over materialised tables (recomputed at each read: cheap ones only)."""
-        self._execute(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {sql}")
-        if name not in self._views:
-            self._views.append(name)
-
     def flag(self, predicates, rules, warn_only=()) -> None:
         """As DuckDBEngine.flag: the view `records` (staged, users, one boolean column per
         check), the window rules in the contract's order, their marks materialised once."""
@@ -407,7 +403,7 @@ class SparkEngine(Engine):
                       FROM staged s{not_dup}
                       WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
                         AND NOT coalesce(({validity}), false))"""
-        same_user = f"PARTITION BY user_id ORDER BY {self.dialect.micros('start_time')}"
+        same_user = f"PARTITION BY user_id ORDER BY {self.dialect._epoch_us('start_time')}"
         self.materialize("overlapping", f"""
             WITH o AS (SELECT * FROM (
                 SELECT row_no, user_id, start_time, ends > start_time AS is_interval,
@@ -431,7 +427,7 @@ class SparkEngine(Engine):
                 self._flag_sql.append(f"m.{RELATED[col]}")
 
     def _define_view(self) -> None:
-        self._sql_view("records", self._records_sql("staged"))
+        self._view("records", self._execute(self._records_sql("staged")))
 
     def _records_sql(self, relation: str) -> str:
         """`relation` (staged records) with the user's authorisation time and one boolean column
@@ -457,11 +453,9 @@ class SparkEngine(Engine):
         if self._marked:
             related = [RELATED[c] for c in columns if c in RELATED]
             earlier = ", ".join([*self._marked.values(), "false AS cap", *related])
-            # `marks` is read by the statement that replaces it: written under a new name first
-            self.materialize("marks_capped", f"""
+            self.materialize("marks", f"""
                 SELECT row_no, {', '.join([*(f'bool_or({c}) AS {c}' for c in columns), *(f'max({r}) AS {r}' for r in related)])} FROM (
                     SELECT row_no, {earlier} FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
-            self.materialize("marks", "SELECT * FROM marks_capped")
         else:
             self.materialize("marks", _one_hot(columns, "cap", "capped"))
         self._add_marked([(cid, "cap", "capped")])
