@@ -141,10 +141,34 @@ class DuckDBDialect:
         return f"concat_ws({self.text(sep)}, {', '.join(parts)})" if parts else "''"
 
     def number_text(self, expr: str, digits: int) -> str:
-        """A number as text, rounded to `digits` decimals (0: an integer, no decimal point)."""
-        if digits == 0:
-            return f"CAST(CAST(round({expr}) AS BIGINT) AS VARCHAR)"
-        return f"CAST(round({expr}, {int(digits)}) AS VARCHAR)"
+        """A number as text, rounded (half away from zero) to `digits` decimals with trailing
+        zeros dropped but one kept (1.5, 2.0, 1.235; 0 digits: an integer, no point), as
+        DuckDB's VARCHAR cast writes the rounded value; 'nan', 'inf', '-inf'; beyond 10^15 in
+        magnitude '>1e15' or '<-1e15' (a mileage no record can mean). The rounding is of x·10^d
+        as a double (IEEE, the same on every engine), so a value a hair below a half may round
+        up (1.2345 -> 1.235). Integer arithmetic only: the engines' own double-to-text casts
+        differ (1000000000.0 against 1.0E9), this text does not, so a reason reads the same on
+        every engine."""
+        x = f"CAST({expr} AS DOUBLE)"
+        scale = 10 ** int(digits)
+        n = f"CAST(round({x} * {scale}) AS BIGINT)"
+        a = f"abs({n})"
+        whole = f"CAST(CAST(({a} - {a} % {scale}) / {scale} AS BIGINT) AS {self.types['text']})"
+        body = whole if not digits else f"{whole} || '.' || {self._decimals(f'({a} % {scale})', int(digits))}"
+        return (f"CASE WHEN {x} IS NULL THEN NULL WHEN {self.is_nan(x)} THEN 'nan' "
+                f"WHEN NOT {self.finite(x)} THEN CASE WHEN {x} > 0 THEN 'inf' ELSE '-inf' END "
+                f"WHEN {x} >= 1e15 THEN '>1e15' WHEN {x} <= -1e15 THEN '<-1e15' "
+                f"ELSE (CASE WHEN {n} < 0 THEN '-' ELSE '' END) || {body} END")
+
+    def _decimals(self, f: str, digits: int) -> str:
+        """The decimals of the integer f (0 <= f < 10^digits) as text, trailing zeros dropped but
+        one digit kept."""
+        parts = []
+        for kept in range(1, digits):  # the fewest digits that hold f exactly, first
+            p = 10 ** (digits - kept)
+            parts.append(f"WHEN {f} % {p} = 0 THEN lpad(CAST(CAST({f} / {p} AS BIGINT) AS {self.types['text']}), {kept}, '0')")
+        last = f"lpad(CAST({f} AS {self.types['text']}), {digits}, '0')"
+        return f"(CASE {' '.join(parts)} ELSE {last} END)" if parts else last
 
     def date_text(self, expr: str) -> str:
         """A date (or the date of a timestamp) as YYYY-MM-DD."""
@@ -163,9 +187,14 @@ class DuckDBDialect:
         return f"isnan({expr})"
 
     def great_circle_km(self, lat1: str, lon1: str, lat2: str, lon2: str) -> str:
-        """The haversine distance between two points in degrees (km)."""
-        return (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians({lat2} - {lat1}) / 2), 2) + "
-                f"cos(radians({lat1})) * cos(radians({lat2})) * pow(sin(radians({lon2} - {lon1}) / 2), 2)))")
+        """The haversine distance between two points in degrees (km), rounded to the millimetre
+        (1e-6 km): sin, cos and asin are not correctly rounded in any maths library, and Java's
+        (Spark) and C's (DuckDB) differ in the last bit on some points; rounded on a grid with
+        IEEE operations only, both engines give the same double except where a value falls
+        within one bit of a grid midpoint (about 1e-9 of 2 km lines, 4e-6 of 10,000 km ones)."""
+        km = (f"2 * {EARTH_RADIUS_KM} * asin(sqrt(pow(sin(radians({lat2} - {lat1}) / 2), 2) + "
+              f"cos(radians({lat1})) * cos(radians({lat2})) * pow(sin(radians({lon2} - {lon1}) / 2), 2)))")
+        return f"(round({km} * 1e6) / 1e6)"
 
     def selection_key(self, seed: str, key: str) -> str:
         """The md5-rank key of a record: lower-case hex md5 of "<seed>:<key>" (contract section 3;

@@ -115,11 +115,6 @@ class SparkDialect(DuckDBDialect):
         # DuckDB: epoch(end) - epoch(start), each a double of seconds (the same roundings).
         return f"({self._epoch_us(end)} / 1000000.0D - {self._epoch_us(start)} / 1000000.0D)"
 
-    def number_text(self, expr: str, digits: int) -> str:
-        if digits == 0:
-            return f"CAST(CAST(round({expr}) AS BIGINT) AS STRING)"
-        return f"CAST(round({expr}, {int(digits)}) AS STRING)"
-
     def date_text(self, expr: str) -> str:
         return f"date_format({expr}, 'yyyy-MM-dd')"
 
