@@ -197,3 +197,30 @@ def test_points_districts_users_and_stations_as_on_duckdb(tmp_path):
     # S0-S1 listed both ways (the shorter), S1-S2 ' 2 ', S2-S3 not a number, S3-S0 not listed
     assert duck["table_km"].head(4).fillna(-1).tolist() == [1.25, 2.0, -1, -1]
     assert duck["distance_km"].head(4).fillna(-1).tolist() == [1.25, 2.0, -1, -1]  # filled from the table
+
+
+def test_an_unreadable_file_on_spark_is_one_line_on_stderr(tmp_path):
+    """The CLI with --engine spark: the JVM's start-up notes (log4j, Java, Hadoop) and pyspark's
+    pandas warning stay off stderr, so a bad CSV is exit 2 with exactly the one error line (as on
+    DuckDB), and the JVM's log file is gone with the session."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(REPO / "samples" / "bike-clean", pkg)
+    with open(pkg / "trips.csv", "a", encoding="utf-8") as f:
+        f.write("x,y\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    run = subprocess.run([sys.executable, "-m", "verifier", "verify", str(pkg), "--out", str(tmp_path / "out"),
+                          "--factors", str(pkg / "factors.yaml"), "--seed", "7", "--engine", "spark",
+                          "--spark-master", "local[1]", "--temp-dir", str(work)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert run.returncode == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and "data.trips" in lines[0] and "line 402" in lines[0], run.stderr[-2000:]
+    assert not (tmp_path / "out").exists()
+    assert list(work.iterdir()) == []  # the work folder and the JVM's log removed

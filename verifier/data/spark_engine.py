@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import warnings
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -31,6 +32,9 @@ from verifier.data.spark_dialect import SPARK
 from verifier.errors import EnvironmentFailure, InputError
 
 ident = SPARK.ident
+# pyspark warns on import that it does not fully support pandas 3 (its pandas API, unused here;
+# the Arrow transfers and pandas UDFs the engine uses are tested): not a line for the user.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 # Settings for a run on this machine (local[*]); --spark-conf overrides any of them.
 LOCAL_DEFAULTS = {
@@ -612,7 +616,8 @@ def session(options: EngineOptions, workdir: Path):
     for k, v in conf.items():
         builder = builder.config(k, v)
     try:
-        spark = builder.getOrCreate()
+        with _jvm_output_to(options.temp_dir):
+            spark = builder.getOrCreate()
     except Exception as exc:  # no Java, a master that does not answer
         if "JAVA_HOME" in str(exc) or "Java gateway" in str(exc):
             raise EnvironmentFailure("Spark needs Java 17 or later, and none was found",
@@ -622,6 +627,25 @@ def session(options: EngineOptions, workdir: Path):
     spark.sparkContext.setLogLevel("ERROR")
     _SESSION.update(key=key, spark=spark)
     return spark
+
+
+@contextmanager
+def _jvm_output_to(temp_dir):
+    """Start the JVM with its stderr in a log file (verifier-spark-*.log in the temporary
+    folder, removed with the session): Java and log4j write their start-up notes and warnings
+    there for the session's lifetime, so the run's stderr keeps its progress lines and an exit-2
+    error stays one line."""
+    fd, path = tempfile.mkstemp(prefix="verifier-spark-", suffix=".log", dir=temp_dir or None)
+    _SESSION["log"] = path
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(fd, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
 
 
 def _local_partitions(master: str) -> dict[str, str]:
@@ -642,6 +666,8 @@ def stop_session() -> None:
         spark.stop()
     if local := _SESSION.pop("local_dir", None):
         shutil.rmtree(local, ignore_errors=True)
+    if log := _SESSION.pop("log", None):
+        Path(log).unlink(missing_ok=True)
 
 
 @contextmanager
