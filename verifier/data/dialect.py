@@ -205,9 +205,38 @@ class DuckDBDialect:
         """The record key: `key`, else '#<row_no>'."""
         return f"coalesce({key}, '#' || CAST({row_no} AS VARCHAR))"
 
+    # -- the passes after staging (verifier.data.sql_passes) -----------------------------------
+    def overlap_windows(self, user: str, start: str, ends: str, row: str) -> tuple[str, str]:
+        """The overlap rule's two window expressions, per `user` ordered by `start`: the latest
+        `ends` among the records starting earlier (earlier_end: the frame without the current
+        peer group), and the lowest `row` among the same-start records that are intervals
+        (first_interval)."""
+        return (f"max({ends}) OVER (PARTITION BY {user} ORDER BY {start} "
+                f"RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP)",
+                f"min({row}) FILTER (WHERE {ends} > {start}) OVER (PARTITION BY {user} ORDER BY {start} "
+                f"RANGE BETWEEN CURRENT ROW AND CURRENT ROW)")
+
+    def histogram_bin(self, value: str, width: float, cap: float | None) -> str:
+        """The bin (floor(value / width)) of a finite double `value`; above `cap`, cap's bin."""
+        capped = f"least({value}, {cap})" if cap is not None else value
+        return f"floor({capped} / {width})"
+
+    def nulls_last(self, expr: str) -> str:
+        """An ORDER BY key with NULL after every value (DuckDB's default)."""
+        return expr
+
+    def group_and_order(self, groups: list[str], order: list[str]) -> str:
+        """GROUP BY the `groups`, ordered by the output columns `order`, NULL last."""
+        return "GROUP BY ALL ORDER BY ALL NULLS LAST"
+
     # -- aggregates ----------------------------------------------------------------------------
     def count_if(self, cond: str) -> str:
         return f"count_if({cond})"
+
+    @staticmethod
+    def exact_window(value):
+        """The window sum (an integer, for exact.combine) from `exact_sum`'s value: itself."""
+        return value
 
     def quantile(self, expr: str, q: float, where: str) -> str:
         """The interpolated quantile q of the finite values of expr where `where` holds."""

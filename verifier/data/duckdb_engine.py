@@ -18,9 +18,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from verifier.data import exact
 from verifier.data.dialect import DUCKDB as DIALECT
-from verifier.data.engine import DEFAULT_MEMORY_LIMIT, GEO_POINTS, Engine, EngineOptions
+from verifier.data.engine import DEFAULT_MEMORY_LIMIT, GEO_POINTS, EngineOptions
+from verifier.data.sql_passes import SqlPasses
 from verifier.data.sources import TripSource, open_source
 from verifier.data.sources.text import duckdb_reason
 from verifier.errors import EnvironmentFailure, InputError
@@ -29,7 +29,7 @@ from verifier.constants import CRS_NAMES
 sql_ident, sql_str = DIALECT.ident, DIALECT.text
 
 
-class DuckDBEngine(Engine):
+class DuckDBEngine(SqlPasses):
     """Stages one submission's records and answers the checks' questions about them."""
 
     dialect = DIALECT
@@ -300,282 +300,27 @@ class DuckDBEngine(Engine):
     def parquet_counts(self, files: list[Path]) -> list[int]:
         return [r[0] for r in self.rows(DIALECT.parquet_row_counts(files))]
 
-    # -- flags -----------------------------------------------------------------------------
-    def flag(self, predicates: dict[str, str], rules: dict[str, tuple[str, object]],
-             warn_only: tuple[str, ...] = ()) -> None:
-        """Define the view `records`: `staged` plus one boolean column per record-level check.
+    # -- the passes after staging: verifier.data.sql_passes, through these hooks --------------
+    def _make_table(self, name: str, sql: str) -> None:
+        self._execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
-        `predicates`: check id -> SQL, evaluated record by record. `rules`: check id -> (the
-        window rule it stands for, the rule's arguments), for the applicable checks only: a
-        rule no check asks for costs no pass and has no column, nor has one whose arguments are
-        None (it cannot run). The rules run in the contract's order (section 5): validity (its
-        predicate) and duplicates on every record, overlaps among valid non-duplicate records,
-        the daily cap last, among the records no other check flags. `warn_only`: the checks whose
-        flagged records stay eligible."""
-        self.warn_only = tuple(warn_only)
-        run = _in_rule_order(rules)
-        validity = run.get("validity")
-        named = {**({validity[0]: validity[1]} if validity else {}), **predicates}
-        self._flag_sql = [f"coalesce(({sql}), false) AS {sql_ident(cid)}" for cid, sql in named.items()]
-        self.flag_columns = list(named)
-        self._marked = {}  # check id -> its column in the table `marks`
-        marked = []  # (check id, column, the table of the row_no it marks)
-        if "duplicates" in run:
-            cid, keys = run["duplicates"]
-            self._duplicates(keys)
-            marked.append((cid, "dup", "dups"))
-        if "overlap" in run:
-            cid, interval = run["overlap"]
-            self._overlaps(interval, validity[1] if validity else "false", "duplicates" in run)
-            marked.append((cid, "overlap", "overlapping"))
-        if marked:  # disjoint: overlaps are judged among the records no duplicate
-            columns = [col for _, col, _ in marked]
-            self._execute("CREATE OR REPLACE TABLE marks AS "
-                          + " UNION ALL ".join(_one_hot(columns, col, table) for _, col, table in marked))
-            self._add_marked(marked)
-        self._define_view()
-        if "daily_cap" in run:
-            self._daily_cap(*run["daily_cap"])
+    def _make_view(self, name: str, sql: str) -> None:
+        self._execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
-    def _duplicates(self, keys: list[tuple[tuple[str, ...], tuple[str, ...]]]) -> None:
-        """The table `dups`: every record (row_no) whose key, for any of `keys` (the key's
-        columns, the columns a record must have for it to count), an earlier record in file
-        order already had. The repeated keys first (a hash aggregate), then the file order only
-        inside those groups (a sort of every record costs twice as much); each rule keeps only
-        the records it marks, so `marks` stays small."""
-        # repeats_row: the first record it repeats (the earliest, when it repeats under two keys)
-        self._execute("CREATE OR REPLACE TABLE dups AS SELECT row_no, min(first_row) AS repeats_row FROM ("
-                      + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present))
-                                           for key, present in keys) + ") GROUP BY row_no")
-
-    def _overlaps(self, interval: tuple[str, str, str], validity: str, dups: bool) -> None:
-        """The table `overlapping`: the records (row_no) that start before an earlier record of
-        the same user has ended, among the valid non-duplicate ones; `interval` names the
-        (user, start, end) columns, an empty end being an instant at the start.
-
-        Sorted by start, an instant (bus tap) before an interval starting at the same moment and
-        file order between intervals, a record overlaps when an earlier one of the same user
-        ends after it starts. Sorting by start alone (a row_no tie-break made the sort a third
-        dearer): records that start earlier are one frame; among those starting at the same
-        moment, an interval overlaps when an interval earlier in the file shares its start.
-        Duplicates leave by an outer join (NOT EXISTS cost as much as the window).
-
-        overlaps_row names an earlier trip it overlaps: among the trips starting earlier, the one
-        whose end the window found (the lowest row_no among equal ends), looked up afterwards by
-        a join with the few overlapping records (carrying the row through the window aggregate
-        doubled its cost); for intervals sharing a start, the first of them in the file."""
-        user, start, end = interval
-        not_dup = " LEFT JOIN dups d ON d.row_no = s.row_no" if dups else ""
-        judged = f"""(SELECT s.row_no, s.{user} AS user_id, s.{start} AS start_time, coalesce(s.{end}, s.{start}) AS ends
-                      FROM staged s{not_dup}
-                      WHERE {'d.row_no IS NULL AND ' if dups else ''}s.{user} IS NOT NULL AND s.{start} IS NOT NULL
-                        AND NOT coalesce(({validity}), false))"""
-        self._execute(f"""
-            CREATE OR REPLACE TABLE overlapping AS
-            WITH o AS (SELECT * FROM (
-                SELECT row_no, user_id, start_time, ends > start_time AS interval,
-                       max(ends) OVER (same_user ORDER BY start_time
-                           RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS earlier_end,
-                       min(row_no) FILTER (WHERE ends > start_time) OVER (same_user ORDER BY start_time
-                           RANGE BETWEEN CURRENT ROW AND CURRENT ROW) AS first_interval
-                FROM {judged}
-                WINDOW same_user AS (PARTITION BY user_id))
-              WHERE earlier_end > start_time OR (interval AND row_no > first_interval))
-            SELECT o.row_no, CASE WHEN o.earlier_end > o.start_time THEN min(e.row_no) ELSE min(o.first_interval) END AS overlaps_row
-            FROM o LEFT JOIN {judged} e ON e.user_id = o.user_id AND e.start_time < o.start_time
-                AND e.ends = o.earlier_end AND o.earlier_end > o.start_time
-            GROUP BY o.row_no, o.earlier_end, o.start_time""")
-
-    def _add_marked(self, marked: list[tuple[str, str, str]]) -> None:
-        """Each marked check's column of `records`, read from `marks`."""
-        for cid, col, _ in marked:
-            self._marked[cid] = col
-            self._flag_sql.append(f"coalesce(m.{col}, false) AS {sql_ident(cid)}")
-            self.flag_columns.append(cid)
-            if col in RELATED:
-                self._flag_sql.append(f"m.{RELATED[col]}")
-
-    def _define_view(self) -> None:
-        self._execute(f"CREATE OR REPLACE VIEW records AS {self._records_sql('staged')}")
-
-    def _records_sql(self, relation: str) -> str:
-        """`relation` (staged records) with the user's authorisation time and one boolean column
-        per record-level check. (The users join is here, not in staging, so that staging keeps
-        the file's row order: see `stage`; only the passes over `records` pay for it.)"""
-        users = (f"(SELECT r.*, u.authorized_at FROM {relation} r LEFT JOIN users u ON u.user_id = r.user_id)"
-                 if self._has_users else f"(SELECT r.*, CAST(NULL AS TIMESTAMP) AS authorized_at FROM {relation} r)")
-        marks = " LEFT JOIN marks m ON m.row_no = s.row_no" if self._marked else ""
-        return f"SELECT s.*, {', '.join(self._flag_sql)} FROM {users} s{marks}"
-
-    def _daily_cap(self, cid: str, args: tuple[str, dict[str, int]]) -> None:
-        """Mark, per user, `by` value (e.g. mode) and record date, the records beyond the cap of
-        their `by` value (`args`: by, caps), the latest first; among the records nothing else
-        excludes. The marks of the earlier rules stay (bool_or per record)."""
-        by, caps = args
-        excluded = self.excluded_sql()
-        cap = f"CASE {by} " + " ".join(f"WHEN {sql_str(m)} THEN {int(c)}" for m, c in caps.items()) + " END"
-        self._execute(f"""
-            CREATE OR REPLACE TABLE capped AS
-            SELECT row_no FROM (
-                SELECT row_no, {cap} AS cap, row_number() OVER (
-                    PARTITION BY user_id, {by}, record_date ORDER BY start_time, record_key) AS k
-                FROM records WHERE NOT {excluded})
-            WHERE cap IS NOT NULL AND k > cap""")
-        columns = [*self._marked.values(), "cap"]
-        if self._marked:
-            related = [RELATED[c] for c in columns if c in RELATED]
-            earlier = ", ".join([*self._marked.values(), "false AS cap", *related])
-            self._execute(f"""
-                CREATE OR REPLACE TABLE marks AS
-                SELECT row_no, {', '.join([*(f'bool_or({c}) AS {c}' for c in columns), *(f'max({r}) AS {r}' for r in related)])} FROM (
-                    SELECT row_no, {earlier} FROM marks UNION ALL {_one_hot(columns, 'cap', 'capped')}) GROUP BY row_no""")
-        else:
-            self._execute(f"CREATE OR REPLACE TABLE marks AS {_one_hot(columns, 'cap', 'capped')}")
-        self._add_marked([(cid, "cap", "capped")])
-        self._define_view()
-
-    def excluded_sql(self) -> str:
-        cols = [sql_ident(c) for c in self.flag_columns if c not in self.warn_only]
-        return "(" + " OR ".join(cols) + ")" if cols else "false"
-
-    # -- aggregates ------------------------------------------------------------------------
-    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None) -> dict:
-        """One scan: counts per flag, pkm per flag, totals, eligible totals, `extra` SQL
-        aggregates (name -> expression) and `pkm` totals (name -> condition) in a single row.
-
-        Every pkm total is the exact sum of distance_km (the dialect's exact_sum), the same on any
-        thread count; NaN and ±inf add nothing (records.validity excludes them)."""
-        excluded = self.excluded_sql()
-        sums = {"pkm": None, "eligible_pkm": f"NOT {excluded}",
-                **{f"pkm:{cid}": sql_ident(cid) for cid in self.flag_columns}, **(pkm or {})}
-        parts = {
-            "records": "count(*)",
-            "first_date": "min(record_date)",
-            "last_date": "max(record_date)",
-            "eligible": DIALECT.count_if(f"NOT {excluded}"),
-            **{f"n:{cid}": DIALECT.count_if(sql_ident(cid)) for cid in self.flag_columns},
-            **{f"sum:{name}": DIALECT.exact_sum("distance_km", where) for name, where in sums.items()},
-            "sum:rest": DIALECT.exact_rest_count("distance_km"),
-        }
-        parts.update(extra or {})
-        row = self._execute("SELECT " + ", ".join(f"{sql} AS {sql_ident(n)}" for n, sql in parts.items())
-                               + " FROM records").fetchall()[0]
-        out = dict(zip(parts, row))
-        if not out["records"]:  # no record: SQL's count_if and sum give NULL; every count is 0
-            out = {k: 0 if v is None and k not in ("first_date", "last_date") else v for k, v in out.items()}
-        rest = self._rest_sums(sums) if out.pop("sum:rest") else {}
-        out.update({name: exact.combine(out.pop(f"sum:{name}"), rest.get(name, ())) for name in sums})
-        return out
-
-    def _rest_sums(self, sums: dict[str, str | None]) -> dict[str, list[tuple[int, int]]]:
-        """The distances outside the exact sum's window (tiny or huge; none on clean data), per
-        total: a second pass, grouped by binary scale."""
-        rows = self.rows(DIALECT.exact_rest("distance_km", "records", sums))
-        return {name: [(r[0], r[i + 1]) for r in rows] for i, name in enumerate(sums)}
-
-    def examples(self, check_id: str, fields: list[str], limit: int = 5, reason: str | None = None) -> list[dict]:
-        """The first flagged records in file order (with `reason`, SQL text, when given)."""
-        cols = ", ".join(["record_key", "row_no"] + fields + ([f"{reason} AS reason"] if reason else []))
-        df = self._execute(f"SELECT {cols} FROM records WHERE {sql_ident(check_id)} "
-                              f"ORDER BY row_no LIMIT {int(limit)}").df()
-        return [_plain(r) for r in df.to_dict("records")]
+    def _frame_of(self, sql: str) -> pd.DataFrame:
+        return self._execute(sql).df()
 
     def write_excluded(self, path: Path, reasons: dict[str, str], fields: list[str], sep: str) -> int:
         """One COPY streaming every excluded record to `path` in record order (bounded memory:
         DuckDB writes as it scans; ORDER BY row_no makes the bytes the same on any thread count).
         `reasons`: every excluding check id, in the order the `checks` column lists them, with its
         reason (SQL text); a record's reasons are joined with `sep`. The rows written."""
-        excluding = [c for c in self.flag_columns if c not in self.warn_only]
-        if sorted(reasons) != sorted(excluding):
-            raise ValueError(f"write_excluded: reasons for {sorted(reasons)}, the excluding checks are {sorted(excluding)}")
-        checks = DIALECT.joined([f"CASE WHEN {sql_ident(c)} THEN {sql_str(c)} END" for c in reasons], ";")
-        reason = DIALECT.joined([f"CASE WHEN {sql_ident(c)} THEN ({sql}) END" for c, sql in reasons.items()], sep)
+        checks, reason = self._excluded_reasons(reasons, sep)
         # UTF-8 with a BOM, like sample.csv: COPY writes no preamble, so the BOM leads the header.
         columns = [f"record_key AS {sql_ident(chr(0xFEFF) + 'record_key')}", "row_no", f"{checks} AS checks",
                    f"{reason} AS reason", *(sql_ident(f) for f in fields if f not in ("record_key", "row_no"))]
         query = f"SELECT {', '.join(columns)} FROM records WHERE {self.excluded_sql()} ORDER BY row_no"
         return int(self._execute(DIALECT.write_csv(query, path)).fetchall()[0][0])
-
-    def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame:
-        """The first `size + extra` records by md5("<seed>:<record_key>"), in draw order; kept
-        as the table `drawn` (the figures' axes are read from it)."""
-        key = DIALECT.selection_key(str(int(seed)), "record_key")
-        # Ranked on the key alone; the drawn records are then fetched by a join with the small
-        # ranked table (faster than an IN list, or than a top-N carrying every column) and only
-        # they get their flags.
-        self._execute(f"CREATE OR REPLACE TABLE drawn_keys AS SELECT row_no, {key} AS draw_key FROM staged "
-                         f"ORDER BY draw_key, row_no LIMIT {int(size + extra)}")
-        fetched = "(SELECT s.*, d.draw_key FROM staged s JOIN drawn_keys d ON d.row_no = s.row_no)"
-        self._execute(f"CREATE OR REPLACE TABLE drawn AS {self._records_sql(fetched)}")
-        self._has_drawn = True
-        return self._execute("SELECT * FROM drawn ORDER BY draw_key, row_no").df()
-
-    # Figures describe the records as submitted: the histograms read `staged` (or the drawn
-    # records), not the flags; the daily counts read `records`, to colour the excluded ones.
-    # Each method answers all its figures in one query.
-    def quantiles(self, specs: dict[str, tuple[str, float, str]]) -> dict:
-        """name -> the quantile q of finite expr where `where` holds (None if nowhere), for specs
-        name -> (expr, q, where): an axis, so read from the drawn records (a random sample, no
-        pass over the population); where none of them qualifies (or nothing was drawn), from
-        every k-th record (k = records / 200,000, at least 1). Deterministic either way."""
-        def over(relation: str, where: str = "true") -> dict:
-            parts = [DIALECT.quantile(expr, q, cond) for expr, q, cond in specs.values()]
-            return dict(zip(specs, self.rows(f"SELECT {', '.join(parts)} FROM {relation} WHERE {where}")[0]))
-
-        out = over("drawn") if self._has_drawn else dict.fromkeys(specs)
-        if None in out.values():
-            rest = over("staged", f"row_no % {max(1, self.population // 200_000)} = 0")
-            out = {k: rest[k] if v is None else v for k, v in out.items()}
-        return out
-
-    def histograms(self, specs: dict[str, tuple[str, float, str, float | None]]) -> dict[str, pd.DataFrame]:
-        """name -> counts of expr in bins of width (values above cap in the last bin), for specs
-        name -> (expr, width, where, cap): one scan, one grouping set per figure."""
-        # Each value and condition is computed once, in an inner projection: written out inside
-        # the CASE, DuckDB evaluated the expression at every mention (a speed: three haversines).
-        inner, bins = [], []
-        for i, (expr, width, where, cap) in enumerate(specs.values()):
-            inner += [f"{expr} AS v{i}", f"coalesce(({where}), false) AS w{i}"]
-            value = f"least(v{i}, {cap})" if cap is not None else f"v{i}"
-            bins.append(f"CASE WHEN w{i} AND v{i} IS NOT NULL AND {DIALECT.finite('v' + str(i))} THEN floor({value} / {width}) END AS b{i}")
-        sets = ", ".join(f"(b{i})" for i in range(len(bins)))
-        df = self._execute(f"SELECT {', '.join(f'grouping(b{i}) = 0 AS g{i}' for i in range(len(bins)))}, "
-                              f"{', '.join(f'b{i}' for i in range(len(bins)))}, count(*) AS records "
-                              f"FROM (SELECT {', '.join(bins)} FROM (SELECT {', '.join(inner)} FROM staged)) "
-                              f"GROUP BY GROUPING SETS ({sets})").df()
-        out = {}
-        for i, (name, (_, width, _, _)) in enumerate(specs.items()):
-            part = df[df[f"g{i}"] & df[f"b{i}"].notna()].sort_values(f"b{i}")
-            start = part[f"b{i}"].to_numpy(float) * width
-            out[name] = pd.DataFrame({"bin_start": start, "bin_end": start + width,
-                                      "records": part["records"].to_numpy("int64")})
-        return out
-
-    def daily(self, by: str | None = None) -> pd.DataFrame:
-        """Records and excluded records (any excluding check's flag) per record date, and per
-        value of the column `by` where given (e.g. mode); the undated records in a row of their
-        own (date NULL), so a figure can say how many it could not place."""
-        split = f", {sql_ident(by)}" if by else ""
-        return self._execute(f"""
-            SELECT record_date AS date{split}, count(*) AS records,
-                   CAST({DIALECT.count_if(self.excluded_sql())} AS BIGINT) AS excluded
-            FROM records GROUP BY ALL ORDER BY ALL NULLS LAST""").df()
-
-
-# The window rules a check may stand for (RecordCheck.rule), in the contract's order (section 5).
-WINDOW_RULES = ("validity", "duplicates", "overlap", "daily_cap")
-
-
-def _in_rule_order(rules: dict[str, tuple[str, object]]) -> dict[str, tuple[str, object]]:
-    """rule -> (check id, arguments) for the rules that can run, in the contract's order; an
-    unknown rule is a defect of its check, never silently skipped."""
-    by_rule = {}
-    for cid, (rule, args) in rules.items():
-        if rule not in WINDOW_RULES:
-            raise ValueError(f"{cid}: unknown window rule {rule!r}; the engine knows {', '.join(WINDOW_RULES)}")
-        if args is not None:
-            by_rule[rule] = (cid, args)
-    return {rule: by_rule[rule] for rule in WINDOW_RULES if rule in by_rule}
 
 
 def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:
@@ -585,30 +330,6 @@ def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:
     j = f"CAST(least(floor(({lat} - {grid.y0!r}) * {grid.sy!r}), {grid.n - 1}) AS INTEGER)"
     return (f"CASE WHEN {lon} > {grid.x0!r} AND {lon} < {grid.x1!r} AND {lat} > {grid.y0!r} "
             f"AND {lat} < {grid.y1!r} THEN {table}.cells[1 + {j} * {grid.n} + {i}] ELSE {outside} END")
-# The column of `marks` naming the row a marked record relates to, per window rule's mark: the
-# first record a duplicate repeats, an earlier trip an overlapping one overlaps (their reasons).
-RELATED = {"dup": "repeats_row", "overlap": "overlaps_row"}
-
-
-def _one_hot(columns: list[str], column: str, table: str) -> str:
-    """The records (row_no) of `table` with `column` true and the other `columns` false, then
-    the related rows of the `columns` that have one (`table`'s own for `column`, else NULL)."""
-    flags = ", ".join(f"{'true' if c == column else 'false'} AS {c}" for c in columns)
-    related = "".join(f", {RELATED[c] if c == column else 'CAST(NULL AS BIGINT)'} AS {RELATED[c]}"
-                      for c in columns if c in RELATED)
-    return f"SELECT row_no, {flags}{related} FROM {table}"
-
-
-def _repeats_sql(key: tuple[str, ...], present: str) -> str:
-    """row_no of every record (where `present` holds) whose `key` an earlier record in file
-    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an empty end time counts as a value)."""
-    cols = ", ".join(key)
-    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM r.{c}" for c in key)
-    return f"""(SELECT row_no, first_row FROM (
-        SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k,
-               min(s.row_no) OVER (PARTITION BY {', '.join(f's.{c}' for c in key)}) AS first_row
-        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
-      WHERE k > 1)"""
 
 
 def _canonical(col: str, column, types: dict[str, str]) -> str:
@@ -634,21 +355,6 @@ def _typed(col: str, types: dict[str, str]) -> str:
 def _trimmed(col: str | None) -> str:
     """The file column `col` as text without surrounding spaces, empty as NULL."""
     return DIALECT.trimmed(sql_ident(col)) if col else "NULL"
-
-
-def _plain(record: dict) -> dict:
-    out = {}
-    for k, v in record.items():
-        if v is None or (isinstance(v, float) and v != v) or v is pd.NaT:
-            out[k] = None
-        elif hasattr(v, "isoformat"):
-            out[k] = v.isoformat(sep=" ") if hasattr(v, "hour") else v.isoformat()
-        elif hasattr(v, "item"):
-            out[k] = v.item()
-        else:
-            out[k] = v
-    return out
-
 
 @contextmanager
 def _reading(source, reads: bool = True):

@@ -3,8 +3,9 @@
 Nothing outside verifier/data/ holds a connection or issues SQL: the run, the checks and the
 methodologies call the methods of `Engine`, and write the SQL fragments they hand it (predicates,
 aggregates) with the engine's `dialect` (verifier.data.dialect). `DuckDBEngine`
-(verifier.data.duckdb_engine) implements it; a Spark engine would be a second class with its own
-dialect, not new branches. The input adapters (verifier.data.sources) stage through `execute`,
+(verifier.data.duckdb_engine) and `SparkEngine` (verifier.data.spark_engine) implement it, each
+with its own dialect, not new branches; the passes after staging are one class both subclass
+(verifier.data.sql_passes.SqlPasses), what differs being the dialect's or a small hook's. The input adapters (verifier.data.sources) stage through `execute`,
 `rows` and `describe`.
 
 Checks never query the data themselves. They hand the engine SQL predicates over the canonical

@@ -195,5 +195,30 @@ class SparkDialect(SparkAggregates, DuckDBDialect):
     def row_key(self, key: str, row_no: str) -> str:
         return f"coalesce({key}, '#' || CAST({row_no} AS STRING))"
 
+    # -- the passes after staging (verifier.data.sql_passes) -----------------------------------
+    def overlap_windows(self, user: str, start: str, ends: str, row: str) -> tuple[str, str]:
+        """As DuckDBDialect.overlap_windows. Spark has no EXCLUDE GROUP and no FILTER on window
+        aggregates: the earlier records are the frame RANGE BETWEEN UNBOUNDED PRECEDING AND 1
+        PRECEDING over the start in integer microseconds (the same set: every record starting
+        earlier), the same-start intervals a CASE inside min() over the peers."""
+        same_user = f"PARTITION BY {user} ORDER BY {self._epoch_us(start)}"
+        return (f"max({ends}) OVER ({same_user} RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)",
+                f"min(CASE WHEN {ends} > {start} THEN {row} END) OVER ({same_user} "
+                f"RANGE BETWEEN CURRENT ROW AND CURRENT ROW)")
+
+    def histogram_bin(self, value: str, width: float, cap: float | None) -> str:
+        """As DuckDBDialect.histogram_bin, floor() as a double (Spark's floor is a BIGINT, which
+        raises past 2^63: every double that large is an integer already)."""
+        capped = f"least({value}, {self.double(cap)})" if cap is not None else value
+        q = f"({capped} / {self.double(width)})"
+        return f"CASE WHEN abs({q}) < {2.0 ** 52!r} THEN CAST(floor({q}) AS DOUBLE) ELSE {q} END"
+
+    def nulls_last(self, expr: str) -> str:
+        return f"{expr} NULLS LAST"  # Spark's default is NULLS FIRST
+
+    def group_and_order(self, groups: list[str], order: list[str]) -> str:
+        # GROUP BY ALL spelled out; NULLS LAST, Spark's default is first
+        return f"GROUP BY {', '.join(groups)}\n            ORDER BY {', '.join(self.nulls_last(o) for o in order)}"
+
 
 SPARK = SparkDialect()
