@@ -284,6 +284,18 @@ class DuckDBDialect:
         return f"(({expr} & {int(mask)}) > 0)"
 
     # -- tap pairing (taps) --------------------------------------------------------------------
+    def read_as(self, col: str, column, kind: str = "VARCHAR") -> str:
+        """The file column `col` (of the engine type `kind`; text: VARCHAR) read as the canonical
+        `column` (methodologies.Column): a naive local time (`local_time`), a number (NULL where
+        the text does not read as one; a typed column cast), or trimmed text (empty as NULL),
+        lower-cased where declared. The one reading both engines stage with."""
+        ident = self.ident(col)
+        if column.kind == "time":
+            return self.local_time(ident, kind)
+        if column.kind == "number":
+            return self.to_number(self.trimmed(ident)) if kind == "VARCHAR" else f"TRY_CAST({ident} AS DOUBLE)"
+        return f"lower({self.trimmed(ident)})" if column.lower else self.trimmed(ident)
+
     def to_number(self, text: str) -> str:
         """Text (trimmed, or NULL) as a DOUBLE where it reads as one, else NULL (SparkDialect
         accepts exactly what DuckDB reads)."""

@@ -146,7 +146,7 @@ class DuckDBEngine(SqlPasses):
             col = columns.get(name)
             if not col:
                 self._absent[name] = DIALECT.types[column.kind]
-            exprs.append(f"{_canonical(col, column, types) if col else f'CAST(NULL AS {self._absent[name]})'} AS {name}")
+            exprs.append(f"{DIALECT.read_as(col, column, types.get(col, 'VARCHAR')) if col else f'CAST(NULL AS {self._absent[name]})'} AS {name}")
         exprs += [sql_ident(c) for c in extra_columns]
         typed = f"SELECT {', '.join(exprs)} FROM {raw}"
         (cells, add, grid_join), geo = self._geo_sql(boundary, coordinates)
@@ -332,24 +332,9 @@ def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:
             f"AND {lat} < {grid.y1!r} THEN {table}.cells[1 + {j} * {grid.n} + {i}] ELSE {outside} END")
 
 
-def _canonical(col: str, column, types: dict[str, str]) -> str:
-    """The file column `col` read as the canonical `column` (methodologies.Column): a local
-    time, a number (NULL where it does not parse) or trimmed text, lower-cased where declared."""
-    if column.kind == "time":
-        return _local_time(col, types)
-    if column.kind == "number":
-        return f"TRY_CAST({_typed(col, types)} AS {DIALECT.types['number']})"
-    return f"lower({_trimmed(col)})" if column.lower else _trimmed(col)
-
-
 def _local_time(col: str, types: dict[str, str]) -> str:
     """The file column `col` as a naive local timestamp (the dialect's one time parser)."""
     return DIALECT.local_time(sql_ident(col), types.get(col, "VARCHAR"))
-
-
-def _typed(col: str, types: dict[str, str]) -> str:
-    """A typed column as is (Parquet); text trimmed, empty as NULL (CSV, string columns)."""
-    return _trimmed(col) if types.get(col, "VARCHAR") == "VARCHAR" else sql_ident(col)
 
 
 def _trimmed(col: str | None) -> str:

@@ -135,31 +135,14 @@ class SparkEngine(SqlPasses):
         return {f.name: _type_name(f.dataType) for f in fields if f.name != ROW_NO}
 
     def _csv_copy(self, source):
-        """Spark has no record numbers for CSV: the file is read by DuckDB through the CSV adapter
-        (its sniffing and its line-accurate InputErrors), every column text, and written as
-        Parquet with the record number, which Spark then reads."""
-        import duckdb
-
-        from verifier.data.dialect import DUCKDB, using
+        """Spark has no record numbers for CSV: the files go to Parquet with the record number
+        through the project's one CSV reader (sources.text.csv_to_parquet: DuckDB's sniffing and
+        the adapter's line-accurate InputErrors), which Spark then reads."""
+        from verifier.data.sources.text import csv_to_parquet
 
         path = self.workdir / "csv" / f"{len(self._views)}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect()
-        try:
-            con.execute(f"SET temp_directory = {DUCKDB.text(self.workdir / 'csv-spill')}")
-            con.execute("SET preserve_insertion_order = true")
-            with using(DUCKDB):
-                scan = DUCKDB.scan_csv(source.files)
-            try:
-                # Stored in file order, so rowid + 1 is the record number (as the DuckDB engine).
-                con.execute(f"CREATE TABLE t AS SELECT * FROM {scan}")
-                con.execute(f"COPY (SELECT rowid + 1 AS {ROW_NO}, * FROM t) TO {DUCKDB.text(path)} (FORMAT parquet)")
-            except duckdb.Error as exc:
-                from verifier.data.duckdb_engine import environment_failure
-
-                raise (environment_failure(exc) or source.read_error(exc)) from None
-        finally:
-            con.close()
+        csv_to_parquet(list(source.files), path, row_column=ROW_NO, reading=source, workdir=self.workdir / "csv-spill")
         return self.spark.read.parquet(str(path))
 
     def _parquet_scan(self, source):
@@ -243,7 +226,7 @@ class SparkEngine(SqlPasses):
             if not col:
                 self._absent[name] = self.dialect.types[column.kind]
                 continue
-            exprs.append(f"{self._canonical(col, column, types)} AS {name}")
+            exprs.append(f"{self.dialect.read_as(col, column, types.get(col, 'VARCHAR'))} AS {name}")
             names.append(name)
         exprs += [self.dialect.ident(c) for c in extra_columns]
         names += [self.dialect.ident(c) for c in extra_columns]
@@ -258,18 +241,6 @@ class SparkEngine(SqlPasses):
         self._define_staged()
         self.population = self.rows("SELECT count(*) FROM stored")[0][0]
         return self.population
-
-    def _canonical(self, col: str, column, types: dict[str, str]) -> str:
-        """The file column `col` read as the canonical `column`, as the DuckDB engine reads it."""
-        d, kind = self.dialect, types.get(col, "VARCHAR")
-        if column.kind == "time":
-            return d.local_time(d.ident(col), kind)
-        if column.kind == "number":
-            if kind == "VARCHAR":
-                return d.to_number(d.trimmed(d.ident(col)))
-            return f"try_cast({d.ident(col)} AS DOUBLE)"
-        text = d.trimmed(d.ident(col))
-        return f"lower({text})" if column.lower else text
 
     def _define_staged(self) -> None:
         d = self.dialect
