@@ -31,15 +31,14 @@ from pathlib import Path
 
 from verifier import __version__
 from verifier.batch.filings import Filing, discover
-from verifier.data.engine import DEFAULT_MEMORY_LIMIT, EngineOptions
+from verifier.claims import CLAIMS_FILE
+from verifier.data.engine import DEFAULT_MEMORY_LIMIT
 from verifier.errors import EnvironmentFailure, InputError, one_line, quoted
 from verifier.outdir import check_out
 
 BATCH_FILE = "batch.json"  # written first: marks DIR as a batch output
 STATE_DIR = ".state"
 FILINGS_DIR = "filings"
-# verify(claims=True) writes claims.parquet (helper "claims"): the one switch, on once merged.
-WITH_CLAIMS = False
 
 
 @dataclass(frozen=True)
@@ -288,7 +287,7 @@ def _prepare(filing: Filing, batch: Batch) -> Prepared:
         return Prepared(filing, error=one_line(f"{quoted(str(filing.path))}: cannot read: {exc.strerror or exc}"))
     seed = derive_seed(batch.seed, inputs[0]["sha256"])  # the report comes first
     options = {"seed": seed, "lang": o.lang, "engine": o.engine, "boundary_crs": o.boundary_crs,
-               "claims": WITH_CLAIMS}
+               "claims": True}
     files = [[i["role"], i["path"], i["sha256"]] for i in inputs]
     key = hashlib.sha256(json.dumps({"tool": __version__, "options": options, "inputs": files},
                                     sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
@@ -303,14 +302,12 @@ def _reusable(out: Path, p: Prepared) -> Outcome | None:
     if state.get("status") == "unreadable":
         return Outcome(p.filing, "unreadable", error=state.get("error"), reused=True)
     folder = filing_dir(out, p.filing.name)
-    if not (folder / "findings.json").is_file() or (WITH_CLAIMS and not _claims_present(folder)):
+    if not (folder / "findings.json").is_file() or not _claims_present(folder):
         return None
     return Outcome(p.filing, "verified", conclusion=state.get("conclusion"), reused=True)
 
 
 def _claims_present(folder: Path) -> bool:
-    from verifier.claims import CLAIMS_FILE
-
     return (folder / CLAIMS_FILE).exists()
 
 
@@ -416,9 +413,7 @@ def _job(batch: Batch, p: Prepared) -> dict:
     kwargs = dict(factors=o.factors, boundary=o.boundary, boundary_crs=o.boundary_crs, seed=p.seed, lang=o.lang,
                   engine=o.engine, fares=o.fares, memory_limit=batch.memory_limit_per_filing,
                   threads=batch.threads_per_filing, temp_dir=o.temp_dir, spark_master=o.spark_master,
-                  spark_conf=tuple(o.spark_conf))
-    if WITH_CLAIMS:
-        kwargs["claims"] = True
+                  spark_conf=tuple(o.spark_conf), claims=True)  # claims.parquet: the double-claim pass's input
     return {"package": str(p.filing.path), "out": str(filing_dir(batch.out, p.filing.name)), "kwargs": kwargs}
 
 
