@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from spark_support import SPARK_TESTS, engine_options, share_session, spark_options
 from verifier.batch.double_claims import ClaimsInput, find_double_claims, overlapping_periods
 from verifier.claims import CLAIMS_FILE, wgs84_e4
 from verifier.data.engine import EngineOptions
@@ -225,3 +226,34 @@ def test_transit_metro_fingerprints_match_bus_trips_do_not(transit):
         "examples": [{"record_key": f"S{i:013d}", "earlier_record_key": k, "basis": "fingerprint"}
                      for i, k in enumerate(metro.trip_id)]}]
     assert found.block["overlapping_periods"] == []
+
+
+# -- Spark: the same claims and the same double claims ------------------------------------------
+def on_spark(test):
+    for mark in SPARK_TESTS:
+        test = mark(test)
+    return test
+
+
+@on_spark
+def test_spark_writes_the_same_claims(bike, tmp_path):
+    """claims.parquet from the Spark engine holds DuckDB's rows (the WGS-84 points by the same
+    numpy code in a pandas UDF), for a GCJ-02 and a WGS-84 package."""
+    share_session()
+    for name in ("opA-h1", "opD-2024"):
+        folder = bike["packages"][name]
+        verify(folder, tmp_path / name, seed=7, write_pdf=False, claims=True, factors=folder / "factors.yaml",
+               **spark_options())
+        spark = pq.read_table(tmp_path / name / CLAIMS_FILE).to_pandas()
+        duck = pq.read_table(bike["root"] / "out" / name / CLAIMS_FILE).to_pandas()
+        pd.testing.assert_frame_equal(spark, duck)
+
+
+@on_spark
+def test_spark_finds_the_same_double_claims(bike, transit, tmp_path):
+    """The Spark pass gives DuckDB's block and per-filing figures and double_claims.csv byte for byte."""
+    share_session()
+    for case in (bike, transit):
+        found = find_double_claims(case["inputs"], tmp_path / "double_claims.csv", engine_options())
+        assert found == case["found"]
+        assert (tmp_path / "double_claims.csv").read_bytes() == (case["root"] / "double_claims.csv").read_bytes()
