@@ -139,7 +139,7 @@ def test_batch_rows_unreadable_reason_and_exit_1(full):
     assert summary["seed"] == 5 and summary["parameters"]["jobs"] == 1
     for name in ("bike-clean", "bike-duplicates", "transit-clean"):
         assert (root / "out" / "filings" / name / "claims.parquet").exists(), name
-    assert f"[4/4]" in r.stderr and "broken: unreadable" in r.stderr
+    assert "[4/4]" in r.stderr and "broken: unreadable" in r.stderr
     assert "filings 4:" in r.stdout and "unreadable 1" in r.stdout
 
 

@@ -46,10 +46,10 @@ def _findings(out: Path, o: Outcome) -> dict:
 
 
 def _order(o: Outcome, f: dict | None) -> tuple:
-    """Filing order: period end, then name; unreadable last (by name)."""
-    if f is None:
-        return (1, "", o.filing.name)
-    return (0, str((f.get("period") or {}).get("end") or ""), o.filing.name)
+    """Filing order: period end, then name (as verifier.batch.double_claims.filing_order: no
+    period end after every dated one); unreadable last (by name)."""
+    end = (f.get("period") or {}).get("end") if f else None
+    return (f is None, end is None, str(end or ""), o.filing.name)
 
 
 def _sha(path) -> str | None:
@@ -149,18 +149,9 @@ def _groups(rows: list[dict], key, label) -> list[dict]:
 
 
 # -- double claims ----------------------------------------------------------------------------
-class _NoDoubleClaims:
-    block = {"pairs": [], "records": 0, "overlapping_periods": []}
-    per_filing: dict = {}
-
-
 def find_double_claims(batch: Batch, readable: list[Outcome], findings: dict[str, dict]):
     """The double claims across the readable filings (verifier.batch.double_claims, one engine
-    pass with the whole memory budget), or none while the claims files are not written."""
-    # TODO(core): remove once h14-claims's verifier.batch.double_claims is merged.
-    if importlib.util.find_spec("verifier.batch.double_claims") is None:
-        _write_empty_csv(batch.out / DOUBLE_CLAIMS_CSV)
-        return _NoDoubleClaims()
+    pass with the batch's whole memory budget: the filings are done)."""
     from verifier.batch.double_claims import ClaimsInput, find_double_claims as find
     from verifier.claims import CLAIMS_FILE
 
@@ -183,11 +174,6 @@ def _spark_conf(pairs):
     from verifier.pipeline import _spark_conf
 
     return _spark_conf(pairs)
-
-
-def _write_empty_csv(path: Path) -> None:
-    """double_claims.csv with its header only (UTF-8 with BOM, like sample.csv)."""
-    write_atomic(path, "\ufefffiling,record_key,earlier_filing,earlier_record_key,basis,pkm\n")
 
 
 # -- writing ----------------------------------------------------------------------------------
