@@ -180,3 +180,19 @@ def test_filing_alone_same_findings_and_exit_0(full, tmp_path):
     assert seed == derive_seed(5, __import__("hashlib").sha256(report.read_bytes()).hexdigest())
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["totals"]["passed"] == 1 and summary["filings"][0]["status"] == "pass"
+
+
+def test_environment_failure_stops_the_batch_exit_3(tmp_path):
+    """The machine failing a filing (here: out of memory) stops the batch: exit 3, one line naming
+    the filing and saying that running again resumes; the filings after it are not started."""
+    make_packages(tmp_path)
+    cmd = [sys.executable, "-m", "verifier", "batch", "pk", "--out", "out", "--factors", str(FACTORS),
+           "--seed", "5", "--memory-limit", "10MB"]
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 3, r.stderr
+    [line] = error_lines(r)
+    assert line.startswith("error: filing 'bike-clean': out of memory") and "run the same command again to resume" \
+        in line, line
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert list((tmp_path / "out" / "filings").iterdir()) == []
+    assert "Traceback" not in r.stderr
