@@ -109,8 +109,8 @@ def view(summary: dict, t) -> dict:
         inputs=t("sm_inputs").format(factors=params.get("factors") or t("sm_default"),
                                      boundary=params.get("boundary") or t("sm_default")),
         overview=[(column_label(t, f), WRITTEN[kind](totals.get(f))) for f, kind in TOTAL_COLUMNS],
-        columns=[{"id": f, "label": column_label(t, f), "kind": "num" if f == "year" else "text"}
-                 for f in TEXT_COLUMNS]
+        columns=[{"id": f, "label": t("period") if f == "period.end" else column_label(t, f),  # start – end
+                  "kind": "num" if f == "year" else "text"} for f in TEXT_COLUMNS]
         + [{"id": f, "label": column_label(t, f), "kind": "num"} for f, _ in NUMBER_COLUMNS]
         + [{"id": "failing_checks", "label": column_label(t, "failing_checks"), "kind": "text"}],
         filings=filings,
