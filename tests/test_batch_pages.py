@@ -209,7 +209,10 @@ def test_pdf_embeds_the_shipped_fonts_and_renders(written, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert "碳普惠减排量批量核证汇总" in text and "<script>alert(1)</script>" in text
-    assert "verifier 0.1.0" in text and "20240917" in text
+    pages_text = text.split("\f")
+    assert len(pages_text) >= 2 and all("由 verifier 0.1.0 生成；批次随机种子 20240917" in p
+                                         for p in pages_text if p.strip())  # the running header
+    assert "第2页共2页" in pages_text[1].replace(" ", "")
     subprocess.run(["pdftoppm", "-png", "-r", "60", str(pdf), str(tmp_path / "page")], check=True)
     pngs = sorted(tmp_path.glob("page-*.png"))
     assert len(pngs) >= 2 and all(p.stat().st_size > 10_000 for p in pngs)
@@ -229,3 +232,28 @@ def test_pdf_fetches_only_the_shipped_fonts_and_is_byte_identical(written, monke
     assert fetcher.refused == []
     shipped = {path.resolve() for path in font_paths()}
     assert fetcher.requested and {Path(unquote(urlsplit(u).path)).resolve() for u in fetcher.requested} <= shipped
+
+
+def test_a_batch_without_double_claims_and_hidden_characters(tmp_path):
+    """One passing filing, no pair, no overlap: the pages say so; a bidi override in the applicant
+    (it would show a reader another name) is written as its escape in the page and the workbook."""
+    summary = load()
+    (one,) = [f for f in summary["filings"] if f["name"] == "opA-2023"]
+    one["applicant"]["name"] = "甲公司\u202e司公乙"
+    summary.update(filings=[one], double_claims={"pairs": [], "records": 0, "overlapping_periods": []})
+    summary["totals"] = {"filings": 1, "passed": 1, "failed": 0, "unreadable": 0,
+                         "reported_reduction_tco2": 12.5, "verified_reduction_tco2": 12.4012,
+                         "double_claimed_tco2": 0.0, "creditable_reduction_tco2": 12.4012,
+                         "by_year": [], "by_applicant": [], "by_methodology": []}
+    write_tables(tmp_path, summary, "zh")
+    write_pages(tmp_path, summary, "zh")
+    html = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert "未发现重复申报。" in html and "无核算期重叠。" in html and 'id="pairs"' not in html
+    assert "\u202e" not in html and "甲公司\\u202e司公乙" in html
+    wb = load_workbook(tmp_path / "summary.xlsx")
+    assert wb["申报清单"]["E2"].value == "甲公司\\u202e司公乙"
+    assert wb["重复申报"].max_row == 1 and wb["核算期重叠"].max_row == 1
+    assert "甲公司\u202e司公乙" in (tmp_path / "summary.csv").read_text(encoding="utf-8-sig")  # verbatim
+    text = subprocess.run(["pdftotext", str(tmp_path / "summary.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "未发现重复申报。" in text

@@ -28,9 +28,9 @@ from markupsafe import Markup
 from verifier import numbers
 from verifier.batch.outputs import PAIR_COLUMNS, TOTAL_COLUMNS, column_label, translator, words, write_atomic
 from verifier.report.fetcher import SafeFetcher
-from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
+from verifier.report.fonts import CSS_SANS, check_font_files, font_dir
 from verifier.report.pdf import html_to_pdf
-from verifier.report.render import _env
+from verifier.report.render import _css_string, _env, _page_css
 from verifier.resources import resource_dir
 
 TEMPLATE = "summary/summary.html.j2"
@@ -57,11 +57,13 @@ def render_page(summary: dict, lang: str, pdf: bool = False) -> str:
     folder = templates / "summary"
     css = (folder / "summary.css").read_text(encoding="utf-8")
     js = (folder / "summary.js").read_text(encoding="utf-8")
-    print_css = ""
-    if pdf:
-        print_css = (font_face_css(templates) + f"\nhtml {{ font-family: {CSS_SANS}; }}\n"
-                     + (folder / "summary_print.css").read_text(encoding="utf-8"))
     t = translator(lang)
+    print_css = ""
+    if pdf:  # the report's @font-face rules and page numbers, then a running header on every page
+        header = t("sm_generated").format(**_generated(summary))
+        print_css = (str(_page_css(t, templates)) + f"\nhtml {{ font-family: {CSS_SANS}; }}\n"
+                     + (folder / "summary_print.css").read_text(encoding="utf-8")
+                     + f"\n@page {{ @top-right {{ content: {_css_string(header)}; }} }}\n")
     return _env(templates).get_template(TEMPLATE).render(
         **view(summary, t), t=t, lang=lang, pdf=pdf, csp=content_security_policy(css, js),
         css=Markup(css), js=Markup(js), print_css=Markup(print_css))
@@ -104,8 +106,7 @@ def view(summary: dict, t) -> dict:
     totals = summary.get("totals") or {}
     return dict(
         tool=tool,
-        generated=t("sm_generated").format(tool=tool.get("name"), version=tool.get("version"),
-                                           seed=summary.get("seed"), engine=params.get("engine") or "duckdb"),
+        generated=t("sm_generated").format(**_generated(summary)),
         inputs=t("sm_inputs").format(factors=params.get("factors") or t("sm_default"),
                                      boundary=params.get("boundary") or t("sm_default")),
         overview=[(column_label(t, f), WRITTEN[kind](totals.get(f))) for f, kind in TOTAL_COLUMNS],
@@ -121,6 +122,12 @@ def view(summary: dict, t) -> dict:
         pairs=[_pair(p, t) for p in block.get("pairs") or []],
         overlapping=[tuple(pair) for pair in block.get("overlapping_periods") or []],
     )
+
+
+def _generated(summary: dict) -> dict:
+    tool = summary.get("tool") or {}
+    return dict(tool=tool.get("name") or "verifier", version=tool.get("version") or "",
+                seed=summary.get("seed"), engine=(summary.get("parameters") or {}).get("engine") or "duckdb")
 
 
 def _filing(f: dict, t) -> dict:
