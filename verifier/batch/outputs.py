@@ -185,7 +185,8 @@ def _total_rows(summary: dict, t) -> list[list]:
     rows = [[t("sm_dim_all"), None, None] + [totals.get(f) for f, _ in TOTAL_COLUMNS]]
     for dim in DIMENSIONS:
         label = t("sm_dim_" + dim.removeprefix("by_"))
-        rows += [[label, str(e.get("key")), e.get("label")] + [e.get(f) for f, _ in TOTAL_COLUMNS]
+        rows += [[label, None if e.get("key") is None else str(e.get("key")), e.get("label")]
+                 + [e.get(f) for f, _ in TOTAL_COLUMNS]
                  for e in totals.get(dim) or []]
     return rows
 

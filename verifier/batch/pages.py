@@ -137,7 +137,7 @@ def _filing(f: dict, t) -> dict:
     return dict(
         name=f["name"], status=f["status"], status_word=words(t, "status", f["status"]),
         methodology=f.get("methodology"), applicant=applicant.get("name"), uscc=applicant.get("uscc"),
-        period=f"{start} – {end}" if start or end else "", period_end=end, year=f.get("year"),
+        period_start=start, period_end=end, year=f.get("year"),
         numbers=[{"v": "" if f.get(field) is None else repr(f.get(field)), "shown": write(f.get(field))}
                  for field, write in NUMBER_COLUMNS],
         failing_checks=f.get("failing_checks") or [], error=f.get("error"), reused=f.get("reused"),
@@ -165,7 +165,7 @@ def _totals(totals: dict, t) -> list[dict]:
     kinds = dict(TOTAL_COLUMNS)
     groups = []
     for dim in ("by_year", "by_applicant", "by_methodology"):
-        rows = [{"label": e.get("label") or str(e.get("key")),
+        rows = [{"label": e.get("label") or (numbers.DASH if e.get("key") is None else str(e.get("key"))),
                  "sub": e.get("key") if e.get("label") else None,
                  "cells": [WRITTEN[kinds[c]](e.get(c)) for c in GROUP_COLUMNS]}
                 for e in totals.get(dim) or []]
