@@ -133,12 +133,21 @@ def test_batch_rows_unreadable_reason_and_exit_1(full):
     assert (root / "out" / clean["report"]).is_file()
     assert rows["bike-duplicates"]["status"] == "fail"
     assert "records.duplicates" in rows["bike-duplicates"]["failing_checks"]
+    # bike-duplicates repeats bike-clean's rides (one applicant, one period): the later one by name
+    assert rows["bike-duplicates"]["failing_checks"][-1] == "batch.double_claim"
+    assert summary["double_claims"]["overlapping_periods"] == [["bike-clean", "bike-duplicates"]]
+    assert [(p["filing"], p["earlier"], p["basis"]) for p in summary["double_claims"]["pairs"]] == \
+        [("bike-duplicates", "bike-clean", "same_applicant")]
+    assert rows["bike-duplicates"]["double_claims"] == summary["double_claims"]["pairs"][0]["records"] > 0
+    assert rows["bike-clean"]["double_claims"] == 0 and rows["bike-clean"]["status"] == "pass"
     assert rows["transit-clean"]["methodology"] == "shenzhen-public-transit"
     t = summary["totals"]
     assert (t["filings"], t["unreadable"], t["passed"] + t["failed"]) == (4, 1, 3)
     assert summary["seed"] == 5 and summary["parameters"]["jobs"] == 1
     for name in ("bike-clean", "bike-duplicates", "transit-clean"):
         assert (root / "out" / "filings" / name / "claims.parquet").exists(), name
+    for name in ("summary.csv", "summary.xlsx", "summary.pdf", "summary.html", "double_claims.csv"):
+        assert (root / "out" / name).is_file(), name
     assert "[4/4]" in r.stderr and "broken: unreadable" in r.stderr
     assert "filings 4:" in r.stdout and "unreadable 1" in r.stdout
 
