@@ -128,12 +128,16 @@ def _doubles_sql(filings: list[ClaimsInput]) -> str:
     """The query of `doubles`: per double claim filing, row_no, record_key, part, distance_km,
     earlier (the filing), earlier_key, basis."""
     packed = f"filing * {PACK} + row_no"
+    # The claims relation is written out at each use, not as one CTE: an engine may materialise
+    # a CTE read several times (every column of every claim), while each scan reads only the
+    # columns its rule needs.
+    claims = f"({_claims_sql(filings)}) c"
 
     def keys(name: str, scope: str, key: list[str], where: str) -> str:
         cols = ", ".join([scope] + key)
         named = ", ".join([f"{scope} AS s"] + [f"{k} AS k{i}" for i, k in enumerate(key)])
         return (f"{name} AS (SELECT {named}, min({packed}) AS first, min_by(record_key, {packed}) AS first_key "
-                f"FROM c WHERE {where} GROUP BY {cols} HAVING max(filing) > min(filing))")
+                f"FROM {claims} WHERE {where} GROUP BY {cols} HAVING max(filing) > min(filing))")
 
     def match(alias: str, scope: str, key: list[str]) -> str:
         on = " AND ".join([f"{alias}.s = c.{scope}"] + [f"{alias}.k{i} = c.{k}" for i, k in enumerate(key)])
@@ -148,11 +152,11 @@ def _doubles_sql(filings: list[ClaimsInput]) -> str:
     matched = (f"SELECT c.filing, c.row_no, c.record_key, c.part, c.distance_km, "
                f"least(ka.first, kb.first) AS fs, "
                f"CASE WHEN ka.first IS NOT NULL AND (kb.first IS NULL OR ka.first <= kb.first) THEN ka.first_key "
-               f"ELSE kb.first_key END AS fs_key, kf.first AS ff, kf.first_key AS ff_key FROM c {joins} "
+               f"ELSE kb.first_key END AS fs_key, kf.first AS ff, kf.first_key AS ff_key FROM {claims} {joins} "
                f"WHERE ka.first IS NOT NULL OR kb.first IS NOT NULL OR kf.first IS NOT NULL")
     same = f"(fs IS NOT NULL AND (ff IS NULL OR fs - fs % {PACK} <= ff - ff % {PACK}))"
     chosen = f"CASE WHEN {same} THEN fs ELSE ff END"
-    return (f"WITH c AS ({_claims_sql(filings)}), {ctes}, m AS ({matched}) "
+    return (f"WITH {ctes}, m AS ({matched}) "
             f"SELECT filing, row_no, record_key, part, distance_km, "
             f"CAST(({chosen} - {chosen} % {PACK}) / {PACK} AS BIGINT) AS earlier, "
             f"CASE WHEN {same} THEN fs_key ELSE ff_key END AS earlier_key, "
