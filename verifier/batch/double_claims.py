@@ -91,7 +91,13 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
     """The table `doubles` in the engine, the csv, and what the pairs need: the groups (filing,
     earlier, basis, part, records, exact window sum, rest count), their rest sums and examples."""
     d = DIALECT
-    engine.materialize("doubles", _doubles_sql(filings))
+    claims = f"({_claims_sql(filings)}) c"
+    engine.materialize("matched", _matched_sql(claims))
+    # The earlier record's key: the claims joined to the few matched ones (the small build side).
+    engine.materialize("doubles", f"SELECT m.filing, m.row_no, m.record_key, m.part, m.distance_km, m.basis, "
+                                  f"CAST((m.first - m.first % {PACK}) / {PACK} AS BIGINT) AS earlier, "
+                                  f"c.record_key AS earlier_key FROM matched m JOIN {claims} "
+                                  f"ON c.filing * {PACK} + c.row_no = m.first")
     names = d.values([(i, f.name) for i, f in enumerate(filings)], ("i", "name"))
     engine.write_csv(
         {"filing": "n.name", "record_key": "x.record_key", "earlier_filing": "e.name",
@@ -107,7 +113,7 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
         "SELECT filing, earlier, basis, record_key, earlier_key FROM ("
         "SELECT *, row_number() OVER (PARTITION BY filing, earlier, basis ORDER BY row_no) AS k FROM doubles) x "
         f"WHERE k <= {EXAMPLES} ORDER BY filing, earlier, basis, row_no")
-    engine.drop_tables(["doubles"])
+    engine.drop_tables(["doubles", "matched"])
     return groups, rests, examples
 
 
@@ -115,28 +121,34 @@ def _claims_sql(filings: list[ClaimsInput]) -> str:
     """Every filing's claims with its index in filing order (`filing`), its same-applicant scope
     (`app`: one number per USCC and methodology; NULL without a USCC) and methodology (`meth`)."""
     d = DIALECT
-    apps = {k: i for i, k in enumerate(dict.fromkeys((f.uscc, f.methodology) for f in filings if f.uscc))}
-    meths = {m: i for i, m in enumerate(dict.fromkeys(f.methodology for f in filings))}
-    return " UNION ALL ".join(
-        f"SELECT {i} AS filing, {apps[(f.uscc, f.methodology)] if f.uscc else 'CAST(NULL AS BIGINT)'} AS app, "
-        f"{meths[f.methodology]} AS meth, record_key, row_no, keyed, user_id, start_s, fingerprint, "
-        f"coalesce(part, '') AS part, distance_km FROM {d.parquet_file(f.claims)}"
-        for i, f in enumerate(filings))
+    apps = dict.fromkeys((f.uscc, f.methodology) for f in filings if f.uscc)
+    meths = list(dict.fromkeys(f.methodology for f in filings))
+    app = [list(apps).index((f.uscc, f.methodology)) if f.uscc else -1 for f in filings]
+    meth = [meths.index(f.methodology) for f in filings]
+    return (f"SELECT file_index AS filing, {_pick(app, 'file_index')} AS app, {_pick(meth, 'file_index')} AS meth, "
+            f"record_key, row_no, keyed, user_id, start_s, fingerprint, coalesce(part, '') AS part, distance_km "
+            f"FROM {d.indexed_parquet([f.claims for f in filings])}")
 
 
-def _doubles_sql(filings: list[ClaimsInput]) -> str:
-    """The query of `doubles`: per double claim filing, row_no, record_key, part, distance_km,
-    earlier (the filing), earlier_key, basis."""
+def _pick(values: list[int], index: str) -> str:
+    """SQL: values[index] (a CASE; -1 as NULL), for the per-filing numbers."""
+    whens = " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values) if v >= 0)
+    return f"CASE {index} {whens} END" if whens else "CAST(NULL AS BIGINT)"
+
+
+def _matched_sql(claims: str) -> str:
+    """The query of `matched`: per double claim filing, row_no, record_key, part, distance_km,
+    first (the earlier record, packed: filing·PACK + row_no) and basis. `claims`: the relation of
+    every filing's claims (`_claims_sql`), written out at each use, not as one CTE: an engine may
+    materialise a CTE read several times (every column of every claim), while each scan reads
+    only the columns its rule needs. The aggregates keep integers only (a min_by of the key kept
+    a string per group and ran DuckDB out of memory at 10^8)."""
     packed = f"filing * {PACK} + row_no"
-    # The claims relation is written out at each use, not as one CTE: an engine may materialise
-    # a CTE read several times (every column of every claim), while each scan reads only the
-    # columns its rule needs.
-    claims = f"({_claims_sql(filings)}) c"
 
     def keys(name: str, scope: str, key: list[str], where: str) -> str:
         cols = ", ".join([scope] + key)
         named = ", ".join([f"{scope} AS s"] + [f"{k} AS k{i}" for i, k in enumerate(key)])
-        return (f"{name} AS (SELECT {named}, min({packed}) AS first, min_by(record_key, {packed}) AS first_key "
+        return (f"{name} AS (SELECT {named}, min({packed}) AS first "
                 f"FROM {claims} WHERE {where} GROUP BY {cols} HAVING max(filing) > min(filing))")
 
     def match(alias: str, scope: str, key: list[str]) -> str:
@@ -150,16 +162,11 @@ def _doubles_sql(filings: list[ClaimsInput]) -> str:
     joins = " ".join(match(n, scope, key) for n, (scope, key, _) in rules.items())
     # the earliest same-applicant match (least skips NULL on both engines) and the fingerprint one
     matched = (f"SELECT c.filing, c.row_no, c.record_key, c.part, c.distance_km, "
-               f"least(ka.first, kb.first) AS fs, "
-               f"CASE WHEN ka.first IS NOT NULL AND (kb.first IS NULL OR ka.first <= kb.first) THEN ka.first_key "
-               f"ELSE kb.first_key END AS fs_key, kf.first AS ff, kf.first_key AS ff_key FROM {claims} {joins} "
+               f"least(ka.first, kb.first) AS fs, kf.first AS ff FROM {claims} {joins} "
                f"WHERE ka.first IS NOT NULL OR kb.first IS NOT NULL OR kf.first IS NOT NULL")
     same = f"(fs IS NOT NULL AND (ff IS NULL OR fs - fs % {PACK} <= ff - ff % {PACK}))"
-    chosen = f"CASE WHEN {same} THEN fs ELSE ff END"
     return (f"WITH {ctes}, m AS ({matched}) "
-            f"SELECT filing, row_no, record_key, part, distance_km, "
-            f"CAST(({chosen} - {chosen} % {PACK}) / {PACK} AS BIGINT) AS earlier, "
-            f"CASE WHEN {same} THEN fs_key ELSE ff_key END AS earlier_key, "
+            f"SELECT filing, row_no, record_key, part, distance_km, CASE WHEN {same} THEN fs ELSE ff END AS first, "
             f"CASE WHEN {same} THEN {DIALECT.text(SAME)} ELSE {DIALECT.text(FINGERPRINT)} END AS basis FROM m")
 
 
