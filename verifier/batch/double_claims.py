@@ -14,11 +14,13 @@ record and a record of an earlier filing:
 A later record is counted once, against the EARLIEST filing any rule matches it with; its basis
 is `same_applicant` where a same-applicant rule matches it against that filing, else
 `fingerprint`; its earlier record is the first (lowest row_no) one of that filing the basis's
-rules match. How, in bounded memory: per rule one hash aggregate over all claims (grouped by the
-rule's scope and key) keeps only the keys held by two filings or more, with the earliest
-(filing, row_no) holding each, packed as filing·2^40 + row_no so one min() gives both (and
-min_by the key of that record, unique); the claims are then joined to those few keys (a small
-build side) and the earliest of the rules' matches chosen per record (table `doubles`). From it:
+rules match. How, in bounded memory: every claims file is read by one scan
+(dialect.indexed_parquet); per rule one hash aggregate (grouped by the rule's scope and key,
+integers only in its state) keeps only the keys held by two filings or more, with the earliest
+(filing, row_no) holding each, packed as filing·2^40 + row_no so one min() gives both; the claims
+are then joined to those few keys (a small build side) and the earliest of the rules' matches
+chosen per record (table `matched`), whose earlier record's key a join of the claims to the few
+matched ones adds (table `doubles`). From it:
 double_claims.csv (engine-written, in filing order then row_no), the pairs (one per filing,
 earlier filing, basis: records, exact pkm, tCO2 at the later filing's factors by its
 methodology's `emissions` on the pair's activity per part) and up to five examples per pair.
@@ -92,6 +94,8 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
     earlier, basis, part, records, exact window sum, rest count), their rest sums and examples."""
     d = DIALECT
     claims = f"({_claims_sql(filings)}) c"
+    for name, sql in _keys_sql(claims).items():  # each small: the keys held by two filings or more
+        engine.materialize(name, sql)
     engine.materialize("matched", _matched_sql(claims))
     # The earlier record's key: the claims joined to the few matched ones (the small build side).
     engine.materialize("doubles", f"SELECT m.filing, m.row_no, m.record_key, m.part, m.distance_km, m.basis, "
@@ -113,7 +117,7 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
         "SELECT filing, earlier, basis, record_key, earlier_key FROM ("
         "SELECT *, row_number() OVER (PARTITION BY filing, earlier, basis ORDER BY row_no) AS k FROM doubles) x "
         f"WHERE k <= {EXAMPLES} ORDER BY filing, earlier, basis, row_no")
-    engine.drop_tables(["doubles", "matched"])
+    engine.drop_tables(["doubles", "matched", *RULES])
     return groups, rests, examples
 
 
@@ -136,38 +140,39 @@ def _pick(values: list[int], index: str) -> str:
     return f"CASE {index} {whens} END" if whens else "CAST(NULL AS BIGINT)"
 
 
+# rule -> (its scope: same applicant or methodology, the key columns, which claims have the key)
+RULES = {"ka": ("app", ["record_key"], "app IS NOT NULL AND keyed"),
+         "kb": ("app", ["user_id", "start_s"], "app IS NOT NULL AND user_id IS NOT NULL AND start_s IS NOT NULL"),
+         "kf": ("meth", ["fingerprint"], "fingerprint IS NOT NULL")}
+
+
+def _keys_sql(claims: str) -> dict[str, str]:
+    """Per rule (a work table each, so the join that follows knows they are small): the keys
+    held by two filings or more, each with the earliest claim holding it, packed (filing·PACK +
+    row_no). `claims`: the relation of every filing's claims (`_claims_sql`), read anew by each
+    (each scan reads only the columns its rule needs). Integers only in the aggregate's state."""
+    packed = f"filing * {PACK} + row_no"
+    out = {}
+    for name, (scope, key, where) in RULES.items():
+        named = ", ".join([f"{scope} AS s"] + [f"{k} AS k{i}" for i, k in enumerate(key)])
+        out[name] = (f"SELECT {named}, min({packed}) AS first FROM {claims} WHERE {where} "
+                     f"GROUP BY {', '.join([scope] + key)} HAVING max(filing) > min(filing)")
+    return out
+
+
 def _matched_sql(claims: str) -> str:
     """The query of `matched`: per double claim filing, row_no, record_key, part, distance_km,
-    first (the earlier record, packed: filing·PACK + row_no) and basis. `claims`: the relation of
-    every filing's claims (`_claims_sql`), written out at each use, not as one CTE: an engine may
-    materialise a CTE read several times (every column of every claim), while each scan reads
-    only the columns its rule needs. The aggregates keep integers only (a min_by of the key kept
-    a string per group and ran DuckDB out of memory at 10^8)."""
-    packed = f"filing * {PACK} + row_no"
-
-    def keys(name: str, scope: str, key: list[str], where: str) -> str:
-        cols = ", ".join([scope] + key)
-        named = ", ".join([f"{scope} AS s"] + [f"{k} AS k{i}" for i, k in enumerate(key)])
-        return (f"{name} AS (SELECT {named}, min({packed}) AS first "
-                f"FROM {claims} WHERE {where} GROUP BY {cols} HAVING max(filing) > min(filing))")
-
-    def match(alias: str, scope: str, key: list[str]) -> str:
-        on = " AND ".join([f"{alias}.s = c.{scope}"] + [f"{alias}.k{i} = c.{k}" for i, k in enumerate(key)])
-        return f"LEFT JOIN {alias} ON {on} AND {alias}.first < c.filing * {PACK}"
-
-    rules = {"ka": ("app", ["record_key"], "app IS NOT NULL AND keyed"),
-             "kb": ("app", ["user_id", "start_s"], "app IS NOT NULL AND user_id IS NOT NULL AND start_s IS NOT NULL"),
-             "kf": ("meth", ["fingerprint"], "fingerprint IS NOT NULL")}
-    ctes = ", ".join(keys(n, *r) for n, r in rules.items())
-    joins = " ".join(match(n, scope, key) for n, (scope, key, _) in rules.items())
+    first (the earlier record, packed) and basis: the claims joined to the rules' key tables."""
+    joins = " ".join(
+        f"LEFT JOIN {n} ON " + " AND ".join([f"{n}.s = c.{scope}"] + [f"{n}.k{i} = c.{k}" for i, k in enumerate(key)])
+        + f" AND {n}.first < c.filing * {PACK}" for n, (scope, key, _) in RULES.items())
     # the earliest same-applicant match (least skips NULL on both engines) and the fingerprint one
     matched = (f"SELECT c.filing, c.row_no, c.record_key, c.part, c.distance_km, "
                f"least(ka.first, kb.first) AS fs, kf.first AS ff FROM {claims} {joins} "
                f"WHERE ka.first IS NOT NULL OR kb.first IS NOT NULL OR kf.first IS NOT NULL")
     same = f"(fs IS NOT NULL AND (ff IS NULL OR fs - fs % {PACK} <= ff - ff % {PACK}))"
-    return (f"WITH {ctes}, m AS ({matched}) "
-            f"SELECT filing, row_no, record_key, part, distance_km, CASE WHEN {same} THEN fs ELSE ff END AS first, "
-            f"CASE WHEN {same} THEN {DIALECT.text(SAME)} ELSE {DIALECT.text(FINGERPRINT)} END AS basis FROM m")
+    return (f"SELECT filing, row_no, record_key, part, distance_km, CASE WHEN {same} THEN fs ELSE ff END AS first, "
+            f"CASE WHEN {same} THEN {DIALECT.text(SAME)} ELSE {DIALECT.text(FINGERPRINT)} END AS basis FROM ({matched}) m")
 
 
 def _rests(engine, groups) -> dict[tuple, list[tuple[int, int]]]:
