@@ -86,6 +86,11 @@ class DuckDBDialect:
     def write_parquet(self, relation: str, path: Path) -> str:
         return f"COPY {relation} TO {self.text(path)} (FORMAT parquet)"
 
+    def key_hash(self, exprs: list[str]) -> str:
+        """A 64-bit hash of the values `exprs` (not NULL), for narrowing a grouping to candidates
+        before the exact one; its values differ between engines (never written anywhere)."""
+        return f"hash({', '.join(exprs)})"
+
     def indexed_parquet(self, paths: list[Path]) -> str:
         """A relation of every row of the Parquet `paths` (each a file or a folder of part
         files, Spark's) with `file_index`, the 0-based position in `paths` of its path. One
