@@ -15,12 +15,13 @@ A later record is counted once, against the EARLIEST filing any rule matches it 
 is `same_applicant` where a same-applicant rule matches it against that filing, else
 `fingerprint`; its earlier record is the first (lowest row_no) one of that filing the basis's
 rules match. How, in bounded memory: every claims file is read by one scan
-(dialect.indexed_parquet); per rule one hash aggregate (grouped by the rule's scope and key,
-integers only in its state) keeps only the keys held by two filings or more, with the earliest
-(filing, row_no) holding each, packed as filing·2^40 + row_no so one min() gives both; the claims
-are then joined to those few keys (a small build side) and the earliest of the rules' matches
-chosen per record (table `matched`), whose earlier record's key a join of the claims to the few
-matched ones adds (table `doubles`). From it:
+(dialect.indexed_parquet; each pass reads only the columns it needs); per rule, the 64-bit hashes
+of the keys held by two filings or more (an aggregate of integers), then the exact keys among the
+claims with such a hash, each with the earliest (filing, row_no) holding it, packed as
+filing·2^40 + row_no so one min() gives both (two small work tables); the claims are then joined
+to those few keys and the earliest of the rules' matches chosen per record (table `matched`),
+whose earlier record's key a join of the claims to the few matched ones adds (table `doubles`).
+From it:
 double_claims.csv (engine-written, in filing order then row_no), the pairs (one per filing,
 earlier filing, basis: records, exact pkm, tCO2 at the later filing's factors by its
 methodology's `emissions` on the pair's activity per part) and up to five examples per pair.
