@@ -181,7 +181,7 @@ def child_steps(pkg: str, out: str) -> dict:
         timed(DuckDBEngine, m, f"engine.{m}")
     timed(Boundary, "contains_exact", "Boundary.contains_exact (points in grid cells an outline crosses, "
                                       "in DuckDB's UDF threads)")
-    for f in ("_hash_inputs", "_findings", "_figure_data", "_write_outputs", "_draw_sample"):
+    for f in ("hash_inputs", "_findings", "_figure_data", "_write_outputs", "_draw_sample"):
         timed(run, f, f"pipeline.{f}")
     import verifier.report.render as render
     timed(render, "write_report", "render.write_report (html, figures, pdf, xlsx)")
@@ -612,7 +612,7 @@ def write_md(path: Path, mach: dict, rows: list[dict], notes: list[str], gens: d
         L += [f"| {name} | {s:.2f} |" for name, s in profile["steps"]]
         L += ["", "Timers around the parts (cumulative seconds, calls; nested: `engine.stage` includes the "
                   "point-in-polygon UDF, `run._write_outputs` includes `render.write_report`; "
-                  "`run._hash_inputs` runs in a thread beside staging):", "",
+                  "`run.hash_inputs` runs in a thread beside staging):", "",
               "| part | seconds | calls |", "|---|---:|---:|"]
         L += [f"| {k} | {s:.2f} | {c} |" for k, (s, c) in profile["timers"].items()]
     L += ["", "## What the tasks do", "",

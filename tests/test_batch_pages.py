@@ -55,7 +55,7 @@ def test_csv_is_one_row_per_filing_with_the_values_verbatim(written):
     b = by_name[HOSTILE_NAME]
     assert b["applicant.name"] == "<script>alert(1)</script>"  # verbatim: the json's value
     assert b["failing_checks"] == "records.duplicates;records.plausibility;batch.double_claim"
-    assert (b["status"], b["verified_reduction_tco2"], b["double_claims"], b["reused"]) == ("fail", "7.9", "37", "false")
+    assert (b["status"], b["verified_reduction_tco2"], b["double_claims"]) == ("fail", "7.9", "37")
     assert by_name["=SUM(1+1)opC-2024"]["applicant.name"] == '=HYPERLINK("http://x")'
     assert by_name["opA-2023"]["applicant.name"] == LONG_NAME
     broken = by_name["opD-broken"]

@@ -113,3 +113,18 @@ def _exchange(a: Path, b: Path) -> bool:
     if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):  # kernel or file system lacks it
         return False
     raise OSError(err, os.strerror(err), str(b))
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """`data` (text as UTF-8) at `path`, complete or not at all: written beside it under a
+    temporary name (with the umask's permissions, like any file the tool writes), then renamed
+    over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

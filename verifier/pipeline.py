@@ -70,9 +70,9 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     out = check_out(out, {**_input_paths(submission, factors, boundary, fares, temp_dir),
                           "--previous": previous, "--verifier-info": verifier_info})
     warm_up = _warm_up(write_pdf)
-    opts = _options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs, engine)
+    opts = parse_options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs, engine)
     engine_options = EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, engine=engine,
-                                   spark_master=spark_master, spark_conf=_spark_conf(spark_conf))
+                                   spark_master=spark_master, spark_conf=spark_conf_pairs(spark_conf))
     given = read_inputs(submission, opts, factors, boundary, fares)
     _check_uris(given.sub, engine, out)
     info = load_verifier_info(verifier_info) if verifier_info else None
@@ -80,7 +80,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
     with _discarded_on_error(tmp), environment_failures(), open_engine(engine_options) as engine:
         with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while the engine stages
-            hashes = pool.submit(_hash_inputs, given.sub, factors, boundary, fares, engine)
+            hashes = pool.submit(hash_inputs, given.sub, factors, boundary, fares, engine)
             step(f"staging the records ({_files(given.sub)})")
             staged = Context(given, stage(given, engine), engine)
             getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
@@ -114,7 +114,7 @@ def _files(sub: Submission) -> str:
 
 def _record_files(p: Path | DataUri) -> list[Path | DataUri]:
     """The files a named data path holds: a folder its Parquet parts (name order), else itself;
-    a file:// URI the same, as URIs; another URI itself (the engine lists it: `_hash_inputs`)."""
+    a file:// URI the same, as URIs; another URI itself (the engine lists it: `hash_inputs`)."""
     if isinstance(p, DataUri):
         return local_parts(p)
     if not p.is_dir():
@@ -129,7 +129,7 @@ def read_inputs(submission, opts: Options, factors, boundary, fares) -> Inputs:
     """The submission and the reference data the options name (InputError when unreadable)."""
     sub = load_submission(submission)
     return Inputs(sub=sub, opts=opts, methodology=get(sub.methodology), factors=FactorTable.load(factors),
-                  boundary=_boundary(boundary, opts.boundary_crs), fares=_fares(fares))
+                  boundary=load_boundary(boundary, opts.boundary_crs), fares=load_fares(fares))
 
 
 def _check_uris(sub: Submission, engine: str, out: Path) -> None:
@@ -173,7 +173,7 @@ def _warm_up(write_pdf: bool) -> threading.Thread:
 
 
 # -- options and reference data ---------------------------------------------------------------
-def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs, engine="duckdb") -> Options:
+def parse_options(seed, confidence, tolerable, expected, materiality, lang, boundary_crs, engine="duckdb") -> Options:
     def bad(name, why):
         return InputError("command line", name, why)
 
@@ -199,7 +199,7 @@ def _options(seed, confidence, tolerable, expected, materiality, lang, boundary_
                    boundary_crs=boundary_crs, engine=engine)
 
 
-def _spark_conf(pairs) -> tuple[tuple[str, str], ...]:
+def spark_conf_pairs(pairs) -> tuple[tuple[str, str], ...]:
     """--spark-conf KEY=VALUE (strings, or (key, value) pairs) as pairs, in the order given."""
     out = []
     for pair in pairs or ():
@@ -212,13 +212,13 @@ def _spark_conf(pairs) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _boundary(path, crs):
+def load_boundary(path, crs):
     from verifier.geo.boundary import Boundary
 
     return Boundary.from_geojson(Path(path), crs) if path else Boundary.default()
 
 
-def _fares(path):
+def load_fares(path):
     if not path:
         return None
     from verifier.transit.fares import FareTable
@@ -409,7 +409,7 @@ def _factor_rows(ctx: Context) -> list[dict]:
     return rows
 
 
-def _hash_inputs(sub: Submission, factors, boundary, fares, engine) -> list[dict]:
+def hash_inputs(sub: Submission, factors, boundary, fares, engine) -> list[dict]:
     """Every input file with its SHA-256, in the order named. A file:// URI's files are hashed
     here and shown as URIs; another URI's parts are listed and hashed by the engine where they
     live (`Engine.uri_parts`)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +27,8 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from verifier.report import model
-from verifier.report.workpaper import _fixed_zip
+from verifier.outdir import write_atomic
+from verifier.report.workpaper import fixed_zip
 from verifier.resources import resource_dir
 
 LANGS = ("zh", "en")
@@ -44,7 +44,7 @@ FILING_COLUMNS = (
     ("reported_reduction_tco2", "tco2"), ("recalculated_reduction_tco2", "tco2"),
     ("verified_reduction_tco2", "tco2"), ("double_claimed_tco2", "tco2"),
     ("creditable_reduction_tco2", "tco2"), ("double_claims", "count"),
-    ("failing_checks", "list"), ("error", "text"), ("reused", "bool"),
+    ("failing_checks", "list"), ("error", "text"),
     ("path", "text"), ("findings", "text"), ("report", "text"),
 )
 PAIR_COLUMNS = (("filing", "text"), ("earlier", "text"), ("basis", "basis"), ("records", "count"),
@@ -118,20 +118,6 @@ def _csv_text(v) -> str:
 
 
 # -- files --------------------------------------------------------------------------------------
-def write_atomic(path: Path, data: bytes) -> None:
-    """``data`` at ``path``, complete or not at all: written beside it under a temporary name
-    (created with the umask's permissions, like any file the tool writes), then renamed over it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_tables(folder: Path, summary: dict, lang: str) -> None:
     """Write ``summary.csv`` and ``summary.xlsx`` into ``folder``."""
     folder = Path(folder)
@@ -172,7 +158,7 @@ def summary_xlsx(summary: dict, t) -> bytes:
     wb.properties.title = t("sm_title")
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip(buf.getvalue(), FIXED_DATE)
+    return fixed_zip(buf.getvalue(), FIXED_DATE)
 
 
 def _examples(pair: dict) -> str | None:

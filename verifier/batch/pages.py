@@ -26,11 +26,12 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from verifier import numbers
-from verifier.batch.outputs import PAIR_COLUMNS, TOTAL_COLUMNS, column_label, translator, words, write_atomic
+from verifier.batch.outputs import PAIR_COLUMNS, TOTAL_COLUMNS, column_label, translator, words
 from verifier.report.fetcher import SafeFetcher
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir
 from verifier.report.pdf import html_to_pdf
-from verifier.report.render import _css_string, _env, _page_css
+from verifier.outdir import write_atomic
+from verifier.report.render import css_string, jinja_env, page_css
 from verifier.resources import resource_dir
 
 TEMPLATE = "summary/summary.html.j2"
@@ -61,10 +62,10 @@ def render_page(summary: dict, lang: str, pdf: bool = False) -> str:
     print_css = ""
     if pdf:  # the report's @font-face rules and page numbers, then a running header on every page
         header = t("sm_generated").format(**_generated(summary))
-        print_css = (str(_page_css(t, templates)) + f"\nhtml {{ font-family: {CSS_SANS}; }}\n"
+        print_css = (str(page_css(t, templates)) + f"\nhtml {{ font-family: {CSS_SANS}; }}\n"
                      + (folder / "summary_print.css").read_text(encoding="utf-8")
-                     + f"\n@page {{ @top-right {{ content: {_css_string(header)}; }} }}\n")
-    return _env(templates).get_template(TEMPLATE).render(
+                     + f"\n@page {{ @top-right {{ content: {css_string(header)}; }} }}\n")
+    return jinja_env(templates).get_template(TEMPLATE).render(
         **view(summary, t), t=t, lang=lang, pdf=pdf, csp=content_security_policy(css, js),
         css=Markup(css), js=Markup(js), print_css=Markup(print_css))
 
@@ -140,7 +141,7 @@ def _filing(f: dict, t) -> dict:
         period_start=start, period_end=end, year=f.get("year"),
         numbers=[{"v": "" if f.get(field) is None else repr(f.get(field)), "shown": write(f.get(field))}
                  for field, write in NUMBER_COLUMNS],
-        failing_checks=f.get("failing_checks") or [], error=f.get("error"), reused=f.get("reused"),
+        failing_checks=f.get("failing_checks") or [], error=f.get("error"),
         report=link(f.get("report")), findings=link(f.get("findings")),
     )
 

@@ -34,7 +34,7 @@ from verifier.batch.filings import Filing, discover
 from verifier.claims import CLAIMS_FILE
 from verifier.data.engine import DEFAULT_MEMORY_LIMIT
 from verifier.errors import EnvironmentFailure, InputError, one_line, quoted
-from verifier.outdir import check_out
+from verifier.outdir import check_out, write_atomic
 
 BATCH_FILE = "batch.json"  # written first: marks DIR as a batch output
 STATE_DIR = ".state"
@@ -135,17 +135,17 @@ def _stderr(line: str) -> None:
 # -- options ----------------------------------------------------------------------------------
 def _check_options(o: BatchOptions) -> None:
     """Every option as verify would check it, once for the batch (exit 2 before any work)."""
-    from verifier.pipeline import _boundary, _fares, _options, _spark_conf
+    from verifier.pipeline import load_boundary, load_fares, parse_options, spark_conf_pairs
     from verifier.reference.factors import FactorTable
 
     if not isinstance(o.jobs, int) or o.jobs < 1:
         raise InputError("command line", "--jobs", "must be a positive integer")
-    _options(o.seed, 0.95, 0.05, 0.0, None, o.lang, o.boundary_crs, o.engine)
-    _spark_conf(o.spark_conf)
+    parse_options(o.seed, 0.95, 0.05, 0.0, None, o.lang, o.boundary_crs, o.engine)
+    spark_conf_pairs(o.spark_conf)
     shares(o.memory_limit, o.threads, o.jobs)
     FactorTable.load(o.factors)
-    _boundary(o.boundary, o.boundary_crs)
-    _fares(o.fares)
+    load_boundary(o.boundary, o.boundary_crs)
+    load_fares(o.fares)
 
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)?\s*", re.IGNORECASE)
@@ -210,17 +210,6 @@ def _str(path) -> str | None:
     return None if path is None else str(path)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """`text` at `path`, complete or not at all (a temp name beside it, then a rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _read_json(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -265,7 +254,7 @@ def _prepare_all(found: list[Filing], batch: Batch) -> list[Prepared]:
 
 
 class _LocalOnly:
-    """The engine `_hash_inputs` asks only about remote URIs: their parts are not hashed here
+    """The engine `hash_inputs` asks only about remote URIs: their parts are not hashed here
     (the cluster holds them); the URI itself enters the key."""
 
     @staticmethod
@@ -274,13 +263,13 @@ class _LocalOnly:
 
 
 def _prepare(filing: Filing, batch: Batch) -> Prepared:
-    from verifier.pipeline import _hash_inputs
+    from verifier.pipeline import hash_inputs
     from verifier.submission import load_submission
 
     o = batch.options
     try:
         sub = load_submission(filing.path)
-        inputs = _hash_inputs(sub, o.factors, o.boundary, o.fares, _LocalOnly())
+        inputs = hash_inputs(sub, o.factors, o.boundary, o.fares, _LocalOnly())
     except InputError as err:
         return Prepared(filing, error=str(err))
     except OSError as exc:
@@ -434,5 +423,4 @@ def verify_filing(job: dict) -> dict:
     return {"status": "verified", "conclusion": findings.conclusion, "seconds": time.monotonic() - started}
 
 
-__all__ = ["BatchOptions", "Batch", "Outcome", "run_batch", "derive_seed", "shares", "filing_dir",
-           "write_atomic"]
+__all__ = ["BatchOptions", "Batch", "Outcome", "run_batch", "derive_seed", "shares", "filing_dir"]

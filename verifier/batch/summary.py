@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 
 from verifier import __version__
-from verifier.batch.runner import FILINGS_DIR, Batch, Outcome, filing_dir, write_atomic
+from verifier.batch.runner import FILINGS_DIR, Batch, Outcome, filing_dir
+from verifier.outdir import write_atomic
 from verifier.data.engine import EngineOptions
 
 SUMMARY_FILE = "summary.json"
@@ -36,7 +37,7 @@ def build_summary(batch: Batch) -> dict:
     return {"schema_version": 1, "tool": {"name": "verifier", "version": __version__}, "seed": batch.seed,
             "filings": rows, "double_claims": {**found.block, "csv": DOUBLE_CLAIMS_CSV},
             "totals": totals(rows),
-            "parameters": {"seed": batch.seed, "lang": o.lang, "engine": o.engine, "jobs": o.jobs,
+            "parameters": {"seed": batch.seed, "lang": o.lang, "engine": o.engine,
                            "factors": _sha(o.factors), "boundary": _sha(o.boundary)}}
 
 
@@ -65,7 +66,7 @@ def _row(out: Path, o: Outcome, f: dict | None, doubled: dict | None, later: set
             "reported_reduction_tco2": None, "recalculated_reduction_tco2": None,
             "verified_reduction_tco2": None, "double_claimed_tco2": None, "creditable_reduction_tco2": None,
             "failing_checks": [], "double_claims": None, "findings": None, "report": None,
-            "error": o.error, "reused": o.reused}
+            "error": o.error}
     if f is None:
         return base
     r = f.get("recalculation") or {}
@@ -153,6 +154,7 @@ def find_double_claims(batch: Batch, readable: list[Outcome], findings: dict[str
     pass with the batch's whole memory budget: the filings are done)."""
     from verifier.batch.double_claims import ClaimsInput, find_double_claims as find
     from verifier.claims import CLAIMS_FILE
+    from verifier.pipeline import spark_conf_pairs
 
     o = batch.options
     inputs = []
@@ -165,14 +167,8 @@ def find_double_claims(batch: Batch, readable: list[Outcome], findings: dict[str
             period_start=period.get("start"), period_end=period.get("end"),
             factors=(f.get("recalculation") or {}).get("factors_used") or {}))
     engine = EngineOptions(memory_limit=o.memory_limit, threads=o.threads, temp_dir=o.temp_dir, engine=o.engine,
-                           spark_master=o.spark_master, spark_conf=_spark_conf(o.spark_conf))
+                           spark_master=o.spark_master, spark_conf=spark_conf_pairs(o.spark_conf))
     return find(inputs, batch.out / DOUBLE_CLAIMS_CSV, engine)
-
-
-def _spark_conf(pairs):
-    from verifier.pipeline import _spark_conf
-
-    return _spark_conf(pairs)
 
 
 # -- writing ----------------------------------------------------------------------------------

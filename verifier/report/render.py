@@ -29,7 +29,7 @@ LANGS = ("zh", "en")
 ATTACHED = ("findings.json", "sample.csv")
 
 
-def _env(templates: Path) -> jinja2.Environment:
+def jinja_env(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,  # every submission string is escaped (.j2 files included)
@@ -47,16 +47,16 @@ def _shown(value):
     return model.visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
-def _css_string(value: str) -> str:
+def css_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
 
 
-def _page_css(t, templates: Path) -> Markup:
+def page_css(t, templates: Path) -> Markup:
     """The shipped fonts' @font-face rules (URLs relative to ``templates``, the base_url) and the
     page-number margin box in the report's language (trusted strings only)."""
     before, middle, after = t("page_of")
-    content = (f"{_css_string(before)} counter(page) {_css_string(middle)} counter(pages) "
-               f"{_css_string(after)}")
+    content = (f"{css_string(before)} counter(page) {css_string(middle)} counter(pages) "
+               f"{css_string(after)}")
     return Markup(
         font_face_css(templates) + "\n@page { @bottom-center { content: " + content + "; "
         f"font-family: {CSS_SANS}; font-size: 7.5pt; color: #555; }} }}")
@@ -91,9 +91,9 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
         return Markup('<span class="badge st-{}">{}</span>').format(status, label)
 
     templates = resource_dir("templates")
-    template = _env(templates).get_template("report.html.j2")
+    template = jinja_env(templates).get_template("report.html.j2")
     return template.render(**ctx, t=t, tm=tm, badge=badge, figures=figures, status_label=status_label,
-                           page_css=_page_css(t, templates), figure_notes=notes or {}, attached=attached or {},
+                           page_css=page_css(t, templates), figure_notes=notes or {}, attached=attached or {},
                            inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 

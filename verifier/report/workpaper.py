@@ -46,7 +46,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     wb.properties.title = f"{number} {t('wp_sheet_sample')}"
     buf = io.BytesIO()
     wb.save(buf)
-    Path(path).write_bytes(_fixed_zip(buf.getvalue(), when))
+    Path(path).write_bytes(fixed_zip(buf.getvalue(), when))
 
 
 def _sample_sheet(ws, sample: pd.DataFrame, titles: dict[str, str], t) -> None:
@@ -124,7 +124,7 @@ def _cell(value):
     return visible(str(value))
 
 
-def _fixed_zip(data: bytes, when) -> bytes:
+def fixed_zip(data: bytes, when) -> bytes:
     """Rewrite the xlsx zip with a fixed timestamp on every entry (zipfile stamps the clock) and
     the report date as the modification date (openpyxl's save sets it to now)."""
     stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))  # a zip entry cannot be dated before 1980

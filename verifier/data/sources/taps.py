@@ -506,7 +506,7 @@ def write_trips(
     folder next to the output (DuckDB: a file-backed database there, so it scales past memory).
     Tap times are read in `timezone` (default: the methodologies' city zone)."""
     from verifier.data.engine import EngineOptions, open_engine
-    from verifier.pipeline import _spark_conf
+    from verifier.pipeline import spark_conf_pairs
     from verifier.submission import CITY_TIMEZONE
 
     out_path = Path(out_path)
@@ -517,7 +517,7 @@ def write_trips(
         tmpd = Path(tmp)
         part = tmpd / "trips.parquet"
         options = EngineOptions(temp_dir=tmpd, engine=engine, spark_master=spark_master,
-                                spark_conf=_spark_conf(spark_conf), database=tmpd / "taps.duckdb")
+                                spark_conf=spark_conf_pairs(spark_conf), database=tmpd / "taps.duckdb")
         with open_engine(options) as eng:
             eng.set_timezone(timezone or CITY_TIMEZONE)
             stats = stage_trips(eng, files, TAP_TABLE, encoding, max_stay_minutes, tap_format)
