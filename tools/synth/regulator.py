@@ -45,7 +45,8 @@ VERIFY_SEED = 7           # the batch seed of the expected summary
 SHARED = 12               # rides of opB-2024 also filed by opC-2024
 CHECK = "batch.double_claim"
 UNREADABLE = "broken-2024"
-UNREADABLE_REASON = "data: no data section naming the trip data"   # after the quoted report path
+# its one-line reason, {path} standing for the filing's path as summary.json gives it
+UNREADABLE_ERROR = "'{path}/report.yaml': data: no data section naming the trip data"
 FACTORS = "factors.yaml"
 EXPECTED = "expected-summary.yaml"
 
@@ -197,12 +198,11 @@ def _filing_row(root: Path, name: str, info: dict, double: dict | None) -> dict:
         "applicant": {"name": report["applicant"]["name"], "uscc": report["applicant"]["uscc"]},
         "period": dict(info["period"]),
         "year": int(info["period"]["end"][:4]),
-        "records": info["records"],
         "reported_reduction_tco2": rec["reported_reduction_tco2"],
         "recalculated_reduction_tco2": rec["recalculated_reduction_tco2"],
         "verified_reduction_tco2": rec["verified_reduction_tco2"],
         "double_claimed_tco2": claimed,
-        "creditable_reduction_tco2": round(rec["verified_reduction_tco2"] - claimed, 6),
+        "creditable_reduction_tco2": float(Decimal(str(rec["verified_reduction_tco2"])) - Decimal(str(claimed))),
         "failing_checks": failing,
         "double_claims": double["records"] if double else 0,
         "error": None,
@@ -213,14 +213,16 @@ def _sum(rows: list[dict], key: str) -> float:
     return round(math.fsum(r[key] for r in rows), 6)
 
 
-def _group(rows: list[dict], key) -> list[dict]:
+def _group(rows: list[dict], key, label=lambda r: None) -> list[dict]:
+    """Per key (in key order): its label (the first filing's), filings, passed and amounts."""
     out: dict = {}
     for r in rows:
         out.setdefault(key(r), []).append(r)
-    return [{"key": k, "filings": len(g), "passed": sum(r["status"] == "pass" for r in g),
+    return [{"key": k, **({"label": label(g[0])} if label(g[0]) else {}),
+             "filings": len(g), "passed": sum(r["status"] == "pass" for r in g),
              **{f: _sum(g, f) for f in ("reported_reduction_tco2", "verified_reduction_tco2",
                                         "creditable_reduction_tco2")}}
-            for k, g in out.items()]
+            for k, g in sorted(out.items())]
 
 
 def expected_summary(root: Path, infos: dict, shared: dict) -> dict:
@@ -231,7 +233,7 @@ def expected_summary(root: Path, infos: dict, shared: dict) -> dict:
     readable = sorted((n for n in infos if n != UNREADABLE), key=lambda n: (infos[n]["period"]["end"], n))
     rows = [_filing_row(root, n, infos[n], by_later.get(n)) for n in readable]
     broken = {"name": UNREADABLE, "status": "unreadable", "conclusion": None,
-              "error_after_report_path": UNREADABLE_REASON, "failing_checks": [], "double_claims": 0}
+              "failing_checks": [], "double_claims": None, "error": UNREADABLE_ERROR}
     return {
         "command": {"filings": ["samples/regulator"], "seed": VERIFY_SEED, "factors": f"samples/regulator/{FACTORS}"},
         "exit_code": 1,
@@ -253,7 +255,7 @@ def expected_summary(root: Path, infos: dict, shared: dict) -> dict:
             **{f: _sum(rows, f) for f in ("reported_reduction_tco2", "verified_reduction_tco2",
                                           "double_claimed_tco2", "creditable_reduction_tco2")},
             "by_year": _group(rows, lambda r: r["year"]),
-            "by_applicant": _group(rows, lambda r: r["applicant"]["uscc"]),
+            "by_applicant": _group(rows, lambda r: r["applicant"]["uscc"], lambda r: r["applicant"]["name"]),
             "by_methodology": _group(rows, lambda r: r["methodology"]),
         },
     }
