@@ -711,7 +711,7 @@ def test_regulator_folder_plants_what_it_expects(tmp_path: Path) -> None:
     assert status == {
         "opA-2023": ("pass", [], 0), "opA-2024": ("fail", ["batch.double_claim"], len(a23)),
         "opB-2024": ("pass", [], 0), "opC-2024": ("fail", ["batch.double_claim"], SHARED),
-        "opT-2024": ("pass", [], 0), "broken-2024": ("unreadable", [], 0)}
+        "opT-2024": ("pass", [], 0), "broken-2024": ("unreadable", [], None)}
     assert e["double_claims"]["records"] == len(a23) + SHARED and e["exit_code"] == 1
     uscc = {f["name"]: f["applicant"]["uscc"] for f in e["filings"][:-1]}
     assert uscc["opA-2023"] == uscc["opA-2024"] and len(set(uscc.values())) == 4
