@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import yaml
 
 from tools.synth import common
@@ -78,7 +79,7 @@ def write_regulator_folder(root: Path) -> dict:
     infos: dict[str, dict] = {}
     for name in ("opA-2023", "opA-2024", "opB-2024"):
         infos[name] = write_bike_package(root / name, **BIKE_FILINGS[name])
-    shared = _shared_rides(root / "opB-2024" / "trips.csv", infos["opB-2024"]["seed"])
+    shared = shared_rides(root / "opB-2024" / "trips.csv", infos["opB-2024"]["seed"], SHARED)
     infos["opC-2024"] = write_bike_package(root / "opC-2024", extra_rides=shared["table"], **BIKE_FILINGS["opC-2024"])
     name, opts = TRANSIT_FILING
     infos[name] = write_transit_package(root / name, **opts)
@@ -99,13 +100,17 @@ def _fingerprint_safe(v: np.ndarray) -> np.ndarray:
     return ((frac >= 0.1) & (frac <= 0.4)) | ((frac >= 0.6) & (frac <= 0.9))
 
 
-def _shared_rides(trips: Path, seed: int) -> dict:
-    """``SHARED`` rides of opB's (WGS-84) trip file, drawn from stream [seed, 77] among those
-    whose fingerprint survives being written in GCJ-02 and read back (checked here with the
-    verifier's own conversion): the extra rides of opC, and their opB row numbers and trip ids."""
-    table = pacsv.read_csv(trips, convert_options=pacsv.ConvertOptions(
-        column_types={"trip_id": pa.string(), "user_id": pa.string(), "start_time": pa.timestamp("s"),
-                      "end_time": pa.timestamp("s")}))
+def shared_rides(trips: Path, seed: int, count: int) -> dict:
+    """``count`` rides of a WGS-84 trip file (CSV or Parquet), drawn from stream [seed, 77] among
+    those whose fingerprint survives being written in GCJ-02 and read back (checked here with the
+    verifier's own conversion): ``extra_rides`` for another operator's package, and their row
+    numbers, trip ids and distances in the file they come from."""
+    if trips.suffix == ".parquet":
+        table = pq.read_table(trips)
+    else:
+        table = pacsv.read_csv(trips, convert_options=pacsv.ConvertOptions(
+            column_types={"trip_id": pa.string(), "user_id": pa.string(), "start_time": pa.timestamp("s"),
+                          "end_time": pa.timestamp("s")}))
     lon = {c: table.column(c).to_numpy() for c in ("start_lon", "start_lat", "end_lon", "end_lat")}
     ok = np.ones(table.num_rows, dtype=bool)
     for pt in ("start", "end"):
@@ -115,7 +120,7 @@ def _shared_rides(trips: Path, seed: int) -> dict:
         ok &= _fingerprint_safe(x) & _fingerprint_safe(y)
         ok &= (np.rint(x * 1e4) == np.rint(bx * 1e4)) & (np.rint(y * 1e4) == np.rint(by * 1e4))
     rng = np.random.default_rng([seed, 77])
-    rows = np.sort(rng.choice(np.flatnonzero(ok), size=SHARED, replace=False))
+    rows = np.sort(rng.choice(np.flatnonzero(ok), size=count, replace=False))
     picked = table.take(pa.array(rows)).select(list(EXTRA_COLUMNS))
     return {"table": picked, "rows": [int(r) + 1 for r in rows],
             "trip_ids": table.column("trip_id").take(pa.array(rows)).to_pylist(),
