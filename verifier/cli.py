@@ -1,4 +1,4 @@
-"""The command line (contract section 3): verify, sample-size, import-taps, demo, sign, check-report."""
+"""The command line (contract sections 3 and 7): verify, batch, sample-size, import-taps, demo, sign, check-report."""
 
 from __future__ import annotations
 
@@ -176,6 +176,54 @@ def _summary(findings, out: Path) -> None:
         if c["status"] in ("fail", "warn"):
             click.echo(one_line(f"  {c['status']:4} {c['id']}: {c['message']}"))
     click.echo(one_line(f"seed {d['sampling']['seed']}; written to {out}"))
+
+
+@main.command()
+@click.argument("filings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Output folder (a new or empty one, or an earlier batch's: it resumes).")
+@click.option("--factors", type=click.Path(path_type=Path), help="Factor table (YAML) from the regulator.")
+@click.option("--boundary", type=click.Path(path_type=Path), help="Boundary GeoJSON (default: Shenzhen).")
+@click.option("--boundary-crs", type=click.Choice(["wgs84", "gcj02"]), default="wgs84", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Batch seed; each filing's is derived from it and its report (drawn and recorded if absent).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Filings verified at once; they share --memory-limit and --threads.")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default="duckdb", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--fares", type=click.Path(path_type=Path), help="Transit: metro fare table for transit.fare_band.")
+@click.option("--memory-limit", help="The batch's engine memory budget, shared by the --jobs (default 1GB).")
+@click.option("--threads", type=click.IntRange(min=1), help="The batch's engine threads (default: all cores), shared.")
+@click.option("--temp-dir", type=click.Path(path_type=Path, file_okay=False), help="Folder for spill files.")
+@click.option("--spark-master", help="Spark master URL (default: local[*]).")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE", help="A Spark setting (repeatable).")
+@QUIET
+def batch(filings, out, **options) -> None:
+    """Verify many FILINGS (package folders, or folders of them) into OUT/filings/<name>/, find
+    the trips claimed twice and write summary.json/.csv/.xlsx/.pdf/.html.
+
+    Exit 0: every filing passes and no double claim; 1: otherwise; 2: the batch cannot run (no
+    filings, a bad option, an unusable --out); 3: an environment failure (run again to resume:
+    finished filings are reused). One progress line per filing on stderr (--quiet: none)."""
+    from verifier.batch import BatchOptions, run_batch
+
+    options["spark_conf"] = tuple(options["spark_conf"])
+    done = _guard(run_batch, list(filings), out, BatchOptions(**options))
+    _batch_summary(done.summary, out)
+    sys.exit(done.exit_code)
+
+
+def _batch_summary(summary: dict, out: Path) -> None:
+    t, d = summary["totals"], summary["double_claims"]
+    click.echo(f"filings {t['filings']}: passed {t['passed']}, failed {t['failed']}, unreadable {t['unreadable']}")
+    click.echo(f"verified {t['verified_reduction_tco2']} tCO2, double claimed {t['double_claimed_tco2']} tCO2, "
+               f"creditable {t['creditable_reduction_tco2']} tCO2")
+    click.echo(f"double claims: {d['records']} records in {len(d['pairs'])} pairs of filings, "
+               f"{len(d['overlapping_periods'])} overlapping periods")
+    for row in summary["filings"]:
+        if row["status"] == "unreadable":
+            click.echo(one_line(f"  unreadable {row['name']}: {row['error']}"))
+    click.echo(one_line(f"seed {summary['seed']}; written to {out}"))
 
 
 @main.command("sample-size")

@@ -31,9 +31,10 @@ def _bad(message: str) -> InputError:
     return InputError("command line", "--out", message)
 
 
-def check_out(out: Path | str, inputs: dict[str, Path | str | None]) -> Path:
+def check_out(out: Path | str, inputs: dict[str, Path | str | None], marker: str = RUN_MARKER) -> Path:
     """The resolved output folder, or InputError (exit 2) before anything is read or written.
-    `inputs` maps an option name (or "package") to its path; None for an option not given."""
+    `inputs` maps an option name (or "package") to its path; None for an option not given.
+    `marker` is the file an earlier output holds (a batch's: batch.json)."""
     target = Path(out).expanduser().resolve()
     if target.exists() and not target.is_dir():
         raise _bad(f"{str(out)!r} exists and is not a folder")
@@ -46,7 +47,7 @@ def check_out(out: Path | str, inputs: dict[str, Path | str | None]) -> Path:
         if relation:
             raise _bad(f"{str(out)!r} {relation} the {name} {str(path)!r}: the output folder must lie apart "
                        "from every input (inputs are never modified)")
-    if target.is_dir() and any(target.iterdir()) and not (target / RUN_MARKER).is_file():
+    if target.is_dir() and any(target.iterdir()) and not (target / marker).is_file():
         raise _bad(f"{str(out)!r} holds files that are not a verifier output; it would be replaced "
                    "as a whole: name a new or empty folder, or an earlier output folder")
     _probe(_existing_ancestor(target.parent))

@@ -30,6 +30,7 @@ from verifier.data.engine import ENGINES, EngineOptions, engine_class, environme
 from verifier.data.sources import InputSpec, Staged, stage_input
 from verifier.data.uris import DataUri, as_uri, local_parts
 from verifier.errors import InputError, quoted
+from verifier.claims import write_claims
 from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
 from verifier.geo import districts
@@ -51,7 +52,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
            lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
            write_pdf: bool = True, progress=None, previous=None, verifier_info=None, engine="duckdb",
-           spark_master=None, spark_conf=()) -> Findings:
+           spark_master=None, spark_conf=(), claims: bool = False) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
@@ -60,7 +61,9 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     `previous` (an earlier run's output folder) and `verifier_info` (a YAML file) add
     findings.json's optional `previous` and `verification` blocks. `engine` names the engine
     (verifier.data.engine.ENGINES; recorded as parameters.engine, the one figure of findings.json
-    that differs between engines), with `spark_master` and `spark_conf` (KEY=VALUE pairs) for Spark."""
+    that differs between engines), with `spark_master` and `spark_conf` (KEY=VALUE pairs) for Spark.
+    `claims`: also write claims.parquet (verifier.claims: the eligible records, for `verifier batch`
+    to find a trip claimed in two filings)."""
     preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
     step = progress or (lambda name: None)
     step("reading the package")
@@ -88,6 +91,8 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
             inputs = _count_records(measured, hashes.result())
         step("listing the excluded records")
         excluded = write_excluded(measured, _checks(measured)[1], tmp)
+        if claims:
+            write_claims(measured, tmp)
         findings = apply_verifier_info(replace(_findings(measured, results, recalculation, inputs, report_date),
                                                excluded=excluded), info)
         if earlier:

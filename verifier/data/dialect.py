@@ -86,6 +86,11 @@ class DuckDBDialect:
     def write_parquet(self, relation: str, path: Path) -> str:
         return f"COPY {relation} TO {self.text(path)} (FORMAT parquet)"
 
+    def parquet_file(self, path: Path) -> str:
+        """A relation reading one Parquet file, or a folder of Parquet part files (Spark's)."""
+        path = Path(path)
+        return f"read_parquet({self.text(path / '*.parquet' if path.is_dir() else path)})"
+
     def write_csv(self, query: str, path: Path) -> str:
         """A statement streaming the rows of `query` to a comma-separated file with a header
         (quotes only where a value needs them, NULL as an empty field), in the query's order."""
@@ -126,6 +131,11 @@ class DuckDBDialect:
     def time_digits(self, ts: str) -> str:
         """A timestamp as YYYYMMDDHHMMSS text."""
         return f"strftime({ts}, '%Y%m%d%H%M%S')"
+
+    def epoch_seconds(self, ts: str) -> str:
+        """A naive timestamp as whole seconds since 1970-01-01 00:00 (a BIGINT, the floor: 08:00:00.9
+        is 08:00:00), read as it stands, no zone."""
+        return f"CAST(floor(epoch_us({ts}) / 1000000.0) AS BIGINT)"
 
     def micros_between(self, start: str, end: str) -> str:
         """The duration from `start` to `end` (timestamps) in integer microseconds: exact."""

@@ -316,11 +316,27 @@ class DuckDBEngine(SqlPasses):
         `reasons`: every excluding check id, in the order the `checks` column lists them, with its
         reason (SQL text); a record's reasons are joined with `sep`. The rows written."""
         checks, reason = self._excluded_reasons(reasons, sep)
+        columns = {"record_key": "record_key", "row_no": "row_no", "checks": checks, "reason": reason,
+                   **{f: sql_ident(f) for f in fields if f not in ("record_key", "row_no")}}
+        return self.write_csv(columns, f"FROM records WHERE {self.excluded_sql()} ORDER BY row_no", path)
+
+    def write_csv(self, columns: dict[str, str], source: str, path: Path) -> int:
+        """One COPY (bounded memory: DuckDB writes as it scans; the ORDER BY in `source` makes the
+        bytes the same on any thread count)."""
         # UTF-8 with a BOM, like sample.csv: COPY writes no preamble, so the BOM leads the header.
-        columns = [f"record_key AS {sql_ident(chr(0xFEFF) + 'record_key')}", "row_no", f"{checks} AS checks",
-                   f"{reason} AS reason", *(sql_ident(f) for f in fields if f not in ("record_key", "row_no"))]
-        query = f"SELECT {', '.join(columns)} FROM records WHERE {self.excluded_sql()} ORDER BY row_no"
-        return int(self._execute(DIALECT.write_csv(query, path)).fetchall()[0][0])
+        names = [chr(0xFEFF) + n if i == 0 else n for i, n in enumerate(columns)]
+        select = ", ".join(f"{sql} AS {sql_ident(n)}" for n, sql in zip(names, columns.values()))
+        return int(self._execute(DIALECT.write_csv(f"SELECT {select} {source}", path)).fetchall()[0][0])
+
+    def write_query_parquet(self, query: str, path: Path) -> None:
+        """One COPY, streamed in the query's order (preserve_insertion_order)."""
+        self._execute(DIALECT.write_parquet(f"({query})", path))
+
+    def point_function(self, name: str, fn, returns: str = "text") -> None:
+        def arrow(lon: pa.Array, lat: pa.Array) -> pa.Array:
+            return fn(lon.to_numpy(zero_copy_only=False).astype(float), lat.to_numpy(zero_copy_only=False).astype(float))
+
+        self._point_udf(name, arrow, DIALECT.types[returns] if returns in DIALECT.types else returns)
 
 
 def _cell_sql(grid, table: str, lon: str, lat: str, outside: int) -> str:

@@ -241,6 +241,25 @@ class Engine(ABC):
         joined with `sep`), then `fields`; UTF-8 with a BOM. `reasons` names every excluding
         check. Returns the rows written."""
 
+    # -- streaming writes and point functions (excluded.csv, claims.parquet, double claims) -----
+    @abstractmethod
+    def write_csv(self, columns: dict[str, str], source: str, path: Path) -> int:
+        """Stream the rows of `SELECT <columns> <source>` (`columns`: header name -> SQL, in
+        order; `source`: FROM ... ORDER BY ..., which fixes the row order) to `path` as CSV in
+        DuckDB's COPY form, UTF-8 with a BOM, never through Python memory as a whole. The rows
+        written."""
+
+    @abstractmethod
+    def write_query_parquet(self, query: str, path: Path) -> None:
+        """One Parquet file at `path` holding the rows of `query` in its ORDER BY, written as
+        the engine scans (bounded memory); the same bytes on every run of the same engine."""
+
+    @abstractmethod
+    def point_function(self, name: str, fn, returns: str = "text") -> None:
+        """Register `fn(lon, lat)` (numpy float64 arrays, NaN for NULL -> a pyarrow array of the
+        `returns` kind, NULL where it says) as the SQL function `name`; the same numpy code runs
+        on every engine (DuckDB: an Arrow UDF; Spark: a pandas UDF)."""
+
     @abstractmethod
     def sample(self, seed: int, size: int, extra: int = 0) -> pd.DataFrame: ...
 

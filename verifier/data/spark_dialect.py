@@ -123,6 +123,9 @@ class SparkDialect(SparkAggregates, DuckDBDialect):
             raise NotImplementedError("Spark SQL scans one path; the engine registers a view for several files")
         return f"(SELECT *, _metadata.row_index AS file_row_number FROM parquet.{self.ident(str(files[0]))})"
 
+    def parquet_file(self, path: Path) -> str:
+        return f"parquet.{self.ident(str(path))}"
+
     def set_timezone(self, zone: str) -> str:
         return f"SET TIME ZONE {self.text(zone)}"
 
@@ -166,6 +169,9 @@ class SparkDialect(SparkAggregates, DuckDBDialect):
     def _epoch_us(self, ts: str) -> str:
         """A naive timestamp as microseconds since 1970-01-01 00:00 (DuckDB's epoch_us: no zone)."""
         return f"timestampdiff(MICROSECOND, {_EPOCH}, {ts})"
+
+    def epoch_seconds(self, ts: str) -> str:
+        return f"CAST(floor({self._epoch_us(ts)} / 1000000.0D) AS BIGINT)"
 
     def micros_between(self, start: str, end: str) -> str:
         return f"({self._epoch_us(end)} - {self._epoch_us(start)})"

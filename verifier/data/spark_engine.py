@@ -181,17 +181,36 @@ class SparkEngine(SqlPasses):
     def write_parquet(self, table: str, path: Path) -> None:
         """One Parquet file at `path` in the table's record order (row_no, or seq for paired
         taps); Spark writes folders: the single part is moved there."""
+        df = self.spark.table(table)
+        order = next((c for c in ("row_no", "seq") if c in df.columns), None)
+        self._single_parquet(df.orderBy(order) if order else df, path)
+
+    def write_query_parquet(self, query: str, path: Path) -> None:
+        self._single_parquet(self._execute(query), path)
+
+    def _single_parquet(self, df, path: Path) -> None:
+        """The sorted DataFrame `df` as one Parquet file at `path`: Spark writes folders of parts
+        named by a random job id, so the single part is moved there (the same bytes every run)."""
         import shutil
 
         folder = self.workdir / "export" / path.name
-        df = self.spark.table(table)
-        # One sorted partition: coalesce alone packs the table's files by size, not in order.
-        order = next((c for c in ("row_no", "seq") if c in df.columns), None)
-        df = df.orderBy(order) if order else df
+        # One sorted partition: coalesce after the sort keeps its order (coalesce alone would pack
+        # the table's files by size, not in order).
         df.coalesce(1).write.mode("overwrite").parquet(str(folder))
         part = next(folder.glob("part-*.parquet"))
         shutil.move(str(part), str(path))
         shutil.rmtree(folder, ignore_errors=True)
+
+    def point_function(self, name: str, fn, returns: str = "text") -> None:
+        import numpy as np
+        from pyspark.sql.functions import pandas_udf
+
+        @pandas_udf(self.dialect.types.get(returns, returns).lower())
+        def point(lon: pd.Series, lat: pd.Series) -> pd.Series:
+            out = fn(lon.to_numpy(dtype=float, na_value=np.nan), lat.to_numpy(dtype=float, na_value=np.nan))
+            return out.to_pandas()
+
+        self.spark.udf.register(name, point)
 
     # -- staging -----------------------------------------------------------------------------------
     def set_timezone(self, timezone: str) -> None:
@@ -348,10 +367,16 @@ class SparkEngine(SqlPasses):
         to the driver in row_no order (toLocalIterator: one partition at a time, bounded
         memory) and are written here in DuckDB's CSV form (`_csv_field`)."""
         checks, reason = self._excluded_reasons(reasons, sep)
-        names = ["\ufeffrecord_key", "row_no", "checks", "reason", *(f for f in fields if f not in ("record_key", "row_no"))]
-        columns = ["record_key", "row_no", f"{checks} AS checks", f"{reason} AS reason",
-                   *(ident(f) for f in names[4:])]
-        query = self._execute(f"SELECT {', '.join(columns)} FROM records WHERE {self.excluded_sql()} ORDER BY row_no")
+        columns = {"record_key": "record_key", "row_no": "row_no", "checks": checks, "reason": reason,
+                   **{f: ident(f) for f in fields if f not in ("record_key", "row_no")}}
+        return self.write_csv(columns, f"FROM records WHERE {self.excluded_sql()} ORDER BY row_no", path)
+
+    def write_csv(self, columns: dict[str, str], source: str, path: Path) -> int:
+        """As DuckDBEngine.write_csv, byte for byte: the rows stream to the driver in the
+        query's order (toLocalIterator: one partition at a time, bounded memory) and are written
+        here in DuckDB's CSV form (`_csv_field`)."""
+        names = ["\ufeff" + n if i == 0 else n for i, n in enumerate(columns)]
+        query = self._execute(f"SELECT {', '.join(f'{sql} AS c{i}' for i, sql in enumerate(columns.values()))} {source}")
         count = 0
         with open(path, "w", encoding="utf-8", newline="") as out:
             out.write(",".join(map(_csv_field, names)) + "\n")

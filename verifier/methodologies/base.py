@@ -144,6 +144,37 @@ class Methodology:
         """The recalculation per part (e.g. per mode) for findings.json, or None."""
         return None
 
+    # -- double claims across filings (verifier.claims, verifier.batch.double_claims) ------------
+    def fingerprint(self, point: Callable[[str, str], str]) -> tuple[dict[str, str], str] | None:
+        """The trip fingerprint (contract section 7): (name -> SQL of one part over the staged
+        columns, written with the dialect; the condition, SQL, under which a record has one), or
+        None when the methodology's records have none. Two eligible records of filings of this
+        methodology with every part equal are the same trip. `point(lon, lat)` is the SQL of a
+        point (two staged columns, in the package's coordinate system) in WGS-84 to 4 decimals,
+        as text (verifier.claims.wgs84_e4)."""
+        return None
+
+    def part_sql(self) -> str | None:
+        """SQL: a record's activity part, the suffix of the `activity` aggregates that count it
+        (transit: the mode); None when the activity has no parts."""
+        return None
+
+    def activity_of(self, records: dict[str | None, int], pkm: dict[str | None, float]) -> dict[str, float]:
+        """The formula's activity (`activity`: parameter -> "eligible[:part]" or
+        "eligible_pkm[:part]") of a set of records given as their count and pkm per part (None:
+        no part): what `emissions` reads besides the factors. A part without records is 0."""
+        out: dict[str, float] = {}
+        for name, aggregate in self.activity.items():
+            kind, _, part = aggregate.partition(":")
+            per_part = {"eligible": records, "eligible_pkm": pkm}[kind]
+            if part:
+                out[name] = per_part.get(part, 0)
+            elif kind == "eligible":
+                out[name] = sum(per_part.values())
+            else:
+                out[name] = math.fsum(per_part.values())
+        return out
+
     # -- the checklist ---------------------------------------------------------------------------
     @cached_property
     def checklist(self) -> dict:

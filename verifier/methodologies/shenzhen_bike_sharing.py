@@ -63,6 +63,11 @@ class BikeSharing(Methodology):
     def sampled_complete(self, sample):
         return has_all(sample, SAMPLED_FIELDS)
 
+    def fingerprint(self, point):
+        """Start and end time to the second, start and end point in WGS-84 to 4 decimals."""
+        return ({"start": DIALECT.epoch_seconds("start_time"), "end": DIALECT.epoch_seconds("end_time"),
+                 "from": point("start_lon", "start_lat"), "to": point("end_lon", "end_lat")}, "true")
+
     def emissions(self, v):
         """Formula (2): baseline = Eb × m_t9 / 1000; no project emissions."""
         pkm = product(v["Eb"], v["m_t9"])

@@ -80,6 +80,15 @@ class PublicTransit(Methodology):
         pkm = {"pkm:metro": _mode("metro"), "eligible_pkm:metro": f"{_mode('metro')} AND NOT {excluded}"}
         return counts, pkm
 
+    def fingerprint(self, point):
+        """Metro: start and end time to the second, entry and exit station; a bus trip has no
+        fingerprint (a tap on a bus names neither the stop nor the end)."""
+        return ({"start": DIALECT.epoch_seconds("start_time"), "end": DIALECT.epoch_seconds("end_time"),
+                 "entry": "entry_station", "exit": "exit_station"}, _mode("metro"))
+
+    def part_sql(self):
+        return "mode"
+
     def emissions(self, v):
         """bus_pkm = n_bus × bus_ride_km; baseline = EF_baseline × (bus_pkm + metro_pkm) / 1000;
         project = (EF_bus × bus_pkm + EF_metro × metro_pkm) / 1000; per mode, reduction =
