@@ -1,7 +1,7 @@
 """Benchmark `verifier batch`: many bike filings at once (issue 14).
 
     python bench/batch.py WORKDIR [--filings 50] [--records 1e5] [--doubles 25] [--jobs 2,1]
-                          [--format parquet] [--out bench/results.md]
+                          [--format parquet] [--memory-limit M] [--out bench/results.md]
 
 Writes FILINGS bike packages of RECORDS rides each into WORKDIR/filings/ (tools.synth, one
 operator per filing: seed 1000 + i, WGS-84 coordinates, 2024; reused when WORKDIR/manifest.json
@@ -31,9 +31,9 @@ import run as base  # noqa: E402: bench/run.py: the machine block, load average
 from spark import measure  # noqa: E402: bench/spark.py: wall time and the process tree's peak RSS
 
 SECTION = "## Batch (bench/batch.py)"
-TABLE_HEAD = ("| date (UTC) | filings | records | format | jobs | wall s | peak RSS MB | s per filing "
+TABLE_HEAD = ("| date (UTC) | filings | records | format | jobs | memory limit | wall s | peak RSS MB | s per filing "
               "| double claims found / planted | exit | load avg after | verifier |\n"
-              "|---|---:|---:|---|---:|---:|---:|---:|---|---:|---|---|\n")
+              "|---|---:|---:|---|---:|---|---:|---:|---:|---|---:|---|---|\n")
 VERIFY_SEED = 7
 SOURCE = "op00"           # the filing whose rides others file again
 COPIERS = 3               # op01.. that file them again (fewer when the batch is smaller)
@@ -72,11 +72,13 @@ def generate(workdir: Path, filings: int, records: int, doubles: int, fmt: str) 
     return folder
 
 
-def run_batch(workdir: Path, folder: Path, jobs: int) -> dict:
+def run_batch(workdir: Path, folder: Path, jobs: int, memory_limit: str | None) -> dict:
     out = workdir / f"out-jobs{jobs}"
     shutil.rmtree(out, ignore_errors=True)   # a fresh run, not a resumed one
     cmd = [sys.executable, "-m", "verifier", "batch", str(folder), "--out", str(out), "--seed", str(VERIFY_SEED),
            "--factors", str(workdir / "factors.yaml"), "--jobs", str(jobs)]
+    if memory_limit:
+        cmd += ["--memory-limit", memory_limit]
     r = measure(cmd)
     summary = out / "summary.json"
     r["found"] = json.loads(summary.read_text())["double_claims"]["records"] if summary.is_file() else None
@@ -115,6 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--doubles", type=int, default=25, help="rides of op00 filed again by op01-op03 each")
     ap.add_argument("--jobs", default="2,1", help="comma-separated --jobs values, one run each")
     ap.add_argument("--format", choices=("csv", "parquet"), default="parquet")
+    ap.add_argument("--memory-limit", help="the batch's --memory-limit (default: verifier's, 1GB)")
     ap.add_argument("--out", type=Path, default=HERE / "results.md")
     args = ap.parse_args(argv)
     if args.filings < 2:
@@ -124,9 +127,10 @@ def main(argv=None) -> int:
     folder = generate(args.workdir, args.filings, records, args.doubles, args.format)
     planted = args.doubles * len(copiers(args.filings))
     for jobs in (int(j) for j in args.jobs.split(",")):
-        r = run_batch(args.workdir, folder, jobs)
+        r = run_batch(args.workdir, folder, jobs, args.memory_limit)
         when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
-        row = (f"| {when} | {args.filings} | {records:,} | {args.format} | {jobs} | {r['wall']:.1f} | "
+        row = (f"| {when} | {args.filings} | {records:,} | {args.format} | {jobs} | "
+               f"{args.memory_limit or 'default (1GB)'} | {r['wall']:.1f} | "
                f"{r['rss_mb']:.0f} | {r['wall'] / args.filings:.2f} | {r['found']} / {planted} | {r['code']} | "
                f"{r['load']} | {_commit()} |")
         print(row, flush=True)

@@ -14,7 +14,8 @@ The data are realistic and clean unless a defect is planted:
 - mileage 1.5-2 km in whole metres (speed <= 12 km/h), straight-line distance 60-90 % of it;
 - points within 0.9 km of anchor points (WGS-84) that lie at least 5 km inside Shenzhen on both
   the AMap and the OpenStreetMap outline, so start and end stay inside however the coordinates
-  are read (WGS-84 / GCJ-02 / BD-09 shift them by at most about 1.5 km); written in GCJ-02.
+  are read (WGS-84 / GCJ-02 / BD-09 shift them by at most about 1.5 km); written in GCJ-02
+  (or the ``crs`` asked for).
 - the report's totals equal the data: ``n_t9`` = records, ``m_t9`` = the sum of distance_km
   (3 decimals, exact), baseline = Eb x m_t9 / 1000 (6 decimals), reduction = baseline.
 
