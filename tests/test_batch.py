@@ -133,12 +133,21 @@ def test_batch_rows_unreadable_reason_and_exit_1(full):
     assert (root / "out" / clean["report"]).is_file()
     assert rows["bike-duplicates"]["status"] == "fail"
     assert "records.duplicates" in rows["bike-duplicates"]["failing_checks"]
+    # bike-duplicates repeats bike-clean's rides (one applicant, one period): the later one by name
+    assert rows["bike-duplicates"]["failing_checks"][-1] == "batch.double_claim"
+    assert summary["double_claims"]["overlapping_periods"] == [["bike-clean", "bike-duplicates"]]
+    assert [(p["filing"], p["earlier"], p["basis"]) for p in summary["double_claims"]["pairs"]] == \
+        [("bike-duplicates", "bike-clean", "same_applicant")]
+    assert rows["bike-duplicates"]["double_claims"] == summary["double_claims"]["pairs"][0]["records"] > 0
+    assert rows["bike-clean"]["double_claims"] == 0 and rows["bike-clean"]["status"] == "pass"
     assert rows["transit-clean"]["methodology"] == "shenzhen-public-transit"
     t = summary["totals"]
     assert (t["filings"], t["unreadable"], t["passed"] + t["failed"]) == (4, 1, 3)
     assert summary["seed"] == 5 and summary["parameters"]["jobs"] == 1
     for name in ("bike-clean", "bike-duplicates", "transit-clean"):
         assert (root / "out" / "filings" / name / "claims.parquet").exists(), name
+    for name in ("summary.csv", "summary.xlsx", "summary.pdf", "summary.html", "double_claims.csv"):
+        assert (root / "out" / name).is_file(), name
     assert "[4/4]" in r.stderr and "broken: unreadable" in r.stderr
     assert "filings 4:" in r.stdout and "unreadable 1" in r.stdout
 
@@ -180,3 +189,19 @@ def test_filing_alone_same_findings_and_exit_0(full, tmp_path):
     assert seed == derive_seed(5, __import__("hashlib").sha256(report.read_bytes()).hexdigest())
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["totals"]["passed"] == 1 and summary["filings"][0]["status"] == "pass"
+
+
+def test_environment_failure_stops_the_batch_exit_3(tmp_path):
+    """The machine failing a filing (here: out of memory) stops the batch: exit 3, one line naming
+    the filing and saying that running again resumes; the filings after it are not started."""
+    make_packages(tmp_path)
+    cmd = [sys.executable, "-m", "verifier", "batch", "pk", "--out", "out", "--factors", str(FACTORS),
+           "--seed", "5", "--memory-limit", "10MB"]
+    r = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 3, r.stderr
+    [line] = error_lines(r)
+    assert line.startswith("error: filing 'bike-clean': out of memory") and "run the same command again to resume" \
+        in line, line
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert list((tmp_path / "out" / "filings").iterdir()) == []
+    assert "Traceback" not in r.stderr

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from verifier.errors import InputError, quoted
+from verifier.errors import InputError
 from verifier.submission import REPORT_NAMES
 
 MAX_NAME = 100  # characters: a folder name well below every file system's 255-byte limit
@@ -95,7 +95,3 @@ def safe_name(name: str) -> str:
     text = _UNSAFE.sub("_", text).lstrip(".")[:MAX_NAME]
     return text or "filing"
 
-
-def describe(filing: Filing) -> str:
-    """The filing for a message: its name, quoted (a folder name is the submitter's)."""
-    return quoted(filing.name)

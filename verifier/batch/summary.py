@@ -8,7 +8,6 @@ whatever the number of jobs or the order in which the filings finished."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -185,11 +184,7 @@ def write_summary(out: Path, summary: dict) -> None:
 
 def write_views(out: Path, summary: dict, lang: str) -> None:
     """summary.csv/.xlsx (verifier.batch.outputs) and summary.html/.pdf (verifier.batch.pages),
-    helper "pages"'s writers."""
-    # TODO(lead): helper "pages" (branch h14-pages) brings verifier.batch.outputs.write_tables and
-    # verifier.batch.pages.write_pages; until it is merged these files are not written.
-    if importlib.util.find_spec("verifier.batch.pages") is None:
-        return
+    each written whole or not at all."""
     from verifier.batch.outputs import write_tables
     from verifier.batch.pages import write_pages
 
