@@ -14,11 +14,13 @@ record and a record of an earlier filing:
 A later record is counted once, against the EARLIEST filing any rule matches it with; its basis
 is `same_applicant` where a same-applicant rule matches it against that filing, else
 `fingerprint`; its earlier record is the first (lowest row_no) one of that filing the basis's
-rules match. How, in bounded memory: per rule one hash aggregate over all claims (grouped by the
-rule's scope and key) keeps only the keys held by two filings or more, with the earliest
-(filing, row_no) holding each, packed as filing·2^40 + row_no so one min() gives both (and
-min_by the key of that record, unique); the claims are then joined to those few keys (a small
-build side) and the earliest of the rules' matches chosen per record (table `doubles`). From it:
+rules match. How, in bounded memory: every claims file is read by one scan
+(dialect.indexed_parquet); per rule one hash aggregate (grouped by the rule's scope and key,
+integers only in its state) keeps only the keys held by two filings or more, with the earliest
+(filing, row_no) holding each, packed as filing·2^40 + row_no so one min() gives both; the claims
+are then joined to those few keys (a small build side) and the earliest of the rules' matches
+chosen per record (table `matched`), whose earlier record's key a join of the claims to the few
+matched ones adds (table `doubles`). From it:
 double_claims.csv (engine-written, in filing order then row_no), the pairs (one per filing,
 earlier filing, basis: records, exact pkm, tCO2 at the later filing's factors by its
 methodology's `emissions` on the pair's activity per part) and up to five examples per pair.
@@ -91,7 +93,16 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
     """The table `doubles` in the engine, the csv, and what the pairs need: the groups (filing,
     earlier, basis, part, records, exact window sum, rest count), their rest sums and examples."""
     d = DIALECT
-    engine.materialize("doubles", _doubles_sql(filings))
+    claims = f"({_claims_sql(filings)}) c"
+    for name, (candidates, keys) in _keys_sql(claims).items():  # each small
+        engine.materialize(f"{name}_h", candidates)
+        engine.materialize(name, keys)
+    engine.materialize("matched", _matched_sql(claims))
+    # The earlier record's key: the claims joined to the few matched ones (the small build side).
+    engine.materialize("doubles", f"SELECT m.filing, m.row_no, m.record_key, m.part, m.distance_km, m.basis, "
+                                  f"CAST((m.first - m.first % {PACK}) / {PACK} AS BIGINT) AS earlier, "
+                                  f"c.record_key AS earlier_key FROM matched m JOIN {claims} "
+                                  f"ON c.filing * {PACK} + c.row_no = m.first")
     names = d.values([(i, f.name) for i, f in enumerate(filings)], ("i", "name"))
     engine.write_csv(
         {"filing": "n.name", "record_key": "x.record_key", "earlier_filing": "e.name",
@@ -107,7 +118,7 @@ def _find(engine, filings: list[ClaimsInput], csv_tmp: Path):
         "SELECT filing, earlier, basis, record_key, earlier_key FROM ("
         "SELECT *, row_number() OVER (PARTITION BY filing, earlier, basis ORDER BY row_no) AS k FROM doubles) x "
         f"WHERE k <= {EXAMPLES} ORDER BY filing, earlier, basis, row_no")
-    engine.drop_tables(["doubles"])
+    engine.drop_tables(["doubles", "matched", *RULES, *(f"{n}_h" for n in RULES)])
     return groups, rests, examples
 
 
@@ -115,48 +126,61 @@ def _claims_sql(filings: list[ClaimsInput]) -> str:
     """Every filing's claims with its index in filing order (`filing`), its same-applicant scope
     (`app`: one number per USCC and methodology; NULL without a USCC) and methodology (`meth`)."""
     d = DIALECT
-    apps = {k: i for i, k in enumerate(dict.fromkeys((f.uscc, f.methodology) for f in filings if f.uscc))}
-    meths = {m: i for i, m in enumerate(dict.fromkeys(f.methodology for f in filings))}
-    return " UNION ALL ".join(
-        f"SELECT {i} AS filing, {apps[(f.uscc, f.methodology)] if f.uscc else 'CAST(NULL AS BIGINT)'} AS app, "
-        f"{meths[f.methodology]} AS meth, record_key, row_no, keyed, user_id, start_s, fingerprint, "
-        f"coalesce(part, '') AS part, distance_km FROM {d.parquet_file(f.claims)}"
-        for i, f in enumerate(filings))
+    apps = dict.fromkeys((f.uscc, f.methodology) for f in filings if f.uscc)
+    meths = list(dict.fromkeys(f.methodology for f in filings))
+    app = [list(apps).index((f.uscc, f.methodology)) if f.uscc else -1 for f in filings]
+    meth = [meths.index(f.methodology) for f in filings]
+    return (f"SELECT file_index AS filing, {_pick(app, 'file_index')} AS app, {_pick(meth, 'file_index')} AS meth, "
+            f"record_key, row_no, keyed, user_id, start_s, fingerprint, coalesce(part, '') AS part, distance_km "
+            f"FROM {d.indexed_parquet([f.claims for f in filings])}")
 
 
-def _doubles_sql(filings: list[ClaimsInput]) -> str:
-    """The query of `doubles`: per double claim filing, row_no, record_key, part, distance_km,
-    earlier (the filing), earlier_key, basis."""
+def _pick(values: list[int], index: str) -> str:
+    """SQL: values[index] (a CASE; -1 as NULL), for the per-filing numbers."""
+    whens = " ".join(f"WHEN {i} THEN {v}" for i, v in enumerate(values) if v >= 0)
+    return f"CASE {index} {whens} END" if whens else "CAST(NULL AS BIGINT)"
+
+
+# rule -> (its scope: same applicant or methodology, the key columns, which claims have the key)
+RULES = {"ka": ("app", ["record_key"], "c.app IS NOT NULL AND c.keyed"),
+         "kb": ("app", ["user_id", "start_s"], "c.app IS NOT NULL AND c.user_id IS NOT NULL AND c.start_s IS NOT NULL"),
+         "kf": ("meth", ["fingerprint"], "c.fingerprint IS NOT NULL")}
+
+
+def _keys_sql(claims: str) -> dict[str, tuple[str, str]]:
+    """Per rule two work tables, each small: the key hashes held by two filings or more
+    (candidates: an aggregate of 64-bit integers, which DuckDB runs at 10^8 claims in 1 GB where
+    one grouping by the text keys ran out of memory), then, over the claims whose key hash is a
+    candidate, the keys held by two filings or more (exact: a hash collision costs nothing), each
+    with the earliest claim holding it, packed (filing·PACK + row_no). `claims`: the relation of
+    every filing's claims (`_claims_sql`), read anew by each (a scan reads only the columns its
+    rule needs)."""
     packed = f"filing * {PACK} + row_no"
+    out = {}
+    for name, (scope, key, where) in RULES.items():
+        h = DIALECT.key_hash([f"c.{k}" for k in key])
+        candidates = (f"SELECT s, h FROM (SELECT c.{scope} AS s, {h} AS h, c.filing FROM {claims} WHERE {where}) x "
+                      f"GROUP BY s, h HAVING max(filing) > min(filing)")
+        named = ", ".join([f"c.{scope} AS s"] + [f"c.{k} AS k{i}" for i, k in enumerate(key)])
+        keys = (f"SELECT {named}, min({packed}) AS first FROM {claims} JOIN {name}_h x ON x.s = c.{scope} AND x.h = {h} "
+                f"WHERE {where} GROUP BY {', '.join(f'c.{c}' for c in [scope] + key)} HAVING max(c.filing) > min(c.filing)")
+        out[name] = (candidates, keys)
+    return out
 
-    def keys(name: str, scope: str, key: list[str], where: str) -> str:
-        cols = ", ".join([scope] + key)
-        named = ", ".join([f"{scope} AS s"] + [f"{k} AS k{i}" for i, k in enumerate(key)])
-        return (f"{name} AS (SELECT {named}, min({packed}) AS first, min_by(record_key, {packed}) AS first_key "
-                f"FROM c WHERE {where} GROUP BY {cols} HAVING max(filing) > min(filing))")
 
-    def match(alias: str, scope: str, key: list[str]) -> str:
-        on = " AND ".join([f"{alias}.s = c.{scope}"] + [f"{alias}.k{i} = c.{k}" for i, k in enumerate(key)])
-        return f"LEFT JOIN {alias} ON {on} AND {alias}.first < c.filing * {PACK}"
-
-    rules = {"ka": ("app", ["record_key"], "app IS NOT NULL AND keyed"),
-             "kb": ("app", ["user_id", "start_s"], "app IS NOT NULL AND user_id IS NOT NULL AND start_s IS NOT NULL"),
-             "kf": ("meth", ["fingerprint"], "fingerprint IS NOT NULL")}
-    ctes = ", ".join(keys(n, *r) for n, r in rules.items())
-    joins = " ".join(match(n, scope, key) for n, (scope, key, _) in rules.items())
+def _matched_sql(claims: str) -> str:
+    """The query of `matched`: per double claim filing, row_no, record_key, part, distance_km,
+    first (the earlier record, packed) and basis: the claims joined to the rules' key tables."""
+    joins = " ".join(
+        f"LEFT JOIN {n} ON " + " AND ".join([f"{n}.s = c.{scope}"] + [f"{n}.k{i} = c.{k}" for i, k in enumerate(key)])
+        + f" AND {n}.first < c.filing * {PACK}" for n, (scope, key, _) in RULES.items())
     # the earliest same-applicant match (least skips NULL on both engines) and the fingerprint one
     matched = (f"SELECT c.filing, c.row_no, c.record_key, c.part, c.distance_km, "
-               f"least(ka.first, kb.first) AS fs, "
-               f"CASE WHEN ka.first IS NOT NULL AND (kb.first IS NULL OR ka.first <= kb.first) THEN ka.first_key "
-               f"ELSE kb.first_key END AS fs_key, kf.first AS ff, kf.first_key AS ff_key FROM c {joins} "
+               f"least(ka.first, kb.first) AS fs, kf.first AS ff FROM {claims} {joins} "
                f"WHERE ka.first IS NOT NULL OR kb.first IS NOT NULL OR kf.first IS NOT NULL")
     same = f"(fs IS NOT NULL AND (ff IS NULL OR fs - fs % {PACK} <= ff - ff % {PACK}))"
-    chosen = f"CASE WHEN {same} THEN fs ELSE ff END"
-    return (f"WITH c AS ({_claims_sql(filings)}), {ctes}, m AS ({matched}) "
-            f"SELECT filing, row_no, record_key, part, distance_km, "
-            f"CAST(({chosen} - {chosen} % {PACK}) / {PACK} AS BIGINT) AS earlier, "
-            f"CASE WHEN {same} THEN fs_key ELSE ff_key END AS earlier_key, "
-            f"CASE WHEN {same} THEN {DIALECT.text(SAME)} ELSE {DIALECT.text(FINGERPRINT)} END AS basis FROM m")
+    return (f"SELECT filing, row_no, record_key, part, distance_km, CASE WHEN {same} THEN fs ELSE ff END AS first, "
+            f"CASE WHEN {same} THEN {DIALECT.text(SAME)} ELSE {DIALECT.text(FINGERPRINT)} END AS basis FROM ({matched}) m")
 
 
 def _rests(engine, groups) -> dict[tuple, list[tuple[int, int]]]:

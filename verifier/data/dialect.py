@@ -86,10 +86,23 @@ class DuckDBDialect:
     def write_parquet(self, relation: str, path: Path) -> str:
         return f"COPY {relation} TO {self.text(path)} (FORMAT parquet)"
 
-    def parquet_file(self, path: Path) -> str:
-        """A relation reading one Parquet file, or a folder of Parquet part files (Spark's)."""
-        path = Path(path)
-        return f"read_parquet({self.text(path / '*.parquet' if path.is_dir() else path)})"
+    def key_hash(self, exprs: list[str]) -> str:
+        """A 64-bit hash of the values `exprs` (not NULL), for narrowing a grouping to candidates
+        before the exact one; its values differ between engines (never written anywhere)."""
+        return f"hash({', '.join(exprs)})"
+
+    def indexed_parquet(self, paths: list[Path]) -> str:
+        """A relation of every row of the Parquet `paths` (each a file or a folder of part
+        files, Spark's) with `file_index`, the 0-based position in `paths` of its path. One
+        read_parquet over every file (a UNION ALL of scans under preserve_insertion_order
+        buffered its inputs and ran out of memory at 10^7 rows under 300 MB; one scan did not)."""
+        files, index = [], []
+        for i, path in enumerate(map(Path, paths)):
+            parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+            files += [str(p) for p in parts]
+            index += [i] * len(parts)
+        return (f"(SELECT *, list_extract({index!r}, list_position({self._list(files)}, filename)) AS file_index "
+                f"FROM read_parquet({self._list(files)}, filename=true))")
 
     def write_csv(self, query: str, path: Path) -> str:
         """A statement streaming the rows of `query` to a comma-separated file with a header

@@ -123,8 +123,12 @@ class SparkDialect(SparkAggregates, DuckDBDialect):
             raise NotImplementedError("Spark SQL scans one path; the engine registers a view for several files")
         return f"(SELECT *, _metadata.row_index AS file_row_number FROM parquet.{self.ident(str(files[0]))})"
 
-    def parquet_file(self, path: Path) -> str:
-        return f"parquet.{self.ident(str(path))}"
+    def key_hash(self, exprs: list[str]) -> str:
+        return f"xxhash64({', '.join(exprs)})"
+
+    def indexed_parquet(self, paths: list[Path]) -> str:
+        return "(" + " UNION ALL ".join(f"SELECT *, {i} AS file_index FROM parquet.{self.ident(str(p))}"
+                                        for i, p in enumerate(paths)) + ")"
 
     def set_timezone(self, zone: str) -> str:
         return f"SET TIME ZONE {self.text(zone)}"
