@@ -256,7 +256,8 @@ def test_bad_arguments(tmp_path: Path) -> None:
 
 
 def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
-    """samples/bike-* are exactly what `python tools/generate_samples.py --all` writes."""
+    """samples/bike-*, transit-* and regulator/ are exactly what `python tools/generate_samples.py
+    --all` writes."""
     import importlib.util
 
     repo = Path(__file__).resolve().parent.parent
@@ -266,7 +267,7 @@ def test_committed_samples_are_up_to_date(tmp_path: Path) -> None:
     spec.loader.exec_module(gen)
     assert gen.main(["--all", str(tmp_path)]) == 0
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(root) for pattern in ("bike-*/**/*", "transit-*/**/*")
+    committed = sorted(p.relative_to(root) for pattern in ("bike-*/**/*", "transit-*/**/*", "regulator/**/*")
                        for p in root.glob(pattern) if p.is_file())
     assert made == committed
     for rel in made:
@@ -627,3 +628,90 @@ def test_emissions_formula_in_exact_decimals() -> None:
 
     with pytest.raises(UnknownMethodology, match="unknown methodology"):
         emissions("shenzhen-ferry", {}, {})
+
+
+# ================================================================================================
+# The regulator's folder (tools.synth.regulator): windows of one span, WGS-84, extra rides
+# ================================================================================================
+def test_a_window_files_the_same_rides_under_the_same_ids(tmp_path: Path) -> None:
+    """Two windows of one operator's span (same seed) hold identical rows for the shared days."""
+    from datetime import date
+
+    span = (date(2023, 7, 1), date(2024, 12, 31))
+    part = write_bike_package(tmp_path / "part", rides=300, seed=5, span=span, window=(span[0], date(2023, 12, 31)))
+    whole = write_bike_package(tmp_path / "whole", rides=300, seed=5, span=span)
+    part_rows = (tmp_path / "part" / "trips.csv").read_text().splitlines()
+    whole_rows = (tmp_path / "whole" / "trips.csv").read_text().splitlines()
+    assert 50 < part["records"] < 150 and whole["records"] == 300
+    assert whole_rows[:len(part_rows)] == part_rows
+    assert part_rows[-1].split(",")[3].startswith("2023-12") and whole_rows[len(part_rows)].split(",")[3].startswith("2024-01")
+    assert part["report"]["uscc"] == whole["report"]["uscc"]
+    assert part["period"] == {"start": "2023-07-01", "end": "2023-12-31"}
+    assert "period_end: 2023-12-31" in (tmp_path / "part" / "report.yaml").read_text(encoding="utf-8")
+    assert "year: 2023" in (tmp_path / "part" / "factors.yaml").read_text(encoding="utf-8")
+    assert part["pkm_m"] == sum(round(float(r.rsplit(",", 1)[1]) * 1000) for r in part_rows[1:])
+
+
+def test_wgs84_and_extra_rides(tmp_path: Path) -> None:
+    """crs='wgs84' writes the unconverted points; extra rides come after the plan's rows under new
+    ids and new users, in the package's CRS, and count in the report's totals."""
+    import pyarrow as pa
+
+    from verifier.geo.crs import convert
+
+    wgs = write_bike_package(tmp_path / "w", rides=100, seed=5, crs="wgs84")
+    gcj = write_bike_package(tmp_path / "g", rides=100, seed=5)
+    w_row = (tmp_path / "w" / "trips.csv").read_text().splitlines()[1].split(",")
+    g_row = (tmp_path / "g" / "trips.csv").read_text().splitlines()[1].split(",")
+    lon, lat = convert(float(w_row[5]), float(w_row[6]), "wgs84", "gcj02")
+    assert (round(float(lon), 6), round(float(lat), 6)) == (float(g_row[5]), float(g_row[6]))
+    assert "crs: wgs84" in (tmp_path / "w" / "report.yaml").read_text(encoding="utf-8")
+
+    extra = pa.table({"start_time": pa.array([np.datetime64("2024-05-01T08:00:00")], pa.timestamp("s")),
+                      "end_time": pa.array([np.datetime64("2024-05-01T08:12:00")], pa.timestamp("s")),
+                      "start_lon": [float(w_row[5])], "start_lat": [float(w_row[6])],
+                      "end_lon": [float(w_row[7])], "end_lat": [float(w_row[8])], "distance_km": [1.75]})
+    info = write_bike_package(tmp_path / "x", rides=100, seed=5, extra_rides=extra)
+    last = (tmp_path / "x" / "trips.csv").read_text().splitlines()[-1].split(",")
+    assert last[:5] == ["B20240000000101", "U00000010", "own", "2024-05-01 08:00:00", "2024-05-01 08:12:00"]
+    assert [float(v) for v in last[5:7]] == [float(g_row[5]), float(g_row[6])]
+    assert info["records"] == 101 and info["pkm_m"] == gcj["pkm_m"] + 1750
+    assert (tmp_path / "x" / "users.csv").read_text().splitlines()[-1] == "U00000010,2022-08-18"
+    with pytest.raises(ValueError, match="defect"):
+        write_bike_package(tmp_path / "y", rides=100, defect="duplicates", crs="wgs84", extra_rides=extra)
+
+
+def test_regulator_folder_plants_what_it_expects(tmp_path: Path) -> None:
+    """The expected summary follows the written files: opA-2024 repeats opA-2023's rides (same ids),
+    opC-2024's last rides are opB-2024's shared ones in GCJ-02 with equal WGS-84 fingerprints,
+    broken-2024 has no data section, and only the planted filings fail."""
+    import yaml
+
+    from tools.synth.regulator import SHARED, write_regulator_folder
+    from verifier.geo.crs import convert
+
+    e = write_regulator_folder(tmp_path / "reg")
+    rows = e["double_claims_csv"]["rows"]
+    a23 = (tmp_path / "reg" / "opA-2023" / "trips.csv").read_text().splitlines()[1:]
+    a24 = (tmp_path / "reg" / "opA-2024" / "trips.csv").read_text().splitlines()[1:]
+    assert a24[:len(a23)] == a23 and len(a24) > len(a23)
+    assert [r[1] for r in rows if r[0] == "opA-2024"] == [line.split(",")[0] for line in a23]
+    b = {line.split(",")[0]: line.split(",") for line in (tmp_path / "reg" / "opB-2024" / "trips.csv").read_text().splitlines()[1:]}
+    c = (tmp_path / "reg" / "opC-2024" / "trips.csv").read_text().splitlines()[-SHARED:]
+    shared = [r for r in rows if r[0] == "opC-2024"]
+    assert len(shared) == SHARED
+    for line, row in zip(c, shared):
+        cf, bf = line.split(","), b[row[3]]
+        assert cf[0] == row[1] and cf[3:5] == bf[3:5] and cf[9] == bf[9]
+        lon, lat = convert(np.array([float(cf[5]), float(cf[7])]), np.array([float(cf[6]), float(cf[8])]), "gcj02", "wgs84")
+        assert [round(v * 1e4) for v in (lon[0], lat[0], lon[1], lat[1])] == \
+            [round(float(bf[i]) * 1e4) for i in (5, 6, 7, 8)]
+    assert "data" not in yaml.safe_load((tmp_path / "reg" / "broken-2024" / "report.yaml").read_text(encoding="utf-8"))
+    status = {f["name"]: (f["status"], f["failing_checks"], f["double_claims"]) for f in e["filings"]}
+    assert status == {
+        "opA-2023": ("pass", [], 0), "opA-2024": ("fail", ["batch.double_claim"], len(a23)),
+        "opB-2024": ("pass", [], 0), "opC-2024": ("fail", ["batch.double_claim"], SHARED),
+        "opT-2024": ("pass", [], 0), "broken-2024": ("unreadable", [], None)}
+    assert e["double_claims"]["records"] == len(a23) + SHARED and e["exit_code"] == 1
+    uscc = {f["name"]: f["applicant"]["uscc"] for f in e["filings"][:-1]}
+    assert uscc["opA-2023"] == uscc["opA-2024"] and len(set(uscc.values())) == 4

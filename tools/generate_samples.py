@@ -3,6 +3,7 @@
     python tools/generate_samples.py OUT [--rides N] [--format csv|parquet] [--defect NAME] [--seed S] [--year Y]
     python tools/generate_samples.py OUT --transit [--trips N] [--taps] [--format csv|parquet] [--defect NAME] ...
     python tools/generate_samples.py --all [ROOT]     # regenerate the committed packages (default: samples/)
+                                                      # and the regulator folder ROOT/regulator/
 
 Each package gets an ``expected.yaml``: the findings ``verifier verify`` must produce with the
 package's own ``factors.yaml`` and seed 7 (taps packages also with their ``fares.yaml``, a copy of
@@ -24,6 +25,7 @@ from tools.synth import (  # noqa: E402
     DEFECTS, TRANSIT_DEFECTS, expected_findings, expected_transit_findings, write_bike_package,
     write_transit_package,
 )
+from tools.synth.regulator import write_regulator_folder  # noqa: E402
 
 # The committed packages: small CSV ones, same generation seed, so each defect package is the
 # clean one plus exactly one planted defect.
@@ -90,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--year", type=int, default=2024)
     p.add_argument("--all", action="store_true",
-                   help="regenerate bike-clean, bike-<defect>, transit-clean, transit-taps-clean and transit-<defect>")
+                   help="regenerate bike-clean, bike-<defect>, transit-clean, transit-taps-clean, transit-<defect> "
+                        "and regulator/ (tools.synth.regulator)")
     args = p.parse_args(argv)
     if args.all:
         root = args.out or Path(__file__).resolve().parent.parent / "samples"
@@ -99,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             _summary(name, write(root / name, SAMPLE_RIDES, "csv", defect, SAMPLE_SEED, 2024))
         for name, defect, taps in transit_packages():
             _summary(name, write_transit(root / name, SAMPLE_TRIPS, "csv", defect, SAMPLE_SEED, 2024, taps))
+        summary = write_regulator_folder(root / "regulator")
+        print(f"regulator: exit {summary['exit_code']}, {summary['double_claims']['records']} double claims")
         return 0
     if args.out is None:
         p.error("OUT is required (or --all)")

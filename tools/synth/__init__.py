@@ -4,6 +4,8 @@ the installed verifier never generates data.
 
 ``expected.py`` derives the findings each package must produce (``samples/*/expected.yaml``) from
 the product's check registry and emission formula; ``common.py`` holds what both generators share.
+``regulator.py`` writes a regulator's folder of filings with planted double claims and the batch
+summary it must produce (``samples/regulator/``).
 """
 
 from tools.synth.bike import DEFECTS, PLANTED, expected_findings, write_bike_package

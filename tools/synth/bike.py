@@ -14,7 +14,8 @@ The data are realistic and clean unless a defect is planted:
 - mileage 1.5-2 km in whole metres (speed <= 12 km/h), straight-line distance 60-90 % of it;
 - points within 0.9 km of anchor points (WGS-84) that lie at least 5 km inside Shenzhen on both
   the AMap and the OpenStreetMap outline, so start and end stay inside however the coordinates
-  are read (WGS-84 / GCJ-02 / BD-09 shift them by at most about 1.5 km); written in GCJ-02.
+  are read (WGS-84 / GCJ-02 / BD-09 shift them by at most about 1.5 km); written in GCJ-02
+  (or the ``crs`` asked for).
 - the report's totals equal the data: ``n_t9`` = records, ``m_t9`` = the sum of distance_km
   (3 decimals, exact), baseline = Eb x m_t9 / 1000 (6 decimals), reduction = baseline.
 
@@ -25,7 +26,7 @@ seed, the chunk number and the defect), never on the machine.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -125,21 +126,35 @@ def user_id(index: int) -> str:
 
 # ------------------------------------------------------------------------------------------------
 def write_bike_package(path: Path, rides: int = 1000, seed: int = 1, fmt: str = "csv",
-                       defect: str | None = None, year: int = 2024) -> dict:
+                       defect: str | None = None, year: int = 2024, *, span: tuple[date, date] | None = None,
+                       window: tuple[date, date] | None = None, crs: str = "gcj02",
+                       extra_rides: pa.Table | None = None, applicant: str = "深圳市示例绿骑单车科技有限公司") -> dict:
     """Write a shared-bike submission package into folder ``path``; return what it planted.
 
     ``fmt``: "csv" or "parquet" (the trip file; users.csv is always CSV). ``defect``: one of
     ``DEFECTS`` or None. The returned dict holds the report's figures, the data's exact totals
     and, under ``planted``, the check the defect fails and the records (row numbers, trip ids)
-    and fields it touched."""
+    and fields it touched.
+
+    For the regulator's batch (``tools.synth.regulator``), with no defect: ``span`` is the
+    period the operator's rides cover (default: ``year``'s claim period; the year becomes its
+    end's), ``window`` the part of it filed (only its rides are written, so two windows of one
+    span and seed hold the same rides under the same trip ids; default: the span), ``crs`` the
+    coordinate system written ("gcj02", "wgs84", "bd09"), ``extra_rides`` rides also filed by
+    another operator (columns ``EXTRA_COLUMNS``, WGS-84 points), appended each under a new trip id
+    and a new user authorised at the scheme's start, ``applicant`` the applicant's name."""
     path = Path(path)
+    if span is not None:
+        year = span[1].year
     check_arguments(fmt, defect, DEFECTS, year)
+    if defect is not None and (span or window or extra_rides is not None):
+        raise ValueError("a planted defect takes the default span, window and rides")
     rides = int(rides)
     need = PLANTED[defect][1] if defect else None
     if rides < max(20, 2 * (need or 0)):
         raise ValueError(f"need at least {max(20, 2 * (need or 0))} rides for this package")
 
-    plan = _Plan(rides, seed, year)
+    plan = _Plan(rides, seed, year, span, window, crs, extra_rides)
     planted = _plant_records(plan, defect)
     if planted is not None:
         plan.watch = set(planted.get("_excluded_rows0", ()))
@@ -151,11 +166,11 @@ def write_bike_package(path: Path, rides: int = 1000, seed: int = 1, fmt: str = 
     if planted is not None and defect == "duplicates":
         planted["rows"] = list(range(rides + 1, rides + 1 + len(copies)))
     _write_users(plan, path / "users.csv")
-    _write_factors(path / "factors.yaml", year)
+    _write_factors(path / "factors.yaml", plan.filed_end.year)
     common.write_documents(path)
 
     report = _report(plan, defect, records, total_m)
-    (path / "report.yaml").write_text(_report_yaml(plan, report, trips_name), encoding="utf-8")
+    (path / "report.yaml").write_text(_report_yaml(plan, report, trips_name, applicant), encoding="utf-8")
 
     excluded_m = 0
     if planted is not None:
@@ -173,12 +188,15 @@ def write_bike_package(path: Path, rides: int = 1000, seed: int = 1, fmt: str = 
         "defect": defect,
         "rides": rides,
         "records": records,
-        "users": plan.n_users,
-        "period": {"start": plan.period_start.isoformat(), "end": plan.period_end.isoformat()},
+        "users": plan.n_users + plan.n_extra,
+        "applicant": {"name": applicant, "uscc": report["uscc"]},
+        "crs": crs,
+        "trip_ids": plan.trip_id_range(),     # (first, last) written from the plan, extra rides after
+        "period": {"start": plan.filed_start.isoformat(), "end": plan.filed_end.isoformat()},
         "pkm_m": total_m,                     # the data's sum of distance, whole metres (exact)
         "pkm": total_m / 1000,
         "eligible_pkm_m": total_m - excluded_m,
-        "factor_table": {"Eb": ILLUSTRATIVE_EB, "year": year},
+        "factor_table": {"Eb": ILLUSTRATIVE_EB, "year": plan.filed_end.year},
         "report": report,
         "documents": dict(DOCUMENTS),
         "planted": planted,
@@ -190,9 +208,16 @@ def write_bike_package(path: Path, rides: int = 1000, seed: int = 1, fmt: str = 
 class _Plan:
     """The global, cheap per-ride arrays (file order) from which chunks are generated."""
 
-    def __init__(self, rides: int, seed: int, year: int):
+    def __init__(self, rides: int, seed: int, year: int, span: tuple[date, date] | None = None,
+                 window: tuple[date, date] | None = None, crs: str = "gcj02", extra: pa.Table | None = None):
         self.rides, self.seed, self.year = rides, seed, year
-        self.period_start, self.period_end = claim_period(year)
+        self.period_start, self.period_end = span or claim_period(year)
+        self.filed_start, self.filed_end = window or (self.period_start, self.period_end)
+        if not self.period_start <= self.filed_start <= self.filed_end <= self.period_end:
+            raise ValueError("the window must lie inside the span")
+        self.crs = crs
+        self.extra = extra
+        self.n_extra = 0 if extra is None else extra.num_rows
         days = (self.period_end - self.period_start).days + 1
         self.n_users = max(1, rides // 10)
         rng = np.random.default_rng([seed, 1])
@@ -214,6 +239,9 @@ class _Plan:
         perm = np.sort(sec * rides + idx) % rides   # the file lists rides by start time (stable)
         self.uid = uid[perm]
         self.start_sec = sec[perm]                # seconds after period_start 00:00, local
+        # the rows filed: those starting inside the window (a contiguous run: rows are by start)
+        bounds = [(d - self.period_start).days * 86400 for d in (self.filed_start, self.filed_end + timedelta(1))]
+        self.first, self.stop = (int(i) for i in np.searchsorted(self.start_sec, bounds))
         self.auth_day = authorisation_days(rng, self.period_start, self.n_users)
         # planted changes (row -> value), applied while the chunks are generated
         self.anchor_override: dict[int, int] = {}
@@ -226,6 +254,9 @@ class _Plan:
     @property
     def base(self) -> np.datetime64:
         return np.datetime64(self.period_start.isoformat(), "s")
+
+    def trip_id_range(self) -> tuple[str, str] | None:
+        return (trip_id(self.year, self.first), trip_id(self.year, self.stop - 1)) if self.stop > self.first else None
 
 
 def _choose(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
@@ -349,8 +380,8 @@ def _chunk_table(plan: _Plan, lo: int, hi: int) -> tuple[pa.Table, np.ndarray]:
     slat = ay + radius * np.sin(angle) / m_lat
     elon = slon + straight * np.cos(bearing) / m_lon
     elat = slat + straight * np.sin(bearing) / m_lat
-    slon, slat = convert(slon, slat, "wgs84", "gcj02")
-    elon, elat = convert(elon, elat, "wgs84", "gcj02")
+    slon, slat = convert(slon, slat, "wgs84", plan.crs)
+    elon, elat = convert(elon, elat, "wgs84", plan.crs)
     start = plan.base + plan.start_sec[lo:hi].astype("timedelta64[s]")
     end = start + duration.astype("timedelta64[s]")
     seq = pa.array(np.arange(lo + 1, hi + 1, dtype=np.int64))
@@ -397,6 +428,9 @@ def _write_trips(plan: _Plan, target: Path, fmt: str) -> tuple[int, int, list[in
         for lo in range(0, plan.rides, common.CHUNK):
             hi = min(lo + common.CHUNK, plan.rides)
             table, dist_m = _chunk_table(plan, lo, hi)
+            if (plan.first, plan.stop) != (0, plan.rides):  # a window: the chunk's rows inside it
+                a, b = min(max(plan.first - lo, 0), hi - lo), min(max(plan.stop - lo, 0), hi - lo)
+                table, dist_m = table.slice(a, b - a), dist_m[a:b]
             writer.write_table(table)
             total_m += int(dist_m[dist_m >= 0].sum())
             records += table.num_rows
@@ -414,6 +448,11 @@ def _write_trips(plan: _Plan, target: Path, fmt: str) -> tuple[int, int, list[in
             writer.write_table(extra)
             total_m += sum(copy_m[r] for r in plan.copies)
             records += extra.num_rows
+        if plan.extra is not None:
+            table, dist_m = _extra_table(plan)
+            writer.write_table(table)
+            total_m += int(dist_m.sum())
+            records += table.num_rows
     finally:
         writer.close()
         if sink is not None:
@@ -422,10 +461,35 @@ def _write_trips(plan: _Plan, target: Path, fmt: str) -> tuple[int, int, list[in
     return total_m, records, list(plan.copies)
 
 
+# The columns of ``extra_rides`` (WGS-84 points; distance in km with whole metres).
+EXTRA_COLUMNS = ("start_time", "end_time", "start_lon", "start_lat", "end_lon", "end_lat", "distance_km")
+
+
+def _extra_table(plan: _Plan) -> tuple[pa.Table, np.ndarray]:
+    """The extra rides as trip rows (after the plan's rows and users), in ``plan.crs``."""
+    ex = plan.extra
+    n = ex.num_rows
+    seq = np.arange(plan.rides + 1, plan.rides + n + 1, dtype=np.int64)
+    users = np.arange(plan.n_users, plan.n_users + n, dtype=np.int64)
+    cols = {c: ex.column(c).to_numpy() for c in EXTRA_COLUMNS[2:]}
+    slon, slat = convert(cols["start_lon"], cols["start_lat"], "wgs84", plan.crs)
+    elon, elat = convert(cols["end_lon"], cols["end_lat"], "wgs84", plan.crs)
+    dist_m = np.rint(cols["distance_km"] * 1000).astype(np.int64)
+    table = pa.table([
+        pa.array([trip_id(plan.year, int(s) - 1) for s in seq]), pa.array([user_id(int(u)) for u in users]),
+        pa.array(np.full(n, "own")),
+        ex.column("start_time").cast(pa.timestamp("s")), ex.column("end_time").cast(pa.timestamp("s")),
+        pa.array(np.round(slon, 6)), pa.array(np.round(slat, 6)),
+        pa.array(np.round(elon, 6)), pa.array(np.round(elat, 6)), pa.array(dist_m / 1000.0),
+    ], schema=_SCHEMA)
+    return table, dist_m
+
+
 def _write_users(plan: _Plan, target: Path) -> None:
-    days = authorisation_dates(plan.auth_day)
+    auth_day = np.concatenate([plan.auth_day, np.zeros(plan.n_extra, dtype=plan.auth_day.dtype)])
+    days = authorisation_dates(auth_day)
     ids = pc.binary_join_element_wise(
-        "U", pc.utf8_lpad(pc.cast(pa.array(np.arange(plan.n_users, dtype=np.int64)), pa.string()), 8, "0"), "")
+        "U", pc.utf8_lpad(pc.cast(pa.array(np.arange(len(auth_day), dtype=np.int64)), pa.string()), 8, "0"), "")
     table = pa.table({"user_id": ids, "authorized_at": pc.cast(pa.array(days), pa.string())})
     with open(target, "wb") as sink:
         sink.write(b"user_id,authorized_at\n")
@@ -461,13 +525,13 @@ def _report(plan: _Plan, defect: str | None, records: int, total_m: int) -> dict
     }
 
 
-def _report_yaml(plan: _Plan, rep: dict, trips_name: str) -> str:
-    y = plan.year
+def _report_yaml(plan: _Plan, rep: dict, trips_name: str, applicant: str) -> str:
+    y = plan.filed_end.year
     doc = {
         "schema_version": 1,
         "methodology": BIKE,
         "applicant": {
-            "name": "深圳市示例绿骑单车科技有限公司",
+            "name": applicant,
             "legal_representative": "张三",
             "uscc": rep["uscc"],
             "registered_address": "深圳市南山区粤海街道示例路1号示例大厦10楼",
@@ -480,8 +544,8 @@ def _report_yaml(plan: _Plan, rep: dict, trips_name: str) -> str:
             "name": f"示例绿骑单车{y}年度骑行碳普惠项目",
             "domain": "behavior",
             "methodology_name": "深圳市共享单车骑行碳普惠方法学（试行）",
-            "period_start": plan.period_start,
-            "period_end": plan.period_end,
+            "period_start": plan.filed_start,
+            "period_end": plan.filed_end,
             "boundary": "深圳市行政区域",
         },
         "default_data": [{"name": "Eb", "unit": "kgCO2/pkm", "value": rep["Eb"]}],
@@ -497,7 +561,7 @@ def _report_yaml(plan: _Plan, rep: dict, trips_name: str) -> str:
         "data": {
             "trips": trips_name,
             "users": "users.csv",
-            "crs": "gcj02",
+            "crs": plan.crs,
             "encoding": "utf-8",
             "timezone": "Asia/Shanghai",
         },
