@@ -213,16 +213,22 @@ def batch(filings, out, **options) -> None:
     sys.exit(done.exit_code)
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _batch_summary(summary: dict, out: Path) -> None:
     t, d = summary["totals"], summary["double_claims"]
     click.echo(f"filings {t['filings']}: passed {t['passed']}, failed {t['failed']}, unreadable {t['unreadable']}")
     click.echo(f"verified {t['verified_reduction_tco2']} tCO2, double claimed {t['double_claimed_tco2']} tCO2, "
                f"creditable {t['creditable_reduction_tco2']} tCO2")
-    click.echo(f"double claims: {d['records']} records in {len(d['pairs'])} pairs of filings, "
-               f"{len(d['overlapping_periods'])} overlapping periods")
+    click.echo(f"double claims: {_n(d['records'], 'record')} in {_n(len(d['pairs']), 'pair')} of filings, "
+               f"{_n(len(d['overlapping_periods']), 'overlapping period')}")
     for row in summary["filings"]:
         if row["status"] == "unreadable":
             click.echo(one_line(f"  unreadable {row['name']}: {row['error']}"))
+        elif row["status"] == "fail":
+            click.echo(one_line(f"  fail {row['name']}: {', '.join(row['failing_checks'])}"))
     click.echo(one_line(f"seed {summary['seed']}; written to {out}"))
 
 

@@ -38,7 +38,7 @@ FIXED_DATE = datetime(1980, 1, 1)
 # One row per filing: (field, kind). The kind decides how a value is written everywhere:
 # text (from a submission or a path), count, tco2, year, list, bool, status.
 FILING_COLUMNS = (
-    ("name", "text"), ("status", "status"), ("conclusion", "status"), ("methodology", "text"),
+    ("name", "text"), ("status", "status"), ("conclusion", "status"), ("methodology", "text"), ("methodology_name", "text"),
     ("applicant.name", "text"), ("applicant.uscc", "text"),
     ("period.start", "text"), ("period.end", "text"), ("year", "year"),
     ("reported_reduction_tco2", "tco2"), ("recalculated_reduction_tco2", "tco2"),

@@ -137,7 +137,7 @@ def _filing(f: dict, t) -> dict:
     applicant = f.get("applicant") or {}
     return dict(
         name=f["name"], status=f["status"], status_word=words(t, "status", f["status"]),
-        methodology=f.get("methodology"), applicant=applicant.get("name"), uscc=applicant.get("uscc"),
+        methodology=f.get("methodology"), methodology_name=f.get("methodology_name"), applicant=applicant.get("name"), uscc=applicant.get("uscc"),
         period_start=start, period_end=end, year=f.get("year"),
         numbers=[{"v": "" if f.get(field) is None else repr(f.get(field)), "shown": write(f.get(field))}
                  for field, write in NUMBER_COLUMNS],

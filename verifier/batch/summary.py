@@ -31,8 +31,8 @@ def build_summary(batch: Batch) -> dict:
     found = find_double_claims(batch, [o for o in ordered if o.filing.name in findings], findings)
     later = {pair["filing"] for pair in found.block.get("pairs", [])} | \
             {b for _, b in found.block.get("overlapping_periods", [])}
-    rows = [_row(batch.out, o, findings.get(o.filing.name), found.per_filing.get(o.filing.name), later)
-            for o in ordered]
+    rows = [_row(batch.out, o, findings.get(o.filing.name), found.per_filing.get(o.filing.name), later,
+                 batch.options.lang) for o in ordered]
     o = batch.options
     return {"schema_version": 1, "tool": {"name": "verifier", "version": __version__}, "seed": batch.seed,
             "filings": rows, "double_claims": {**found.block, "csv": DOUBLE_CLAIMS_CSV},
@@ -59,10 +59,10 @@ def _sha(path) -> str | None:
 
 
 # -- rows -------------------------------------------------------------------------------------
-def _row(out: Path, o: Outcome, f: dict | None, doubled: dict | None, later: set[str]) -> dict:
+def _row(out: Path, o: Outcome, f: dict | None, doubled: dict | None, later: set[str], lang: str) -> dict:
     name = o.filing.name
     base = {"name": name, "path": str(o.filing.path), "status": "unreadable", "conclusion": None,
-            "methodology": None, "applicant": None, "period": None, "year": None,
+            "methodology": None, "methodology_name": None, "applicant": None, "period": None, "year": None,
             "reported_reduction_tco2": None, "recalculated_reduction_tco2": None,
             "verified_reduction_tco2": None, "double_claimed_tco2": None, "creditable_reduction_tco2": None,
             "failing_checks": [], "double_claims": None, "findings": None, "report": None,
@@ -80,6 +80,7 @@ def _row(out: Path, o: Outcome, f: dict | None, doubled: dict | None, later: set
     folder = f"{FILINGS_DIR}/{name}"
     return {**base, "status": "fail" if f.get("conclusion") != "pass" or DOUBLE_CLAIM in failing else "pass",
             "conclusion": f.get("conclusion"), "methodology": f.get("methodology"),
+            "methodology_name": _methodology_name(f.get("methodology"), lang),
             "applicant": {"name": (f.get("applicant") or {}).get("name"), "uscc": (f.get("applicant") or {}).get("uscc")},
             "period": {"start": period.get("start"), "end": period.get("end")},
             "year": _year(period.get("end")),
@@ -90,6 +91,16 @@ def _row(out: Path, o: Outcome, f: dict | None, doubled: dict | None, later: set
             "failing_checks": failing, "double_claims": int(doubled.get("records") or 0),
             "findings": f"{folder}/findings.json",
             "report": f"{folder}/report.pdf" if (out / folder / "report.pdf").is_file() else None}
+
+
+def _methodology_name(methodology_id, lang: str) -> str | None:
+    """The methodology's title in the summary's language (the id stays beside it)."""
+    from verifier.methodologies import UnknownMethodology, get
+
+    try:
+        return get(methodology_id).name[lang]
+    except (UnknownMethodology, KeyError):
+        return None
 
 
 def _creditable(verified: float | None, double_tco2: float) -> float | None:
@@ -119,7 +130,7 @@ def totals(rows: list[dict]) -> dict:
            "unreadable": _count(rows, "unreadable"), **_sums(readable, AMOUNTS)}
     out["by_year"] = _groups(readable, lambda r: r["year"], lambda r: None)
     out["by_applicant"] = _groups(readable, lambda r: r["applicant"]["uscc"], lambda r: r["applicant"]["name"])
-    out["by_methodology"] = _groups(readable, lambda r: r["methodology"], lambda r: None)
+    out["by_methodology"] = _groups(readable, lambda r: r["methodology"], lambda r: r["methodology_name"])
     return out
 
 
