@@ -251,7 +251,7 @@ def test_a_batch_without_double_claims_and_hidden_characters(tmp_path):
     assert "未发现重复申报。" in html and "无核算期重叠。" in html and 'id="pairs"' not in html
     assert "\u202e" not in html and "甲公司\\u202e司公乙" in html
     wb = load_workbook(tmp_path / "summary.xlsx")
-    assert wb["申报清单"]["E2"].value == "甲公司\\u202e司公乙"
+    assert wb["申报清单"]["F2"].value == "甲公司\\u202e司公乙"
     assert wb["重复申报"].max_row == 1 and wb["核算期重叠"].max_row == 1
     assert "甲公司\u202e司公乙" in (tmp_path / "summary.csv").read_text(encoding="utf-8-sig")  # verbatim
     text = subprocess.run(["pdftotext", str(tmp_path / "summary.pdf"), "-"], capture_output=True,
