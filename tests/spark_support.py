@@ -10,9 +10,11 @@ partition, no adaptive planning (its re-planning costs more than it saves on a f
 no UI, whole-stage code generation off (compiling Java for every small query costs more than it
 saves), local[1] (the CI runner has 2 cores and another xdist worker beside us).
 
-Spark test files mark themselves `pytestmark = SPARK_TESTS` (xdist group "spark"): under
-`pytest -n 2 --dist loadgroup` they all run in one worker, which starts one JVM. Without pyspark
-or Java they FAIL with what to install: CI must run them, never skip them.
+Spark test files mark themselves `pytestmark = SPARK_TESTS` (marker `spark`). They are spread
+over the xdist workers like any test (measured: the Spark tests are a large share of the suite,
+and one worker holding them all would be its longest path); each worker starts at most one JVM
+and shares it. Without pyspark or Java they FAIL with what to install: CI must run them, never
+skip them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 import pytest
 
 SPARK_MASTER = "local[1]"
-SPARK_TESTS = [pytest.mark.xdist_group("spark"), pytest.mark.spark]
+SPARK_TESTS = [pytest.mark.spark]
 _LOCAL_DIR = Path(tempfile.mkdtemp(prefix="verifier-tests-spark-"))  # outlives every engine's work folder
 atexit.register(shutil.rmtree, _LOCAL_DIR, True)
 SPARK_CONF = (

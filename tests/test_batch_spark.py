@@ -1,13 +1,13 @@
 """`verifier batch --engine spark`: each filing verified on Spark in its worker and the double-claim
 pass on Spark give the same summary.json (but for parameters.engine) and double_claims.csv, byte
 for byte, as DuckDB: a ride set filed by two operators (WGS-84 and GCJ-02) from the regulator's
-sample folder."""
+sample folder. With --jobs 1 every filing and the pass run on this process's one session."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.spark_support import SPARK_TESTS, spark_options
+from tests.spark_support import SPARK_TESTS, share_session, spark_options
 from verifier.batch import BatchOptions, run_batch
 
 pytestmark = SPARK_TESTS
@@ -24,6 +24,7 @@ def _batch(out: Path, **engine) -> bytes:
 
 
 def test_spark_batch_same_summary_and_double_claims_as_duckdb(tmp_path):
+    share_session()  # --jobs 1 verifies in this process: the filings and the pass share the session
     spark = spark_options()
     on_spark = _batch(tmp_path / "spark", engine="spark", spark_master=spark["spark_master"],
                       spark_conf=spark["spark_conf"])

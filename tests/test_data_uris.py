@@ -96,7 +96,7 @@ def test_the_output_folder_must_lie_apart_from_a_file_uri(tmp_path):
     assert line.startswith("error: command line: --out: ") and f"lies inside the data.trips {outside.as_uri()}" in line
 
 
-@pytest.mark.xdist_group("spark")
+@pytest.mark.spark
 def test_spark_lists_and_hashes_a_uri_where_the_data_lives(tmp_path):
     """Engine.uri_parts (the path of hdfs:// and s3a:// URIs), here on the local file system
     through Hadoop's client: the Parquet parts in name order, `_` and `.` files skipped, each

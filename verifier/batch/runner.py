@@ -1,9 +1,10 @@
 """Running a batch: each filing verified as `verify` would, `jobs` at a time in worker
 processes, the memory budget shared between them, and resumable.
 
-Workers are started by `spawn` (never `fork`: a forked DuckDB or JVM is not safe). Each gets
-memory_limit / jobs and max(1, threads // jobs) threads, so a batch never uses jobs x the single
-run's budget.
+With --jobs 1 the filings run one after the other in this process (one engine session for the
+whole batch: a Spark session starts once). With more, in worker processes started by `spawn`
+(never `fork`: a forked DuckDB or JVM is not safe); each gets memory_limit / jobs and
+max(1, threads // jobs) threads, so a batch never uses jobs x the single run's budget.
 
 Resume: DIR/batch.json is written first and marks DIR as a batch output. Each filing's key is
 the SHA-256 of the canonical JSON of the tool version, its derived options (its seed included)
@@ -345,8 +346,31 @@ def _forget(out: Path, name: str) -> None:
 
 
 def _verify_all(batch: Batch, todo: list[Prepared], done) -> None:
-    """Verify `todo` in worker processes, `jobs` at a time. An environment failure stops the
-    batch (the running filings finish, the waiting ones are not started) and raises."""
+    """Verify `todo`, `jobs` at a time: one job in this process (one engine session serves the
+    whole batch: a Spark session starts once, not once per worker), more in worker processes.
+    An environment failure stops the batch (the running filings finish, the waiting ones are
+    not started) and raises."""
+    engine_threads = False
+    if batch.options.jobs == 1:
+        failure = None
+        for p in todo:
+            result = verify_filing(_job(batch, p))
+            engine_threads = bool(result.get("engine_threads"))  # this process's engine failed
+            failure = _record(batch, p, result, done)
+            if failure:
+                break
+    else:
+        failure = _verify_in_workers(batch, todo, done)
+    if failure:
+        p, error = failure
+        stop = EnvironmentFailure(f"filing {quoted(p.filing.name)}: {error}",
+                                  "the filings finished so far are kept: run the same command again to resume")
+        stop.engine_threads = engine_threads
+        raise stop
+
+
+def _verify_in_workers(batch: Batch, todo: list[Prepared], done) -> tuple[Prepared, str] | None:
+    """Verify `todo` in `jobs` worker processes; the first environment failure, if any."""
     o = batch.options
     failure: tuple[Prepared, str] | None = None
     context = multiprocessing.get_context("spawn")
@@ -371,10 +395,7 @@ def _verify_all(batch: Batch, todo: list[Prepared], done) -> None:
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-    if failure:
-        p, error = failure
-        raise EnvironmentFailure(f"filing {quoted(p.filing.name)}: {error}",
-                                 "the filings finished so far are kept: run the same command again to resume")
+    return failure
 
 
 def _record(batch: Batch, p: Prepared, result: dict, done) -> tuple[Prepared, str] | None:
@@ -407,8 +428,8 @@ def _job(batch: Batch, p: Prepared) -> dict:
 
 
 def verify_filing(job: dict) -> dict:
-    """Run in a worker: verify one filing; never raises (an exception's class may not survive
-    the trip back), returns {"status": verified|unreadable|internal|environment, ...}."""
+    """Verify one filing (in this process or a worker); raises only on Ctrl-C (an exception's
+    class may not survive the trip back from a worker), returns {"status": verified|unreadable|internal|environment, ...}."""
     from verifier.pipeline import verify
 
     started = time.monotonic()
@@ -417,8 +438,10 @@ def verify_filing(job: dict) -> dict:
     except InputError as err:
         return {"status": "unreadable", "error": str(err)}
     except EnvironmentFailure as err:
-        return {"status": "environment", "error": str(err)}
+        return {"status": "environment", "error": str(err), "engine_threads": err.engine_threads}
     except Exception as exc:  # noqa: BLE001: one filing's bug is that filing's row
+        if type(exc).__name__ == "InterruptException":  # the engine's word for Ctrl-C: stop the batch
+            raise KeyboardInterrupt from exc
         return {"status": "internal", "error": one_line(f"internal error: {type(exc).__name__}: {exc}")}
     return {"status": "verified", "conclusion": findings.conclusion, "seconds": time.monotonic() - started}
 
