@@ -108,20 +108,6 @@ def pytest_configure(config):
     spark_support.share_session()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_collection_modifyitems(config, items):
-    """`--dist loadgroup` on pytest 9: pytest-xdist 3.8 tags a grouped test by setting
-    `item._nodeid`, which pytest 9 no longer reads (a node's id is `_id`), so every group was
-    silently split over the workers. Tag it where pytest 9 reads it; a no-op where xdist did."""
-    if not getattr(config.option, "loadgroup", False):
-        return
-    for item in items:
-        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
-                        for m in item.iter_markers("xdist_group")})
-        if names and "@" not in item.nodeid:
-            item._id = f"{item.nodeid}@{'_'.join(names)}"
-
-
 def pytest_sessionfinish(session, exitstatus):
     import spark_support
 

@@ -16,9 +16,6 @@ from verifier.batch.filings import discover, safe_name, unique_names
 from verifier.batch.runner import derive_seed, shares
 from verifier.errors import InputError
 
-# One worker runs the whole module (under -n 2): its batch fixture is made once, not once per worker.
-pytestmark = pytest.mark.xdist_group("batch")
-
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 FACTORS = SAMPLES / "bike-clean" / "factors.yaml"

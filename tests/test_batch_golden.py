@@ -16,9 +16,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-# One worker runs the whole module (under -n 2): its batch fixture is made once, not once per worker.
-pytestmark = pytest.mark.xdist_group("batch-golden")
-
 
 REPO = Path(__file__).resolve().parent.parent
 FOLDER = REPO / "samples" / "regulator"

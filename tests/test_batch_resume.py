@@ -15,9 +15,6 @@ import pytest
 
 from test_batch import FACTORS, batch_cli, make_packages
 
-# One worker runs the whole module (under -n 2): its batch fixture is made once, not once per worker.
-pytestmark = pytest.mark.xdist_group("batch-resume")
-
 
 FIRST = "bike-clean"  # --jobs 1 verifies the filings in name order: this one finishes first
 
