@@ -186,3 +186,20 @@ def test_import_taps_out_is_checked_before_any_work(tmp_path, where):
     assert_input_error(r, "--out")
     assert hashlib.sha256(src.read_bytes()).hexdigest() == before
     assert [p.name for p in tmp_path.iterdir()] == ["taps.csv"]  # no temporary folder left
+
+
+def test_duckdb_verify_imports_neither_pyspark_nor_scipy_stats(tmp_path, bike_package):
+    # pandera imports pyspark.pandas when pyspark is installed (verifier[spark]: 1 s, a warning)
+    # and scipy.stats costs 1.6 s: neither is used by a DuckDB run.
+    import pyspark  # noqa: F401: installed here, so pandera would find it
+
+    pkg = bike_package(rides())
+    code = ("import sys, runpy\n"
+            f"sys.argv = ['verifier', 'verify', {str(pkg)!r}, '--out', {str(tmp_path / 'out')!r}, '--seed', '1', '--quiet']\n"
+            "try:\n    runpy.run_module('verifier', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark' or m.startswith('scipy.stats')), code)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "[] 1", result.stdout  # exit 1: three rides are too few
+    assert (tmp_path / "out" / "findings.json").is_file()
+    assert "pandera" not in result.stderr and "FutureWarning" not in result.stderr, result.stderr

@@ -291,7 +291,7 @@ def test_crs_grid_decided_cells_agree_with_the_exact_tests(which, osm):
     assert decided[:100_000].mean() > 0.9
 
 
-def test_block_classification_equals_cell_by_cell(osm):
+def test_classification_equals_cell_by_cell(osm):
     from verifier.geo.boundary import _classify, _classify_cells_at
 
     x0, y0, x1, y1 = osm.geometry.bounds

@@ -156,7 +156,7 @@ def _warm_up(write_pdf: bool) -> threading.Thread:
     report) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
     imports overlap with staging instead of adding to it. Join the thread before the first use
     (two threads importing the same modules could otherwise wait on each other's import locks)."""
-    names = ["scipy.stats", "verifier.schemas"] + (["verifier.report.render"] if write_pdf else [])
+    names = ["scipy.special", "verifier.schemas"] + (["verifier.report.render"] if write_pdf else [])
 
     def load():
         import importlib

@@ -115,11 +115,26 @@ def _smallest_n(cdf, alpha: float, rate: Fraction, n_max: int) -> int | None:
 
 
 def _stats():
-    # scipy.stats takes 0.6 s to import: imported on first use (verify warms it up in the
-    # background while DuckDB stages the records).
+    # scipy.stats takes 1.6 s to import: imported on first use, and only by the hypergeometric
+    # plan (`sample-size --population`); verify's binomial plan and limit need _special alone.
     from scipy import stats
 
     return stats
+
+
+def _special():
+    # scipy.special (a third of scipy.stats' import time) holds the very ufuncs scipy.stats'
+    # binom.cdf and beta.ppf evaluate (tests/test_sampling.py checks they agree bit for bit);
+    # verify warms it up in the background while DuckDB stages the records.
+    from scipy.special import _ufuncs
+
+    return _ufuncs
+
+
+def _binom_cdf(k, n, p):
+    """scipy.stats.binom.cdf(k, n, p) for integers 0 <= k and 1 <= n: 1 where k >= n."""
+    k, n = np.asarray(k), np.asarray(n)
+    return np.where(k >= n, 1.0, _special()._binom_cdf(np.minimum(k, n), n, p))
 
 
 def plan_sample(confidence: float, tolerable_rate: float, expected_rate: float = 0.0,
@@ -137,8 +152,7 @@ def plan_sample(confidence: float, tolerable_rate: float, expected_rate: float =
                         alpha, rate, population)
         n = population if n is None else n  # no smaller plan: examine every record
     else:
-        stats = _stats()
-        n = _smallest_n(lambda k, n: stats.binom.cdf(k, n, tolerable_rate), alpha, rate, _MAX_N)
+        n = _smallest_n(lambda k, n: _binom_cdf(k, n, tolerable_rate), alpha, rate, _MAX_N)
         if n is None:
             raise ValueError(f"no sample of at most {_MAX_N} records reaches this plan: "
                              "the expected rate is too close to the tolerable rate")
@@ -158,7 +172,7 @@ def upper_deviation_rate(deviations: int, n: int, confidence: float) -> float:
         raise ValueError(f"need 0 <= deviations <= n, got {deviations} of {n}")
     if n == 0 or deviations == n:
         return 1.0
-    return float(_stats().beta.ppf(confidence, deviations + 1, n - deviations))
+    return float(_special()._beta_ppf(confidence, deviations + 1, n - deviations))  # scipy.stats.beta.ppf
 
 
 def selection_key(seed: int, key) -> str:

@@ -9,16 +9,44 @@ a sampled record may well be out of range (that is what the record checks report
 
 from __future__ import annotations
 
+import sys
+import threading
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 
 import pandas as pd
 
-with warnings.catch_warnings():
-    # With pyspark installed (verifier[spark]), pandera imports pyspark.pandas, which warns on
-    # stderr that it does not support pandas 3 (unused here): that must not print a second line
-    # beside an exit-2 message.
-    warnings.simplefilter("ignore", FutureWarning)
+
+class _NoPysparkHere:
+    """A meta path finder that makes `import pyspark...` fail in one thread: pandera imports
+    pyspark.pandas and pyspark.sql when they are installed (verifier[spark]; 1 s and a warning
+    on stderr), only to validate pyspark frames, and the samples validated here are pandas."""
+
+    def __init__(self):
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and name.split(".")[0] == "pyspark":
+            raise ModuleNotFoundError(f"pyspark is not for pandera here ({name})", name=name)
+        return None
+
+
+@contextmanager
+def _pandera_without_pyspark():
+    finder = _NoPysparkHere()  # thread-bound: the Spark engine may import pyspark meanwhile
+    sys.meta_path.insert(0, finder)
+    try:
+        with warnings.catch_warnings():
+            # pyspark already imported (the Spark engine): pyspark.pandas warns on stderr that
+            # it does not support pandas 3; that must not print beside an exit-2 message.
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+with _pandera_without_pyspark():
     import pandera.pandas as pa
 
 from verifier.methodologies import Methodology, get

@@ -202,8 +202,7 @@ class DuckDBEngine(SqlPasses):
         if boundary is None:
             return ([], "", ""), "".join(f", CAST(NULL AS UTINYINT) AS {name}" for name, _, _ in GEO_POINTS)
         grid = boundary.crs_grid(CRS_NAMES)
-        self._execute("CREATE OR REPLACE TABLE geo_grid AS SELECT $cells::UTINYINT[] AS cells",
-                         {"cells": grid.cells.tolist()})
+        self._grid_table("geo_grid", grid.cells, "UTINYINT")
         moved = [boundary.in_crs(crs) for crs in CRS_NAMES]
 
         def bits(lon: pa.Array, lat: pa.Array) -> pa.Array:
@@ -222,6 +221,16 @@ class DuckDBEngine(SqlPasses):
                        f"WHEN t.{name}_cell = {grid.UNDECIDED} THEN geo_bits(t.{lon}, t.{lat}) "
                        f"ELSE t.{name}_cell END AS {name}" for name, lon, lat in GEO_POINTS)
         return (drop, add, " CROSS JOIN geo_grid g"), geo
+
+    def _grid_table(self, name: str, cells: np.ndarray, sql_type: str) -> None:
+        """The one-row table `name` holding `cells` as one list: handed over as an Arrow list
+        (0.03 s), not a bound Python list (0.6 s for the 262,144 cells of a 512 x 512 grid)."""
+        one_row = pa.table({"cells": pa.ListArray.from_arrays(pa.array([0, cells.size], pa.int32()), pa.array(cells))})
+        self.con.register("grid_cells", one_row)
+        try:
+            self._execute(f"CREATE OR REPLACE TABLE {name} AS SELECT cells::{sql_type}[] AS cells FROM grid_cells")
+        finally:
+            self.con.unregister("grid_cells")
 
     def _point_udf(self, name: str, fn, returns: str) -> None:
         """Register `fn(lon, lat)` (Arrow arrays -> an Arrow array, NULL where it says) as the SQL
@@ -242,8 +251,7 @@ class DuckDBEngine(SqlPasses):
         if districts is None:
             return ([], "", ""), ""
         grid = districts.grid()
-        self._execute("CREATE OR REPLACE TABLE district_grid AS SELECT $cells::SMALLINT[] AS cells",
-                      {"cells": grid.cells.tolist()})
+        self._grid_table("district_grid", grid.cells, "SMALLINT")
 
         def locate(lon: pa.Array, lat: pa.Array) -> pa.Array:
             found = districts.locate(lon.to_numpy(zero_copy_only=False).astype(float),

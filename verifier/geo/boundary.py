@@ -97,7 +97,14 @@ class Boundary:
         """One grid over the area of this boundary as moved into each of ``systems``: per cell,
         the bits every point in it shares (bit i: inside when read as ``systems[i]``), or
         ``CrsGrid.UNDECIDED`` where an outline crosses the cell. Lets the engine settle most
-        points with a table lookup and test only the rest exactly."""
+        points with a table lookup and test only the rest exactly. Built once per boundary
+        (the default boundary is one object per process: a batch builds it once)."""
+        cache = self.__dict__.setdefault("_crs_grids", {})
+        if (systems, grid) not in cache:
+            cache[systems, grid] = self._crs_grid(systems, grid)
+        return cache[systems, grid]
+
+    def _crs_grid(self, systems: tuple[str, ...], grid: int) -> "CrsGrid":
         moved = [self.in_crs(c) for c in systems]
         x0, y0 = min(b._x0 for b in moved), min(b._y0 for b in moved)
         x1, y1 = max(b._x1 for b in moved), max(b._y1 for b in moved)
@@ -176,25 +183,53 @@ class Boundary:
 
 
 def _classify(geom: BaseGeometry | None, x0: float, y0: float, sx: float, sy: float, n: int,
-              block: int = 8, outline: BaseGeometry | None = None, label=None) -> np.ndarray:
+              outline: BaseGeometry | None = None, label=None) -> np.ndarray:
     """State of each cell of an n x n grid (row j, column i: flat index j*n + i) against
     ``geom``: _IN, _OUT, or _BORDER where the cell, grown by _EPS, touches the outline.
-    Blocks of block x block cells are classified first; only cells of border blocks are
-    classified one by one (a cell grown by _EPS lies inside its block grown by _EPS).
-    ``outline`` and ``label`` (see _classify_cells_at) default to ``geom``'s; verifier.geo.districts
+    Only the cells near the outline's segments (_near_outline, plain arithmetic) get the exact
+    shapely test; every other cell takes the label of its run: the cells between two border
+    cells of a row lie on one side of every line, so one centre per run is labelled.
+    ``outline`` and ``label`` (see _outline_and_label) default to ``geom``'s; verifier.geo.districts
     passes its own to label cells by district."""
     outline, label = _outline_and_label(geom, outline, label)
-    if n % block:
-        block = 1
-    m = n // block
-    jj, ii = np.divmod(np.arange(m * m), m)
-    coarse = _classify_cells_at(geom, x0, y0, sx / block, sy / block, ii, jj, outline, label).reshape(m, m)
-    cells = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1).ravel()
-    todo = np.flatnonzero(cells == _BORDER)
-    if block > 1 and todo.size:
-        jj, ii = np.divmod(todo, n)
-        cells[todo] = _classify_cells_at(geom, x0, y0, sx, sy, ii, jj, outline, label)
+    near = _near_outline(outline, x0, y0, sx, sy, n)
+    jj, ii = np.divmod(near, n)
+    gx0, gy0 = x0 + ii / sx, y0 + jj / sy
+    boxes = shapely.box(gx0 - _EPS, gy0 - _EPS, x0 + (ii + 1) / sx + _EPS, y0 + (jj + 1) / sy + _EPS)
+    border = np.zeros(n * n, dtype=bool)
+    border[near[shapely.intersects(outline, boxes)]] = True
+    clear = ~border.reshape(n, n)
+    starts = clear & ~np.pad(clear, ((0, 0), (1, 0)))[:, :-1]  # the first cell of each run
+    run = np.cumsum(starts.ravel()) - 1
+    jj, ii = np.divmod(np.flatnonzero(starts.ravel()), n)
+    labels = np.asarray(label(x0 + (ii + 0.5) / sx, y0 + (jj + 0.5) / sy))
+    cells = np.full(n * n, _BORDER, dtype=np.int16)
+    cells[~border] = labels[run[~border]]
     return cells
+
+
+def _near_outline(outline: BaseGeometry, x0: float, y0: float, sx: float, sy: float, n: int) -> np.ndarray:
+    """Flat indices of every cell of the grid that a segment of ``outline``, grown by a few
+    _EPS, may touch (a superset of the border cells). Each segment is cut into pieces of at most
+    half a cell, so a piece's box spans at most 2 x 2 cells; float rounding in the cell index
+    is ~1e-13 cells against a margin of ~1e-6."""
+    parts = shapely.get_parts(shapely.get_parts(outline))  # LineStrings / LinearRings
+    xy, part = shapely.get_coordinates(parts, return_index=True)
+    same = part[1:] == part[:-1]  # segments within one line
+    u, v = (xy[:, 0] - x0) * sx, (xy[:, 1] - y0) * sy
+    ua, va, ub, vb = u[:-1][same], v[:-1][same], u[1:][same], v[1:][same]
+    pieces = np.maximum(np.ceil(2 * np.maximum(np.abs(ub - ua), np.abs(vb - va))), 1).astype(np.intp)
+    seg = np.repeat(np.arange(ua.size), pieces)
+    k = np.arange(seg.size) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0, t1 = k / pieces[seg], (k + 1) / pieces[seg]
+    pu0, pu1 = ua[seg] + (ub - ua)[seg] * t0, ua[seg] + (ub - ua)[seg] * t1
+    pv0, pv1 = va[seg] + (vb - va)[seg] * t0, va[seg] + (vb - va)[seg] * t1
+    eu, ev = 4 * _EPS * sx, 4 * _EPS * sy
+    i0, i1 = np.floor(np.minimum(pu0, pu1) - eu), np.floor(np.maximum(pu0, pu1) + eu)
+    j0, j1 = np.floor(np.minimum(pv0, pv1) - ev), np.floor(np.maximum(pv0, pv1) + ev)
+    keep = (i1 >= 0) & (i0 <= n - 1) & (j1 >= 0) & (j0 <= n - 1)
+    i0, i1, j0, j1 = (np.clip(a[keep], 0, n - 1).astype(np.intp) for a in (i0, i1, j0, j1))
+    return np.unique(np.concatenate([j * n + i for i in (i0, i1) for j in (j0, j1)]))
 
 
 def _outline_and_label(geom, outline, label):

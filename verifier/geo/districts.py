@@ -96,7 +96,13 @@ class Districts:
         return out
 
     def grid(self, n: int = 512) -> DistrictGrid:
-        """The lookup grid over these districts' box (see DistrictGrid)."""
+        """The lookup grid over these districts' box (see DistrictGrid), built once per object."""
+        cache = self.__dict__.setdefault("_grids", {})
+        if n not in cache:
+            cache[n] = self._grid(n)
+        return cache[n]
+
+    def _grid(self, n: int) -> DistrictGrid:
         from verifier.geo.boundary import _BORDER, _OUT, _classify
 
         x0, y0, x1, y1 = shapely.total_bounds(self.geometries)

@@ -28,3 +28,6 @@ class CellGrid:
     @property
     def sy(self) -> float:
         return self.n / (self.y1 - self.y0)
+
+    def __post_init__(self):
+        self.cells.setflags(write=False)  # grids are cached and shared (Boundary.crs_grid)
