@@ -436,7 +436,7 @@ def test_figures_drawn_ahead_give_the_same_report(tmp_path, bike_zh):
 def test_gc_paused_restores_the_collector_and_nests():
     import gc
 
-    from verifier.report.pdf import gc_paused
+    from verifier.gc_pause import gc_paused
 
     assert gc.isenabled()
     with gc_paused():

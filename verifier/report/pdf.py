@@ -10,13 +10,12 @@ report date, figures are rendered deterministically, and fonts are subset the sa
 
 from __future__ import annotations
 
-import gc
 import hashlib
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import weasyprint
 
+from verifier.gc_pause import gc_paused
 from verifier.report import evidence
 from verifier.report.fetcher import SafeFetcher
 
@@ -24,23 +23,6 @@ from verifier.report.fetcher import SafeFetcher
 def report_datetime(date: str) -> datetime:
     """The report date (YYYY-MM-DD) at 00:00 UTC: every timestamp the PDF and workbook carry."""
     return datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
-
-
-@contextmanager
-def gc_paused():
-    """Python's cyclic garbage collector off for a report's drawing and writing: WeasyPrint and
-    matplotlib allocate millions of objects, and every full collection walked them and the whole
-    run's heap again (~1.5-2 s CPU of a 15-page report's ~8 s). What they leave in cycles is
-    collected once, at the end. Nested uses keep the outermost one's state."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.collect()
 
 
 def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, date: str,

@@ -16,13 +16,14 @@ import pandas as pd
 from markupsafe import Markup
 
 from verifier.findings import Findings
+from verifier.gc_pause import gc_paused
 from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.excluded_view import excluded_attachment
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, figure_notes, render_figures
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
-from verifier.report.pdf import gc_paused, html_to_pdf
+from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
 from verifier.resources import resource_dir
 from verifier.submission import parse_date
@@ -125,7 +126,7 @@ def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame,
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
     part starts (pipeline.verify's progress). ``drawn``: the figures already drawn from
     ``figures`` by ``draw_figures`` (a dict, or a Future of one), else they are drawn here."""
-    with gc_paused():  # the figures and the HTML too (pdf.gc_paused)
+    with gc_paused():  # the figures and the HTML too (html_to_pdf pauses it too)
         _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn)
 
 
