@@ -129,9 +129,19 @@ def figure_notes(data: FigureData, lang: str = "zh", period: tuple[str, str] | N
 
 
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    """The figure drawn by Agg at _DPI as an opaque RGB PNG: the same pixels savefig gives (the
+    figure is white, its alpha 255 everywhere), but WeasyPrint embeds an RGB image with one
+    re-encoding where an RGBA one costs a decode, a split and two (a soft mask per figure)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    fig.set_dpi(_DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3]
     plt.close(fig)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="png", dpi=(_DPI, _DPI))
     return buf.getvalue()
 
 

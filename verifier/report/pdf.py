@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 import weasyprint
 
+from verifier.gc_pause import gc_paused
 from verifier.report import evidence
 from verifier.report.fetcher import SafeFetcher
 
@@ -38,9 +39,10 @@ def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, 
     identifier = hashlib.md5(f"{number}|{date}".encode(), usedforsecurity=False).hexdigest()
     options = dict(pdf_variant="pdf/a-3b", pdf_identifier=identifier.encode(), attachments=files,
                    uncompressed_pdf=False, custom_metadata=True)
-    step("laying out the PDF")  # rendering and writing apart, so the progress can tell them apart
-    document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
-    # Our key only: whatever other <meta> names the template may hold stay out of the PDF.
-    document.metadata.custom = {evidence.INFO_KEY: evidence.encode(evidence.digests(attachments))}
-    step(f"writing the PDF ({len(document.pages)} pages)")
-    return document.write_pdf(**options)
+    with gc_paused():
+        step("laying out the PDF")  # rendering and writing apart, so the progress can tell them apart
+        document = weasyprint.HTML(string=html, base_url=base_url, url_fetcher=fetcher).render(**options)
+        # Our key only: whatever other <meta> names the template may hold stay out of the PDF.
+        document.metadata.custom = {evidence.INFO_KEY: evidence.encode(evidence.digests(attachments))}
+        step(f"writing the PDF ({len(document.pages)} pages)")
+        return document.write_pdf(**options)

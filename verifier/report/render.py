@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 
 import jinja2
@@ -14,6 +16,7 @@ import pandas as pd
 from markupsafe import Markup
 
 from verifier.findings import Findings
+from verifier.gc_pause import gc_paused
 from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.excluded_view import excluded_attachment
@@ -29,7 +32,10 @@ LANGS = ("zh", "en")
 ATTACHED = ("findings.json", "sample.csv")
 
 
+@lru_cache(maxsize=4)
 def jinja_env(templates: Path) -> jinja2.Environment:
+    """One environment per templates folder and process: it keeps the compiled templates (a
+    report compiled its ~30 templates twice, ~0.25 s CPU each time; a batch once per filing)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         autoescape=True,  # every submission string is escaped (.j2 files included)
@@ -97,21 +103,46 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
                            inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 
+def figure_span(period: Mapping | None) -> tuple[str, str] | None:
+    """The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding)."""
+    period = period or {}
+    return (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
+
+
+def draw_figures(figures: FigureData | None, methodology: str, period: Mapping | None,
+                 lang: str = "zh") -> dict[str, bytes]:
+    """PNG bytes per figure the methodology's checklist asks for, from plain data alone (no
+    findings needed): a caller may run it in a thread while the engine finishes and hand the
+    result (or its Future) to ``write_report(drawn=...)``."""
+    if figures is None:
+        return {}
+    names = [f for p in load_checklist(methodology)["points"] for f in p.get("figures", [])]
+    with gc_paused():
+        return render_figures(figures, names, lang, figure_span(period))
+
+
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh", step=lambda name: None) -> None:
+                 lang: str = "zh", step=lambda name: None, drawn=None) -> None:
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
-    part starts (pipeline.verify's progress)."""
-    out_dir = Path(out_dir)
+    part starts (pipeline.verify's progress). ``drawn``: the figures already drawn from
+    ``figures`` by ``draw_figures`` (a dict, or a Future of one), else they are drawn here."""
+    with gc_paused():  # the figures and the HTML too (html_to_pdf pauses it too)
+        _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn)
+
+
+def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
+                  lang: str, step, drawn) -> None:
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
     checklist = load_checklist(findings.methodology)
-    names = [f for p in checklist["points"] for f in p.get("figures", [])]
     period = findings.period or {}
-    # The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding).
-    span = (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
+    span = figure_span(period)
     step("drawing the figures")
-    pngs = render_figures(figures, names, lang, span) if figures is not None else {}
+    if drawn is None:
+        pngs = draw_figures(figures, findings.methodology, period, lang)
+    else:
+        pngs = drawn.result() if hasattr(drawn, "result") else drawn
     notes = figure_notes(figures, lang, span) if figures is not None else {}
     # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
     # memory through the fetcher, which serves nothing else a submission's text might name.
