@@ -394,8 +394,6 @@ def test_figures_are_deterministic_pngs():
 def test_figures_are_opaque_rgb_at_200_dpi():
     """RGB, not RGBA: WeasyPrint then embeds each figure without a soft mask; 200 dpi across the
     16.5 cm text column is 1,299 pixels."""
-    import io
-
     from PIL import Image
 
     from verifier.report.figures import render_figures
@@ -403,34 +401,6 @@ def test_figures_are_opaque_rgb_at_200_dpi():
     for name, png in render_figures(make_figure_data(BIKE), ["map", "daily"], "zh").items():
         image = Image.open(io.BytesIO(png))
         assert (image.mode, image.width) == ("RGB", 1299), name
-
-
-def test_figures_drawn_ahead_give_the_same_report(tmp_path, bike_zh):
-    """write_report(drawn=...) with draw_figures' result (or a Future of it) writes the same files
-    as drawing them itself: the pipeline may draw them while the engine works."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from verifier.report.render import draw_figures, write_report
-
-    findings, sample = load_findings("bike"), load_sample("bike")
-    data = make_figure_data(findings["methodology"])
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(draw_figures, data, findings["methodology"], findings["period"], "zh")
-        out = tmp_path / "ahead"
-        _write_inputs(out, findings, sample)
-        write_report(out, findings, sample, data, "zh", drawn=future)
-    for name in ("report.pdf", "report.html"):
-        assert (out / name).read_bytes() == (bike_zh / name).read_bytes(), name
-    # ... and what it is handed is what it prints (here the English drawings in a Chinese report)
-    import base64
-
-    english = draw_figures(data, findings["methodology"], findings["period"], "en")
-    assert english["map"] != future.result()["map"]
-    out = tmp_path / "handed"
-    _write_inputs(out, findings, sample)
-    write_report(out, findings, sample, data, "zh", drawn=english)
-    html = (out / "report.html").read_text(encoding="utf-8")
-    assert all(base64.b64encode(png).decode() in html for png in english.values())
 
 
 def test_gc_paused_restores_the_collector_and_nests():

@@ -112,8 +112,8 @@ def figure_span(period: Mapping | None) -> tuple[str, str] | None:
 def draw_figures(figures: FigureData | None, methodology: str, period: Mapping | None,
                  lang: str = "zh") -> dict[str, bytes]:
     """PNG bytes per figure the methodology's checklist asks for, from plain data alone (no
-    findings needed): a caller may run it in a thread while the engine finishes and hand the
-    result (or its Future) to ``write_report(drawn=...)``."""
+    findings needed). Not drawn in a thread beside the engine: matplotlib holds the GIL and, by
+    the time the figures' data exists, the engine has nothing left to overlap with (measured)."""
     if figures is None:
         return {}
     names = [f for p in load_checklist(methodology)["points"] for f in p.get("figures", [])]
@@ -122,16 +122,15 @@ def draw_figures(figures: FigureData | None, methodology: str, period: Mapping |
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh", step=lambda name: None, drawn=None) -> None:
+                 lang: str = "zh", step=lambda name: None) -> None:
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
-    part starts (pipeline.verify's progress). ``drawn``: the figures already drawn from
-    ``figures`` by ``draw_figures`` (a dict, or a Future of one), else they are drawn here."""
+    part starts (pipeline.verify's progress)."""
     with gc_paused():  # the figures and the HTML too (html_to_pdf pauses it too)
-        _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn)
+        _write_report(Path(out_dir), findings, sample, figures, lang, step)
 
 
 def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                  lang: str, step, drawn) -> None:
+                  lang: str, step) -> None:
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
@@ -139,10 +138,7 @@ def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame
     period = findings.period or {}
     span = figure_span(period)
     step("drawing the figures")
-    if drawn is None:
-        pngs = draw_figures(figures, findings.methodology, period, lang)
-    else:
-        pngs = drawn.result() if hasattr(drawn, "result") else drawn
+    pngs = draw_figures(figures, findings.methodology, period, lang)
     notes = figure_notes(figures, lang, span) if figures is not None else {}
     # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
     # memory through the fetcher, which serves nothing else a submission's text might name.
