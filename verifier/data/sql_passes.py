@@ -105,7 +105,8 @@ class SqlPasses(Engine):
         the records it marks, so `marks` stays small."""
         # repeats_row: the first record it repeats (the earliest, when it repeats under two keys)
         self._make_table("dups", "SELECT row_no, min(first_row) AS repeats_row FROM ("
-                         + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present))
+                         + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present),
+                                                           self.dialect.key_hash)
                                               for key, present in keys) + ") GROUP BY row_no")
 
     def _overlaps(self, interval: tuple[str, str, str], validity: str, dups: bool) -> None:
@@ -361,15 +362,21 @@ def _one_hot(columns: list[str], column: str, table: str) -> str:
     return f"SELECT row_no, {flags}{related} FROM {table}"
 
 
-def _repeats_sql(key: tuple[str, ...], present: str) -> str:
+def _repeats_sql(key: tuple[str, ...], present: str, key_hash) -> str:
     """row_no of every record (where `present` holds) whose `key` an earlier record in file
-    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an empty end time counts as a value)."""
+    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an
+    empty end time counts as a value). The repeated 64-bit hashes of the key first (`key_hash`:
+    a grouping of integers, not of the texts and times), then the exact keys among the few
+    records that have one."""
     cols = ", ".join(key)
     same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM r.{c}" for c in key)
+    h = key_hash(list(key))
+    repeated = f"SELECT {h} AS h FROM staged WHERE {present} GROUP BY 1 HAVING count(*) > 1"
     return f"""(SELECT row_no, first_row FROM (
         SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k,
                min(s.row_no) OVER (PARTITION BY {', '.join(f's.{c}' for c in key)}) AS first_row
-        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
+        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} AND {h} IN ({repeated})
+                            GROUP BY ALL HAVING count(*) > 1) r ON {same})
       WHERE k > 1)"""
 
 
