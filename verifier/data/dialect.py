@@ -269,9 +269,21 @@ class DuckDBDialect:
         """Aggregate: the window part of the exact, order-independent sum of the double `x`
         (where `where` holds): the sum of x·2^64 over the window values, a 128-bit integer
         (verifier.data.exact). The values outside the window: `exact_rest_count`, `exact_rest`."""
+        (term,) = self.exact_terms(x, "t").values()
+        return self.exact_sum_of(f"({term})", where)
+
+    def exact_terms(self, x: str, name: str) -> dict[str, str]:
+        """Per-record columns (column name -> SQL) from which `exact_sum_of(name, where)` gives
+        `exact_sum(x, where)`: for a pass with many totals of the same `x`, computed once in an
+        inner projection (written inside each sum, the window test ran once per total)."""
         scaled = f"({x} * {2.0 ** exact.SCALE!r})"
-        filt = f" FILTER (WHERE {where})" if where else ""
-        return f"sum(CASE WHEN {self._in_window(x)} THEN CAST({scaled} AS {self.int128}) END){filt}"
+        return {name: f"CASE WHEN {self._in_window(x)} THEN CAST({scaled} AS {self.int128}) END"}
+
+    def exact_sum_of(self, name: str, where: str | None = None) -> str:
+        """Aggregate: `exact_sum` over the columns `exact_terms(x, name)` made. The condition
+        inside the sum: 30 totals with FILTER clauses took a third longer (a filtered copy of
+        the input per aggregate)."""
+        return f"sum(CASE WHEN {where} THEN {name} END)" if where else f"sum({name})"
 
     def exact_rest_count(self, x: str) -> str:
         """Aggregate: how many values of x are finite but outside the window (0 on clean data)."""

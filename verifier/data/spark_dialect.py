@@ -73,6 +73,20 @@ class SparkAggregates:
         part = f"sum(CAST(CASE WHEN {cond} THEN {{}} END AS {self.int128}))"
         return f"concat(CAST({part.format(hi)} AS STRING), ':', CAST({part.format(lo)} AS STRING))"
 
+    def exact_terms(self, x: str, name: str) -> dict[str, str]:
+        """`exact_sum`'s two parts per record (hi and lo; NULL outside the window), for
+        `exact_sum_of` (DuckDBDialect.exact_terms)."""
+        v = f"({x} * {2.0 ** (exact.SCALE - HI_SHIFT)!r})"
+        hi = f"CAST(floor({v}) AS BIGINT)"
+        lo = f"CAST(({v} - floor({v})) * {2.0 ** HI_SHIFT!r} AS BIGINT)"
+        return {f"{name}_{part}": f"CASE WHEN {self._in_window(x)} THEN {sql} END" for part, sql in (("hi", hi), ("lo", lo))}
+
+    def exact_sum_of(self, name: str, where: str | None = None) -> str:
+        """`exact_sum`'s text '<hi>:<lo>' over the columns `exact_terms(x, name)` made."""
+        filt = f" FILTER (WHERE {where})" if where else ""
+        part = f"sum(CAST({{}} AS {self.int128})){filt}"
+        return f"concat(CAST({part.format(name + '_hi')} AS STRING), ':', CAST({part.format(name + '_lo')} AS STRING))"
+
     @staticmethod
     def exact_window(value) -> int | None:
         """The window sum (an integer, for exact.combine) from `exact_sum`'s text."""

@@ -369,7 +369,7 @@ class SparkEngine(SqlPasses):
         checks, reason = self._excluded_reasons(reasons, sep)
         columns = {"record_key": "record_key", "row_no": "row_no", "checks": checks, "reason": reason,
                    **{f: ident(f) for f in fields if f not in ("record_key", "row_no")}}
-        return self.write_csv(columns, f"FROM records WHERE {self.excluded_sql()} ORDER BY row_no", path)
+        return self.write_csv(columns, f"FROM records WHERE {self._excluded_where()} ORDER BY row_no", path)
 
     def write_csv(self, columns: dict[str, str], source: str, path: Path) -> int:
         """As DuckDBEngine.write_csv, byte for byte: the rows stream to the driver in the

@@ -39,6 +39,7 @@ class SqlPasses(Engine):
     _has_drawn = False  # `sample` kept the table `drawn`
     _flag_sql: list[str] = []  # the check columns of `records`
     _marked: dict[str, str] = {}  # check id -> its column in `marks` (window rules that ran)
+    _none_excluded = False  # the aggregate counted no excluded record (the flags since unchanged)
 
     # -- the engine's hooks --------------------------------------------------------------------
     @abstractmethod
@@ -72,6 +73,7 @@ class SqlPasses(Engine):
         flagged records stay eligible."""
         ident = self.dialect.ident
         self.warn_only = tuple(warn_only)
+        self._none_excluded = False
         run = _in_rule_order(rules)
         validity = run.get("validity")
         named = {**({validity[0]: validity[1]} if validity else {}), **predicates}
@@ -103,7 +105,8 @@ class SqlPasses(Engine):
         the records it marks, so `marks` stays small."""
         # repeats_row: the first record it repeats (the earliest, when it repeats under two keys)
         self._make_table("dups", "SELECT row_no, min(first_row) AS repeats_row FROM ("
-                         + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present))
+                         + " UNION ALL ".join(_repeats_sql(key, " AND ".join(f"{c} IS NOT NULL" for c in present),
+                                                           self.dialect.key_hash)
                                               for key, present in keys) + ") GROUP BY row_no")
 
     def _overlaps(self, interval: tuple[str, str, str], validity: str, dups: bool) -> None:
@@ -195,6 +198,12 @@ class SqlPasses(Engine):
         cols = [self.dialect.ident(c) for c in self.flag_columns if c not in self.warn_only]
         return "(" + " OR ".join(cols) + ")" if cols else "false"
 
+    def _excluded_where(self) -> str:
+        """`excluded_sql`, or false once the aggregate counted no excluded record: the passes
+        after it (excluded.csv, the daily counts) then find none without evaluating the flags
+        and joining users and marks for every record (a scan as dear as the aggregate's)."""
+        return "false" if self._none_excluded else self.excluded_sql()
+
     # -- aggregates ----------------------------------------------------------------------------
     def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None) -> dict:
         """One scan: counts per flag, pkm per flag, totals, eligible totals, `extra` SQL
@@ -207,20 +216,29 @@ class SqlPasses(Engine):
         excluded = self.excluded_sql()
         sums = {"pkm": None, "eligible_pkm": f"NOT {excluded}",
                 **{f"pkm:{cid}": ident(cid) for cid in self.flag_columns}, **(pkm or {})}
+        # The exclusion and the exact sums' terms are computed once per record, in an inner
+        # projection: written inside each of the 30-odd totals, DuckDB evaluated them at every
+        # mention (the scan took three times the duplicates pass).
+        terms = d.exact_terms("distance_km", "agg_pkm")
+        once = {"agg_excluded": excluded, **terms}
         parts = {
             "records": "count(*)",
             "first_date": "min(record_date)",
             "last_date": "max(record_date)",
-            "eligible": d.count_if(f"NOT {excluded}"),
+            "eligible": d.count_if("NOT agg_excluded"),
             **{f"n:{cid}": d.count_if(ident(cid)) for cid in self.flag_columns},
-            **{f"sum:{name}": d.exact_sum("distance_km", where) for name, where in sums.items()},
+            **{f"sum:{name}": d.exact_sum_of("agg_pkm", where and where.replace(excluded, "agg_excluded"))
+               for name, where in sums.items()},
             "sum:rest": d.exact_rest_count("distance_km"),
         }
-        parts.update(extra or {})
-        row = self.rows("SELECT " + ", ".join(f"{sql} AS {ident(n)}" for n, sql in parts.items()) + " FROM records")[0]
+        parts.update({name: sql.replace(excluded, "agg_excluded") for name, sql in (extra or {}).items()})
+        inner = "SELECT *, " + ", ".join(f"{sql} AS {name}" for name, sql in once.items()) + " FROM records"
+        row = self.rows("SELECT " + ", ".join(f"{sql} AS {ident(n)}" for n, sql in parts.items())
+                        + f" FROM ({inner}) r")[0]
         out = {k: self._value(v) for k, v in zip(parts, row)}
         if not out["records"]:  # no record: SQL's count_if and sum give NULL; every count is 0
             out = {k: 0 if v is None and k not in ("first_date", "last_date") else v for k, v in out.items()}
+        self._none_excluded = out["records"] == out["eligible"]
         rest = self._rest_sums(sums) if out.pop("sum:rest") else {}
         out.update({name: exact.combine(d.exact_window(out.pop(f"sum:{name}") or None), rest.get(name, ()))
                     for name in sums})
@@ -316,10 +334,11 @@ class SqlPasses(Engine):
         d = self.dialect
         split = f", {d.ident(by)}" if by else ""
         keys = [d.ident(by)] if by else []
+        excluded = self._excluded_where()
         return self._frame_of(f"""
             SELECT record_date AS date{split}, count(*) AS records,
-                   CAST({d.count_if(self.excluded_sql())} AS BIGINT) AS excluded
-            FROM records {d.group_and_order(['record_date', *keys], ['date', *keys])}""")
+                   CAST({d.count_if(excluded)} AS BIGINT) AS excluded
+            FROM {'staged' if excluded == 'false' else 'records'} {d.group_and_order(['record_date', *keys], ['date', *keys])}""")
 
 
 def _in_rule_order(rules: dict[str, tuple[str, object]]) -> dict[str, tuple[str, object]]:
@@ -343,15 +362,21 @@ def _one_hot(columns: list[str], column: str, table: str) -> str:
     return f"SELECT row_no, {flags}{related} FROM {table}"
 
 
-def _repeats_sql(key: tuple[str, ...], present: str) -> str:
+def _repeats_sql(key: tuple[str, ...], present: str, key_hash) -> str:
     """row_no of every record (where `present` holds) whose `key` an earlier record in file
-    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an empty end time counts as a value)."""
+    order already had, and first_row, that earlier record's; NULL equals NULL inside a key (an
+    empty end time counts as a value). The repeated 64-bit hashes of the key first (`key_hash`:
+    a grouping of integers, not of the texts and times), then the exact keys among the few
+    records that have one."""
     cols = ", ".join(key)
     same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM r.{c}" for c in key)
+    h = key_hash(list(key))
+    repeated = f"SELECT {h} AS h FROM staged WHERE {present} GROUP BY 1 HAVING count(*) > 1"
     return f"""(SELECT row_no, first_row FROM (
         SELECT s.row_no, row_number() OVER (PARTITION BY {', '.join(f's.{c}' for c in key)} ORDER BY s.row_no) AS k,
                min(s.row_no) OVER (PARTITION BY {', '.join(f's.{c}' for c in key)}) AS first_row
-        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} GROUP BY ALL HAVING count(*) > 1) r ON {same})
+        FROM staged s JOIN (SELECT {cols} FROM staged WHERE {present} AND {h} IN ({repeated})
+                            GROUP BY ALL HAVING count(*) > 1) r ON {same})
       WHERE k > 1)"""
 
 
