@@ -26,7 +26,9 @@ def run(tree: Path, package: Path, out: Path) -> tuple[float, int, int]:
     cmd = [sys.executable, "-m", "verifier", "verify", str(package), "--out", str(out), "--seed", "1",
            "--factors", str(package / "factors.yaml")]
     start = time.perf_counter()
-    child = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(tree)},
+    # cwd too: `python -m` puts the working folder first on sys.path, before PYTHONPATH, so a run
+    # from inside another checkout would otherwise import that checkout's verifier.
+    child = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     return time.perf_counter() - start, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
