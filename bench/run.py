@@ -779,7 +779,7 @@ def write_md(path: Path, mach: dict, rows: list[dict], notes: list[str], gens: d
             vf = f"{r['wall'] / floor['wall']:.2f}"
         if r["task"].startswith("verify") and full and r.get("wall") and r.get("code") in (0, 1):
             vw = f"{r['wall'] / full['wall']:.2f}"
-        if r["task"] == "pandas" and verify and r.get("wall") and r.get("code") == 0:
+        if r["task"] in ("pandas", PANDAS_FULL) and verify and r.get("wall") and r.get("code") == 0:
             pv = f"{r['wall'] / verify['wall']:.2f}"
         wall = f"{r['wall']:.1f}" if r.get("wall") else "—"
         rss = f"{r['rss_mb']:.0f}" if r.get("rss_mb") else "—"
