@@ -164,13 +164,22 @@ def _floor_boundary(con, src: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def _sha256(path: str, parts: dict) -> None:
+    """The file's SHA-256, timed into `parts` (verifier.pipeline.sha256_file's loop, inlined: a
+    reference imports no verifier code)."""
+    t = time.perf_counter()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    parts["sha256"] = round(time.perf_counter() - t, 3)
+
+
 def child_floor_full(path: str, fmt: str, users: str) -> dict:
     """The floor of verify's own work: the floor's queries plus what verify must also do on every
     record and the floor does not (tuple duplicates, the md5 rank of the sample, the users join,
     the boundary test of every start and end point, the SHA-256 of the file), each as one bare
     query; no flags view, no figures, no report."""
-    import hashlib as _hashlib
-
     import duckdb
 
     src = (f"read_parquet('{path}')" if fmt == "parquet" else f"read_csv('{path}', header = true)")
@@ -194,12 +203,7 @@ def child_floor_full(path: str, fmt: str, users: str) -> dict:
     t = time.perf_counter()
     starts_in, ends_in = _floor_boundary(con, src)
     parts["boundary"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()  # verifier.pipeline.sha256_file's loop, inlined: a reference imports no verifier code
-    h = _hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    parts["sha256"] = round(time.perf_counter() - t, 3)
+    _sha256(path, parts)
     return dict(floor, parts=parts, total=round(time.perf_counter() - t0, 3), tuple_duplicates=int(tup[0]),
                 md5_5000th=md5[0], before_authorisation=int(early[0]), starts_inside=starts_in, ends_inside=ends_in)
 
@@ -215,6 +219,13 @@ def child_pandas(path: str, fmt: str) -> dict:
     else:
         df = pd.read_csv(path, usecols=COLUMNS, parse_dates=["start_time", "end_time"])
     parts["read"] = round(time.perf_counter() - t, 3)
+    figures, _ = _pandas_core(df, parts)
+    return dict(figures, parts=parts)
+
+
+def _pandas_core(df, parts: dict):
+    """The floor's figures in plain pandas (timed into `parts`); also the records sorted by user
+    and start, which the complete implementation reuses."""
     t = time.perf_counter()
     n = len(df)
     pkm = float(df["distance_km"].sum())
@@ -232,8 +243,9 @@ def child_pandas(path: str, fmt: str) -> dict:
     prev_end = s.groupby("user_id", sort=False)["end_time"].shift()
     over = int((s["start_time"] < prev_end).sum())
     parts["overlaps"] = round(time.perf_counter() - t, 3)
-    return {"rows": n, "pkm": pkm, "first": str(first), "last": str(last), "invalid": invalid,
-            "duplicate_ids": dups, "overlaps": over, "parts": parts}
+    figures = {"rows": n, "pkm": pkm, "first": str(first), "last": str(last), "invalid": invalid,
+               "duplicate_ids": dups, "overlaps": over}
+    return figures, s
 
 
 def child_pandas_full(path: str, fmt: str, users: str) -> dict:
@@ -253,27 +265,11 @@ def child_pandas_full(path: str, fmt: str, users: str) -> dict:
     df = (pd.read_parquet(path) if fmt == "parquet"
           else pd.read_csv(path, parse_dates=["start_time", "end_time"]))
     parts["read"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    n = len(df)
-    pkm = float(df["distance_km"].sum())
-    first, last = df["start_time"].min(), df["start_time"].max()
-    bad = df[COLUMNS].isna().any(axis=1) | ~(df["distance_km"] > 0) | ~(df["end_time"] > df["start_time"])
-    for c, lim in (("start_lon", 180), ("end_lon", 180), ("start_lat", 90), ("end_lat", 90)):
-        bad |= ~df[c].between(-lim, lim)
-    invalid = int(bad.sum())
-    parts["aggregates"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    dups = int(df["trip_id"].duplicated().sum())
-    parts["duplicate_ids"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    s = df[["user_id", "start_time", "end_time"]].sort_values(["user_id", "start_time"], kind="stable")
-    prev_end = s.groupby("user_id", sort=False)["end_time"].shift()
-    over = int((s["start_time"] < prev_end).sum())
-    parts["overlaps"] = round(time.perf_counter() - t, 3)
+    figures, s = _pandas_core(df, parts)
     t = time.perf_counter()
     key = ["user_id", "start_time", "end_time"]
     tup = len(s[s.duplicated(key, keep=False)].drop_duplicates(key))
-    del s, prev_end
+    del s
     parts["tuple_duplicates"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
     prefix = f"{VERIFY_SEED}:"
@@ -290,16 +286,9 @@ def child_pandas_full(path: str, fmt: str, users: str) -> dict:
     starts_in = int(shapely.contains_xy(geom, df["start_lon"].to_numpy(), df["start_lat"].to_numpy()).sum())
     ends_in = int(shapely.contains_xy(geom, df["end_lon"].to_numpy(), df["end_lat"].to_numpy()).sum())
     parts["boundary"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    h = _hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    parts["sha256"] = round(time.perf_counter() - t, 3)
-    return {"rows": n, "pkm": pkm, "first": str(first), "last": str(last), "invalid": invalid,
-            "duplicate_ids": dups, "overlaps": over, "tuple_duplicates": tup, "md5_5000th": md5,
-            "before_authorisation": early, "starts_inside": starts_in, "ends_inside": ends_in, "parts": parts,
-            "total": round(time.perf_counter() - t0, 3)}
+    _sha256(path, parts)
+    return dict(figures, tuple_duplicates=tup, md5_5000th=md5, before_authorisation=early, starts_inside=starts_in,
+                ends_inside=ends_in, parts=parts, total=round(time.perf_counter() - t0, 3))
 
 
 def child_steps(pkg: str, out: str) -> dict:
