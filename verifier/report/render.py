@@ -117,8 +117,7 @@ def draw_figures(figures: FigureData | None, methodology: str, period: Mapping |
     if figures is None:
         return {}
     names = [f for p in load_checklist(methodology)["points"] for f in p.get("figures", [])]
-    with gc_paused():
-        return render_figures(figures, names, lang, figure_span(period))
+    return render_figures(figures, names, lang, figure_span(period))
 
 
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
