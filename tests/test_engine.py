@@ -198,6 +198,33 @@ def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
     assert dict(zip(got["row_no"], got["over"])) == want_over
 
 
+@pytest.mark.parametrize("overlap", [False, True])
+def test_earlier_trips_are_looked_up_only_for_the_riders_who_overlap(tmp_path, overlap):
+    """The overlap pass reads every record once, in its window; the earlier trip an overlapping
+    record names is looked up among that rider's records only, and when nothing overlaps the
+    records are not read a second time (at 2x10^7 records that read was a third of the pass)."""
+    rows = [("t1", "u1", "2024-03-01 08:00:00", "2024-03-01 08:20:00"),
+            ("t2", "u1", "2024-03-01 08:10:00" if overlap else "2024-03-01 08:30:00", "2024-03-01 08:40:00"),
+            ("t3", "u2", "2024-03-01 08:05:00", "2024-03-01 08:15:00"),
+            ("t4", "u2", "2024-03-01 09:00:00", "2024-03-01 09:10:00")]
+    (tmp_path / "trips.csv").write_text("trip_id,user_id,start_time,end_time\n" + "".join(
+        ",".join(r) + "\n" for r in rows), encoding="utf-8")
+    log: list[str] = []
+    with DuckDBEngine() as engine:
+        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine),
+                     {c: c for c in ("trip_id", "user_id", "start_time", "end_time")}, "Asia/Shanghai", canonical=BIKE)
+        engine.statement_log = log
+        engine.flag({}, window_rules("false"))
+        got = engine.rows('SELECT trip_id, overlaps_row FROM records WHERE "records.overlap" ORDER BY row_no')
+    lookup = next(sql for sql in log if "TABLE overlapping" in sql)
+    if overlap:
+        assert got == [("t2", 1)]  # t2 starts while t1 (row 1) runs
+        assert "staged" in lookup and "IN (SELECT user_id FROM overlap_rows)" in lookup
+    else:
+        assert got == []
+        assert "staged" not in lookup  # the lookup read nothing but the (empty) overlapping rows
+
+
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_text_is_trimmed_of_spaces_and_empty_is_null(tmp_path, kind):
     """Surrounding spaces go, inner ones and tabs stay, an empty or all-space value is NULL; the
