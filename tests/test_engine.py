@@ -281,6 +281,44 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 20")}) == {"q": 30.0}
 
 
+def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error(tmp_path):
+    """Ctrl-C stops DuckDB's statement with a RuntimeError ('Query interrupted' in DuckDB 2):
+    the engine raises KeyboardInterrupt (the CLI's exit 130, the batch stops), also while a file
+    is staged, where an engine error otherwise names the file as unreadable (exit 2)."""
+    import threading
+
+    from verifier.data.duckdb_engine import interrupted
+
+    with DuckDBEngine(EngineOptions(threads=1)) as engine:
+        stop = threading.Timer(0.3, engine.con.interrupt)
+        stop.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                engine.rows("SELECT sum(i * i % 7) FROM range(100000000000) t(i)")  # hours, unless stopped
+        finally:
+            stop.cancel()
+        assert engine.rows("SELECT 42") == [(42,)]  # the connection is usable afterwards
+    # A real Ctrl-C (SIGINT to the process, as a terminal sends it), in a process of its own.
+    script = ("import os, signal, threading\n"
+              "from verifier.data.engine import DuckDBEngine, EngineOptions\n"
+              "with DuckDBEngine(EngineOptions(threads=1)) as engine:\n"
+              "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
+              "    try:\n"
+              "        engine.rows('SELECT sum(i * i % 7) FROM range(100000000000) t(i)')\n"
+              "    except KeyboardInterrupt:\n"
+              "        print('KeyboardInterrupt')\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "KeyboardInterrupt", done.stderr[-2000:]
+    assert interrupted(RuntimeError("Query interrupted"))
+    assert interrupted(duckdb.InvalidInputException("Python exception occurred while executing the UDF: KeyboardInterrupt"))
+    assert not interrupted(RuntimeError("something else"))
+    assert not interrupted(duckdb.ConversionException("Could not convert string 'x' to DOUBLE"))
+
+
 def test_flag_runs_only_the_rules_handed_to_it(tmp_path):
     """No duplicates or overlap asked for: no pass, no column; the daily cap alone still marks
     the day's latest records beyond the cap, among the records validity does not flag. A rule

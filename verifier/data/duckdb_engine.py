@@ -86,7 +86,12 @@ class DuckDBEngine(SqlPasses):
         """Every statement the engine issues passes here (and into `statement_log` when set)."""
         if self.statement_log is not None:
             self.statement_log.append(sql)
-        return self.con.execute(sql) if params is None else self.con.execute(sql, params)
+        try:
+            return self.con.execute(sql) if params is None else self.con.execute(sql, params)
+        except (duckdb.Error, RuntimeError) as exc:
+            if interrupted(exc):  # Ctrl-C: the run stops (exit 130), it is no file's fault nor a bug
+                raise KeyboardInterrupt from exc
+            raise
 
     def execute(self, sql: str, reading=None) -> None:
         with _reading(reading, bool(reading)):
@@ -395,6 +400,15 @@ def environment_failures():
             raise
         failure.engine_threads = isinstance(exc, duckdb.Error)
         raise failure from None
+
+
+def interrupted(exc: BaseException) -> bool:
+    """Whether an engine error is Ctrl-C stopping a statement: DuckDB 2 raises a RuntimeError
+    'Query interrupted' (earlier versions InterruptException); a Python UDF (the boundary test)
+    interrupted inside reports the KeyboardInterrupt in its message. Left as they were, these
+    read as an internal error (exit 3) or, while a file is read, as that file's fault (exit 2)."""
+    return (isinstance(exc, duckdb.InterruptException) or str(exc).strip() == "Query interrupted"
+            or (isinstance(exc, duckdb.Error) and "KeyboardInterrupt" in str(exc)))
 
 
 def environment_failure(exc: BaseException) -> EnvironmentFailure | None:
