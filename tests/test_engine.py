@@ -281,7 +281,7 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 20")}) == {"q": 30.0}
 
 
-def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error(tmp_path):
+def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
     """Ctrl-C stops DuckDB's statement with a RuntimeError ('Query interrupted' in DuckDB 2):
     the engine raises KeyboardInterrupt (the CLI's exit 130, the batch stops), also while a file
     is staged, where an engine error otherwise names the file as unreadable (exit 2)."""
@@ -295,6 +295,14 @@ def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error(tmp_path):
         try:
             with pytest.raises(KeyboardInterrupt):
                 engine.rows("SELECT sum(i * i % 7) FROM range(100000000000) t(i)")  # hours, unless stopped
+        finally:
+            stop.cancel()
+        # A query's rows stream: its work, and the interruption, come while they are fetched.
+        stop = threading.Timer(0.3, engine.con.interrupt)
+        stop.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                engine._frame_of("SELECT i FROM range(300000000) t(i) WHERE i % 3 = 0")  # seconds of rows
         finally:
             stop.cancel()
         assert engine.rows("SELECT 42") == [(42,)]  # the connection is usable afterwards

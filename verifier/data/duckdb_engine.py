@@ -86,12 +86,14 @@ class DuckDBEngine(SqlPasses):
         """Every statement the engine issues passes here (and into `statement_log` when set)."""
         if self.statement_log is not None:
             self.statement_log.append(sql)
-        try:
+        with interruptible():
             return self.con.execute(sql) if params is None else self.con.execute(sql, params)
-        except (duckdb.Error, RuntimeError) as exc:
-            if interrupted(exc):  # Ctrl-C: the run stops (exit 130), it is no file's fault nor a bug
-                raise KeyboardInterrupt from exc
-            raise
+
+    def _fetch(self, sql: str, fetch=lambda result: result.fetchall()):
+        """A statement's result, fetched under the same Ctrl-C rule as the statement: DuckDB
+        streams a query's rows, so most of its work (and an interruption) can come in the fetch."""
+        with interruptible():
+            return fetch(self._execute(sql))
 
     def execute(self, sql: str, reading=None) -> None:
         with _reading(reading, bool(reading)):
@@ -99,7 +101,7 @@ class DuckDBEngine(SqlPasses):
 
     def rows(self, sql: str, reading=None) -> list[tuple]:
         with _reading(reading, bool(reading)):
-            return self._execute(sql).fetchall()
+            return self._fetch(sql)
 
     def describe(self, source) -> dict[str, str]:
         rows = self.rows(f"DESCRIBE SELECT * FROM {source.scan_sql()}", reading=source)
@@ -321,7 +323,7 @@ class DuckDBEngine(SqlPasses):
         self._execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def _frame_of(self, sql: str) -> pd.DataFrame:
-        return self._execute(sql).df()
+        return self._fetch(sql, lambda result: result.df())
 
     def write_excluded(self, path: Path, reasons: dict[str, str], fields: list[str], sep: str) -> int:
         """One COPY streaming every excluded record to `path` in record order (bounded memory:
@@ -339,7 +341,7 @@ class DuckDBEngine(SqlPasses):
         # UTF-8 with a BOM, like sample.csv: COPY writes no preamble, so the BOM leads the header.
         names = [chr(0xFEFF) + n if i == 0 else n for i, n in enumerate(columns)]
         select = ", ".join(f"{sql} AS {sql_ident(n)}" for n, sql in zip(names, columns.values()))
-        return int(self._execute(DIALECT.write_csv(f"SELECT {select} {source}", path)).fetchall()[0][0])
+        return int(self._fetch(DIALECT.write_csv(f"SELECT {select} {source}", path))[0][0])
 
     def write_query_parquet(self, query: str, path: Path) -> None:
         """One COPY, streamed in the query's order (preserve_insertion_order)."""
@@ -400,6 +402,19 @@ def environment_failures():
             raise
         failure.engine_threads = isinstance(exc, duckdb.Error)
         raise failure from None
+
+
+@contextmanager
+def interruptible():
+    """Ctrl-C stopping an engine statement raises KeyboardInterrupt (the CLI's exit 130; a batch
+    stops), never an engine error that reads as a defect (exit 3) or, while a file is read, as
+    that file's fault (exit 2)."""
+    try:
+        yield
+    except (duckdb.Error, RuntimeError) as exc:
+        if interrupted(exc):
+            raise KeyboardInterrupt from exc
+        raise
 
 
 def interrupted(exc: BaseException) -> bool:

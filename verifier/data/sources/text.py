@@ -187,15 +187,16 @@ def csv_to_parquet(src: Path | list[Path], dst: Path, *, comma: bool = False, se
     import duckdb
 
     from verifier.data.dialect import DUCKDB
-    from verifier.data.duckdb_engine import environment_failure
+    from verifier.data.duckdb_engine import environment_failure, interruptible
 
     scan = DUCKDB.scan_csv([src] if isinstance(src, Path) else list(src), comma=comma)
     con = duckdb.connect(config={"memory_limit": "1GB", **({"temp_directory": str(workdir)} if workdir else {})})
     try:
-        header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
-        cols = select(header) if select is not None else ", ".join(DUCKDB.ident(c) for c in header)
-        rows = con.execute(f"COPY (SELECT {cols}, row_number() OVER () AS {DUCKDB.ident(row_column)} FROM {scan}) "
-                           f"TO {DUCKDB.text(dst)} (FORMAT parquet)").fetchall()
+        with interruptible():  # Ctrl-C is KeyboardInterrupt, not the file's fault
+            header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
+            cols = select(header) if select is not None else ", ".join(DUCKDB.ident(c) for c in header)
+            rows = con.execute(f"COPY (SELECT {cols}, row_number() OVER () AS {DUCKDB.ident(row_column)} FROM {scan}) "
+                               f"TO {DUCKDB.text(dst)} (FORMAT parquet)").fetchall()
         return int(rows[0][0]) if rows else 0
     except duckdb.Error as exc:
         if (failure := environment_failure(exc)) is not None:
