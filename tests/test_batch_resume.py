@@ -89,3 +89,40 @@ def test_changed_input_redoes_only_its_filing(tmp_path, uninterrupted):
     findings = json.loads((tmp_path / "out" / transit["findings"]).read_text(encoding="utf-8"))
     assert next(i for i in findings["inputs"] if i["role"] == "trips")["records"] == \
         len(lines) - 2  # header and the removed trip
+
+
+SWALLOWING_LIBRARY = r"""
+import os, signal, sys, time
+import verifier.pipeline
+from verifier.batch import BatchOptions, run_batch
+
+calls = []
+
+def verify(package, out, **kwargs):  # a library that catches Ctrl-C and reports a failed step
+    calls.append(package)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        raise RuntimeError("Query failed")
+    raise AssertionError("SIGINT did not arrive")
+
+verifier.pipeline.verify = verify
+try:
+    run_batch(["pk"], "out", BatchOptions(factors=sys.argv[1], seed=5, quiet=True))
+except KeyboardInterrupt:
+    print("stopped after", len(calls))
+else:
+    print("went on to", len(calls))
+"""
+
+
+def test_ctrl_c_stops_the_batch_even_when_a_library_swallows_it(tmp_path):
+    """Ctrl-C during a filing stops the batch even if the code it lands in turns the
+    KeyboardInterrupt into another error: no later filing starts, nothing is recorded for it."""
+    make_packages(tmp_path)
+    r = subprocess.run([sys.executable, "-c", SWALLOWING_LIBRARY, str(FACTORS)], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300)
+    assert r.stdout.strip() == "stopped after 1", r.stdout + r.stderr
+    assert not (tmp_path / "out" / "summary.json").exists()
+    assert not list((tmp_path / "out" / ".state").glob("*.json"))

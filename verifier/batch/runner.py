@@ -23,10 +23,13 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -327,7 +330,8 @@ def _run(batch: Batch, prepared: list[Prepared], say) -> list[Outcome]:
         else:
             todo.append(p)
     if todo:
-        _verify_all(batch, todo, done)
+        with ctrl_c_remembered() as pressed:
+            _verify_all(batch, todo, done, pressed)
     return [outcomes[p.filing.name] for p in prepared]
 
 
@@ -345,7 +349,33 @@ def _forget(out: Path, name: str) -> None:
     _state_file(out, name).unlink(missing_ok=True)
 
 
-def _verify_all(batch: Batch, todo: list[Prepared], done) -> None:
+@contextmanager
+def ctrl_c_remembered():
+    """Yield `pressed()`: whether Ctrl-C (SIGINT) came since the block began. A library may
+    catch the KeyboardInterrupt that Ctrl-C raises inside it and report something else (a failed
+    statement, an exception ignored in a finaliser); the batch asks `pressed()` after each filing
+    so that Ctrl-C stops it all the same, instead of the filing being recorded as failed and the
+    batch going on. Only the main thread may set a handler: elsewhere `pressed()` is always False."""
+    seen: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous in (signal.SIG_IGN, None):
+        yield lambda: False
+        return
+
+    def note(signum, frame):
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)  # Python's default raises KeyboardInterrupt
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield lambda: bool(seen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _verify_all(batch: Batch, todo: list[Prepared], done, pressed=lambda: False) -> None:
     """Verify `todo`, `jobs` at a time: one job in this process (one engine session serves the
     whole batch: a Spark session starts once, not once per worker), more in worker processes.
     An environment failure stops the batch (the running filings finish, the waiting ones are
@@ -355,12 +385,14 @@ def _verify_all(batch: Batch, todo: list[Prepared], done) -> None:
         failure = None
         for p in todo:
             result = verify_filing(_job(batch, p))
+            if pressed():  # whatever the filing's result says, Ctrl-C came while it ran
+                raise KeyboardInterrupt
             engine_threads = bool(result.get("engine_threads"))  # this process's engine failed
             failure = _record(batch, p, result, done)
             if failure:
                 break
     else:
-        failure = _verify_in_workers(batch, todo, done)
+        failure = _verify_in_workers(batch, todo, done, pressed)
     if failure:
         p, error = failure
         stop = EnvironmentFailure(f"filing {quoted(p.filing.name)}: {error}",
@@ -369,7 +401,7 @@ def _verify_all(batch: Batch, todo: list[Prepared], done) -> None:
         raise stop
 
 
-def _verify_in_workers(batch: Batch, todo: list[Prepared], done) -> tuple[Prepared, str] | None:
+def _verify_in_workers(batch: Batch, todo: list[Prepared], done, pressed) -> tuple[Prepared, str] | None:
     """Verify `todo` in `jobs` worker processes; the first environment failure, if any."""
     o = batch.options
     failure: tuple[Prepared, str] | None = None
@@ -380,6 +412,8 @@ def _verify_in_workers(batch: Batch, todo: list[Prepared], done) -> tuple[Prepar
         try:
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                if pressed():  # Ctrl-C reached the workers too: their results are not outcomes
+                    raise KeyboardInterrupt
                 for future in sorted(finished, key=lambda f: todo.index(futures[f])):
                     p = futures[future]
                     try:
