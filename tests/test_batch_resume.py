@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from terminal import at_a_terminal
 from test_batch import FACTORS, batch_cli, make_packages
 
 
@@ -33,7 +34,7 @@ def interrupt_after_first(root: Path, sig: int) -> int:
     is complete, send `sig` to the group; the batch's exit status."""
     cmd = [sys.executable, "-m", "verifier", "batch", "pk", "--out", "out", "--factors", str(FACTORS),
            "--seed", "5", "--jobs", "1", "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(at_a_terminal(cmd), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     state = root / "out" / ".state" / f"{FIRST}.json"
     deadline = time.monotonic() + 300
@@ -121,7 +122,7 @@ def test_ctrl_c_stops_the_batch_even_when_a_library_swallows_it(tmp_path):
     """Ctrl-C during a filing stops the batch even if the code it lands in turns the
     KeyboardInterrupt into another error: no later filing starts, nothing is recorded for it."""
     make_packages(tmp_path)
-    r = subprocess.run([sys.executable, "-c", SWALLOWING_LIBRARY, str(FACTORS)], cwd=tmp_path,
+    r = subprocess.run(at_a_terminal([sys.executable, "-c", SWALLOWING_LIBRARY, str(FACTORS)]), cwd=tmp_path,
                        capture_output=True, text=True, timeout=300)
     assert r.stdout.strip() == "stopped after 1", r.stdout + r.stderr
     assert not (tmp_path / "out" / "summary.json").exists()

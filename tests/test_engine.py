@@ -318,7 +318,10 @@ def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+    from terminal import at_a_terminal
+
+    done = subprocess.run(at_a_terminal([sys.executable, "-c", script]), capture_output=True, text=True,
+                          timeout=120,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.strip() == "KeyboardInterrupt", done.stderr[-2000:]
     assert interrupted(RuntimeError("Query interrupted"))
