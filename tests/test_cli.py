@@ -194,9 +194,9 @@ def test_duckdb_verify_imports_neither_pyspark_nor_scipy_stats(tmp_path, bike_pa
     import pyspark  # noqa: F401: installed here, so pandera would find it
 
     pkg = bike_package(rides())
-    code = ("import sys, runpy\n"
+    code = ("import sys\n"
             f"sys.argv = ['verifier', 'verify', {str(pkg)!r}, '--out', {str(tmp_path / 'out')!r}, '--seed', '1', '--quiet']\n"
-            "try:\n    runpy.run_module('verifier', run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+            "from verifier.cli import main\ntry:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark' or m.startswith('scipy.stats')), code)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

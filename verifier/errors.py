@@ -82,6 +82,9 @@ class InputError(Exception):
             where += f", row {self.row}"
         return one_line(f"{where}: {self.message}")
 
+    def __reduce__(self):  # pickled whole, as it crosses from a worker or the report helper
+        return _restored, (type(self), self.__dict__)
+
 
 class EnvironmentFailure(Exception):
     """Out of memory, disk full, a missing font or system library: exit 3, one line saying what
@@ -97,3 +100,14 @@ class EnvironmentFailure(Exception):
 
     def __str__(self) -> str:
         return one_line(f"{self.what}; {self.hint}")
+
+    def __reduce__(self):
+        return _restored, (type(self), self.__dict__)
+
+
+def _restored(cls, state: dict) -> Exception:
+    """An error of ours as it was pickled: its fields (its constructor wants them apart)."""
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, str(err))
+    return err

@@ -9,7 +9,7 @@ import hashlib
 import math
 import shutil
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date, timedelta
@@ -33,6 +33,7 @@ from verifier.errors import InputError, quoted
 from verifier.claims import write_claims
 from verifier.excluded import write_excluded
 from verifier.findings import CheckResult, Findings, frozen
+from verifier.gc_pause import collector_off_while_importing
 from verifier.geo import districts
 from verifier.methodologies import Methodology, get
 from verifier.outdir import check_out, replace_dir, temp_beside
@@ -52,7 +53,7 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
            seed=None, confidence=0.95, tolerable_rate=0.05, expected_rate=0.0, materiality=None,
            lang="zh", fares=None, memory_limit=None, threads=None, temp_dir=None, report_date=None,
            write_pdf: bool = True, progress=None, previous=None, verifier_info=None, engine="duckdb",
-           spark_master=None, spark_conf=(), claims: bool = False) -> Findings:
+           spark_master=None, spark_conf=(), claims: bool = False, report_helper=None) -> Findings:
     """Verify a submission package and write findings.json, sample.csv and the report to `out`.
 
     Raises InputError (exit 2) before anything is written when the package or an option cannot
@@ -63,46 +64,51 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
     (verifier.data.engine.ENGINES; recorded as parameters.engine, the one figure of findings.json
     that differs between engines), with `spark_master` and `spark_conf` (KEY=VALUE pairs) for Spark.
     `claims`: also write claims.parquet (verifier.claims: the eligible records, for `verifier batch`
-    to find a trip claimed in two filings)."""
-    preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
-    step = progress or (lambda name: None)
-    step("reading the package")
-    out = check_out(out, {**_input_paths(submission, factors, boundary, fares, temp_dir),
-                          "--previous": previous, "--verifier-info": verifier_info})
-    warm_up = _warm_up(write_pdf)
-    opts = parse_options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs, engine)
-    engine_options = EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, engine=engine,
-                                   spark_master=spark_master, spark_conf=spark_conf_pairs(spark_conf))
-    given = read_inputs(submission, opts, factors, boundary, fares)
-    _check_uris(given.sub, engine, out)
-    info = load_verifier_info(verifier_info) if verifier_info else None
-    earlier = load_previous(previous, given.sub.methodology) if previous else None
-    tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
-    with _discarded_on_error(tmp), environment_failures(), open_engine(engine_options) as engine:
-        with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while the engine stages
-            hashes = pool.submit(hash_inputs, given.sub, factors, boundary, fares, engine)
-            step(f"staging the records ({_files(given.sub)})")
-            staged = Context(given, stage(given, engine), engine)
-            getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
-            measured = measure(staged, step, imports_ready=warm_up.join)
-            step("evaluating the checks")
-            results, recalculation = evaluate(measured)
-            step("hashing the inputs")
-            inputs = _count_records(measured, hashes.result())
-        step("listing the excluded records")
-        excluded = write_excluded(measured, _checks(measured)[1], tmp)
-        if claims:
-            write_claims(measured, tmp)
-        findings = apply_verifier_info(replace(_findings(measured, results, recalculation, inputs, report_date),
-                                               excluded=excluded), info)
-        if earlier:
-            findings = replace(findings, previous=compare(*earlier, findings))
-        step("the figures' data")
-        figures = _figure_data(measured) if write_pdf else None
-    step("writing the output files")
-    with _discarded_on_error(tmp), environment_failures():
-        _write_outputs(tmp, out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step)
-    return findings
+    to find a trip claimed in two filings). `report_helper`: a ReportHelper (verifier.report.helper)
+    the caller started, as early as it could, that writes the report of a small filing; stopped
+    by the time verify returns, used or not (`_report_helper`)."""
+    with collector_off_while_importing() as imported, ExitStack() as stack:
+        preflight(write_pdf)  # fonts and system libraries: fail (exit 3) or warn before any work
+        step = progress or (lambda name: None)
+        step("reading the package")
+        out = check_out(out, {**_input_paths(submission, factors, boundary, fares, temp_dir),
+                              "--previous": previous, "--verifier-info": verifier_info})
+        opts = parse_options(seed, confidence, tolerable_rate, expected_rate, materiality, lang, boundary_crs, engine)
+        engine_options = EngineOptions(memory_limit=memory_limit, threads=threads, temp_dir=temp_dir, engine=engine,
+                                       spark_master=spark_master, spark_conf=spark_conf_pairs(spark_conf))
+        given = read_inputs(submission, opts, factors, boundary, fares)
+        _check_uris(given.sub, engine, out)
+        helper = _report_helper(stack, report_helper, given.sub, write_pdf)
+        warm_up = _warm_up(["verifier.report.figures" if helper else "verifier.report.render"] if write_pdf else [])
+        info = load_verifier_info(verifier_info) if verifier_info else None
+        earlier = load_previous(previous, given.sub.methodology) if previous else None
+        tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
+        with _discarded_on_error(tmp), environment_failures(), open_engine(engine_options) as engine:
+            with ThreadPoolExecutor(max_workers=1) as pool:  # hash the inputs while the engine stages
+                hashes = pool.submit(hash_inputs, given.sub, factors, boundary, fares, engine)
+                step(f"staging the records ({_files(given.sub)})")
+                staged = Context(given, stage(given, engine), engine)
+                getattr(progress, "inputs_read", lambda: None)()  # every input is read: no exit 2 now
+                measured = measure(staged, step, imports_ready=lambda: (warm_up.join(), imported()))
+                step("evaluating the checks")
+                results, recalculation = evaluate(measured)
+                step("hashing the inputs")
+                inputs = _count_records(measured, hashes.result())
+            step("listing the excluded records")
+            excluded = write_excluded(measured, _checks(measured)[1], tmp)
+            if claims:
+                write_claims(measured, tmp)
+            findings = apply_verifier_info(replace(_findings(measured, results, recalculation, inputs, report_date),
+                                                   excluded=excluded), info)
+            if earlier:
+                findings = replace(findings, previous=compare(*earlier, findings))
+            step("the figures' data")
+            figures = _figure_data(measured) if write_pdf else None
+        step("writing the output files")
+        with _discarded_on_error(tmp), environment_failures():
+            _write_outputs(tmp, out, findings, measured.measures.sample_table, figures, opts.lang, write_pdf, step,
+                           helper)
+        return findings
 
 
 def _files(sub: Submission) -> str:
@@ -151,12 +157,36 @@ def _input_paths(submission, factors, boundary, fares, temp_dir) -> dict:
             "--boundary": boundary, "--fares": fares, "--temp-dir": temp_dir}
 
 
-def _warm_up(write_pdf: bool) -> threading.Thread:
+ASIDE_MAX_BYTES = 64 * 2**20  # record files up to this size: imports are a large part of the run
+
+
+def _report_helper(stack: ExitStack, helper, sub: Submission, write_pdf: bool):
+    """`helper` (stopped when `stack` closes) if it is to write this filing's report, else None
+    (and stopped now). Only for a filing whose record files are small (local, ASIDE_MAX_BYTES in
+    all): there the report's imports are a third of the run while the second core idles. A large
+    filing's run is its engine passes, which the imports overlap in this process (`_warm_up`),
+    and the helper would only hold its memory."""
+    if helper is None:
+        return None
+    stack.callback(helper.close)
+    files = [f for role in ("trips", "taps") for p in sub.data_files.get(role, []) for f in _record_files(p)]
+    try:
+        small = all(isinstance(f, Path) for f in files) and sum(f.stat().st_size for f in files) <= ASIDE_MAX_BYTES
+    except OSError:  # staging names the problem
+        small = False
+    if not (small and write_pdf):
+        helper.close()
+        return None
+    return helper
+
+
+def _warm_up(report: list[str]) -> threading.Thread:
     """Import the libraries needed only after the full-population passes (statistics, schemas,
+    and the `report` modules: the report's, or only the figures' when a helper process writes the
     report) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
     imports overlap with staging instead of adding to it. Join the thread before the first use
     (two threads importing the same modules could otherwise wait on each other's import locks)."""
-    names = ["scipy.special", "verifier.schemas"] + (["verifier.report.render"] if write_pdf else [])
+    names = ["scipy.special", "verifier.schemas", *report]
 
     def load():
         import importlib
@@ -468,7 +498,7 @@ def _figure_data(ctx: Context):
     """What the report's figures draw: the methodology names them (its checklist), the checks
     give the histograms' axes, thresholds and measures; the engine counts records and excluded
     records per day."""
-    from verifier.report.figures import FigureData
+    from verifier.report.figure_data import FigureData
 
     engine, sub, m = ctx.engine, ctx.sub, ctx.methodology
     wanted = set(m.figures)
@@ -538,14 +568,16 @@ def _discarded_on_error(tmp: Path):
 
 
 def _write_outputs(tmp: Path, out: Path, findings: Findings, sample: pd.DataFrame, figures, lang: str,
-                   write_pdf: bool, step=lambda name: None) -> None:
+                   write_pdf: bool, step=lambda name: None, helper=None) -> None:
     """Everything goes to the temporary folder `tmp` beside `out` (temp_beside; excluded.csv is
     already there), which then replaces `out` as a whole (verifier.outdir): a failure at any
     point leaves `out` as it was."""
     try:
         (tmp / "findings.json").write_text(findings.to_json(), encoding="utf-8")
         sample.to_csv(tmp / "sample.csv", index=False, encoding="utf-8-sig")
-        if write_pdf:
+        if write_pdf and helper is not None:
+            helper.write_report(tmp, findings, sample, figures, lang, step)
+        elif write_pdf:
             from verifier.report.render import write_report
 
             write_report(tmp, findings, sample, figures, lang=lang, step=step)

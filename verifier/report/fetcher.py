@@ -12,6 +12,7 @@ The PDF alone is rendered through it; ``report.html`` carries its figures as ``d
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -25,11 +26,11 @@ class RefusedURL(ValueError):
 
 
 class SafeFetcher(URLFetcher):
-    def __init__(self, assets_dir: Path, figures: dict[str, bytes] | None = None, *extra_dirs: Path):
+    def __init__(self, assets_dir: Path, figures: Mapping[str, bytes] | None = None, *extra_dirs: Path):
         super().__init__(allowed_protocols=("file", FIGURE_SCHEME))
         self.assets_dir = Path(assets_dir).resolve()
         self.roots = [self.assets_dir] + [Path(d).resolve() for d in extra_dirs]
-        self.figures = dict(figures or {})
+        self.figures = figures if figures is not None else {}  # read when asked: its bytes may be on their way
         self.requested: list[str] = []  # every URL asked for (tests inspect it)
         self.refused: list[str] = []
 

@@ -1,14 +1,16 @@
 """The report's figures: static PNGs drawn with matplotlib (Agg), byte-for-byte reproducible.
 
-``FigureData`` is what the caller hands to ``write_report``; ``render_figures`` turns it into
-``{name: png bytes}`` for the names the checklist points ask for (map, distance, speed, daily).
+``FigureData`` (verifier.report.figure_data) is what the caller hands to ``write_report``;
+``render_figures`` turns it into ``{name: png bytes}`` for the names the checklist points ask
+for (map, distance, speed, daily).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import matplotlib
@@ -20,22 +22,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from verifier.constants import SCHEME_START  # noqa: E402
+from verifier.report.figure_data import FigureData  # noqa: E402, F401: drawn from here
 from verifier.report.fonts import matplotlib_families  # noqa: E402
-
-
-@dataclass
-class FigureData:
-    methodology: str
-    boundary: Any = None  # shapely (Multi)Polygon, WGS-84, or None
-    districts: tuple = ()  # the boundary's district (Multi)Polygons, WGS-84 (outlines on the map)
-    district_names: tuple = ()  # their names, in the same order
-    points: pd.DataFrame | None = None  # start_lon, start_lat, end_lon, end_lat, start_inside, end_inside
-    distance_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km)
-    speed_hist: pd.DataFrame | None = None  # bin_start, bin_end, records (km/h)
-    daily: pd.DataFrame | None = None  # date (None: undated), records, excluded
-    thresholds: dict = field(default_factory=dict)  # max_speed_kmh, min_duration_s
-    per_mode_daily: pd.DataFrame | None = None  # date, mode, records, excluded (drawn when given)
-    measures: dict = field(default_factory=dict)  # histogram name -> its measure when not the usual
 
 
 _L = {
@@ -87,13 +75,53 @@ _W = 16.5 / 2.54  # figure width in inches: the A4 text column
 def render_figures(data: FigureData, names: list[str], lang: str = "zh",
                    period: tuple[str, str] | None = None) -> dict[str, bytes]:
     """PNG bytes per requested figure name; a figure without data is left out."""
-    out: dict[str, bytes] = {}
-    with _style():  # drawn and saved in the report's style
+    return rasterised(figure_objects(data, names, lang, period))
+
+
+def figure_objects(data: FigureData, names: list[str], lang: str = "zh",
+                   period: tuple[str, str] | None = None) -> dict:
+    """The matplotlib Figure per requested figure name that has something to draw, not yet
+    rasterised (`rasterised`): which figures the report shows is known before their pixels."""
+    out = {}
+    with _style():
         for name in names:
             fig = draw(name, data, lang, period)
             if fig is not None:
-                out[name] = _png(fig)
+                out[name] = fig
     return out
+
+
+def rasterised(figures: dict) -> dict[str, bytes]:
+    """PNG bytes per Figure (each closed once drawn), in the report's style as they were made."""
+    with _style():
+        return {name: _png(fig) for name, fig in figures.items()}
+
+
+def figure_span(period: Mapping | None) -> tuple[str, str] | None:
+    """The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding)."""
+    from verifier.submission import parse_date
+
+    period = period or {}
+    return (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
+
+
+def draw_figures(figures: FigureData | None, methodology: str, period: Mapping | None,
+                 lang: str = "zh") -> dict[str, bytes]:
+    """PNG bytes per figure the methodology's checklist asks for, from plain data alone (no
+    findings needed). Not drawn in a thread beside the engine: matplotlib holds the GIL and, by
+    the time the figures' data exists, the engine has nothing left to overlap with (measured)."""
+    return rasterised(report_figures(figures, methodology, period, lang))
+
+
+def report_figures(figures: FigureData | None, methodology: str, period: Mapping | None,
+                   lang: str = "zh") -> dict:
+    """draw_figures' Figures, not yet rasterised (figure_objects)."""
+    from verifier.report.checklist import load_checklist
+
+    if figures is None:
+        return {}
+    names = [f for p in load_checklist(methodology)["points"] for f in p.get("figures", [])]
+    return figure_objects(figures, names, lang, figure_span(period))
 
 
 def _style():

@@ -21,12 +21,11 @@ from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.excluded_view import excluded_attachment
 from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
-from verifier.report.figures import FigureData, figure_notes, render_figures
+from verifier.report.figures import FigureData, draw_figures, figure_notes, figure_span
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
 from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
 from verifier.resources import resource_dir
-from verifier.submission import parse_date
 
 LANGS = ("zh", "en")
 ATTACHED = ("findings.json", "sample.csv")
@@ -103,48 +102,33 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
                            inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 
-def figure_span(period: Mapping | None) -> tuple[str, str] | None:
-    """The period's edges on the figures: only dates (a report may claim "2024-13-45", a finding)."""
-    period = period or {}
-    return (period["start"], period["end"]) if parse_date(period.get("start")) and parse_date(period.get("end")) else None
-
-
-def draw_figures(figures: FigureData | None, methodology: str, period: Mapping | None,
-                 lang: str = "zh") -> dict[str, bytes]:
-    """PNG bytes per figure the methodology's checklist asks for, from plain data alone (no
-    findings needed). Not drawn in a thread beside the engine: matplotlib holds the GIL and, by
-    the time the figures' data exists, the engine has nothing left to overlap with (measured)."""
-    if figures is None:
-        return {}
-    names = [f for p in load_checklist(methodology)["points"] for f in p.get("figures", [])]
-    return render_figures(figures, names, lang, figure_span(period))
-
-
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh", step=lambda name: None) -> None:
+                 lang: str = "zh", step=lambda name: None, drawn: Mapping[str, bytes] | None = None) -> None:
     """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
-    part starts (pipeline.verify's progress)."""
+    part starts (pipeline.verify's progress). `drawn`: the figures' PNGs (draw_figures) when the
+    caller drew them already (the run's process, while a helper process writes the report); its
+    keys are read first, its PNGs only when the PDF's layout reaches them."""
     with gc_paused():  # the figures and the HTML too (html_to_pdf pauses it too)
-        _write_report(Path(out_dir), findings, sample, figures, lang, step)
+        _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn)
 
 
 def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                  lang: str, step) -> None:
+                  lang: str, step, drawn: Mapping[str, bytes] | None) -> None:
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
     checklist = load_checklist(findings.methodology)
     period = findings.period or {}
     span = figure_span(period)
-    step("drawing the figures")
-    pngs = draw_figures(figures, findings.methodology, period, lang)
+    if drawn is None:
+        step("drawing the figures")
+    pngs = draw_figures(figures, findings.methodology, period, lang) if drawn is None else drawn
     notes = figure_notes(figures, lang, span) if figures is not None else {}
-    # report.html carries its figures (it opens anywhere); the PDF fetches them by name from
-    # memory through the fetcher, which serves nothing else a submission's text might name.
-    inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii") for name, data in pngs.items()}
+    # The PDF fetches the figures by name from memory through the fetcher, which serves nothing
+    # else a submission's text might name; their bytes are read only then (`drawn` may still be
+    # waiting for them: verifier.report.helper), so report.html is written after the PDF.
     urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
-    fetcher = SafeFetcher(templates, {f"{name}.png": data for name, data in pngs.items()},
-                          font_dir())
+    fetcher = SafeFetcher(templates, _FigureFiles(pngs), font_dir())
 
     report = findings.report or {}
     number = str(report.get("number") or "")
@@ -157,19 +141,39 @@ def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame
     attachments.update(excluded_attachment(out_dir, findings))
     digests = evidence.digests(attachments)
     view = model.build(findings, sample, checklist, lang)  # once: both HTMLs and the workpaper read it
-    (out_dir / "report.html").write_text(
-        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests, view=view),
-        encoding="utf-8")
     html = render_html(findings, sample, urls, lang, notes, attached=digests, view=view)
     pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
                       attachments=attachments, step=step)
     (out_dir / "report.pdf").write_bytes(pdf)
+    # report.html carries its figures (it opens anywhere).
+    inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii") for name, data in pngs.items()}
+    (out_dir / "report.html").write_text(
+        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests, view=view),
+        encoding="utf-8")
 
     titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
     ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
            for n in view["ncs"]]
     write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs,
                     excluded_records=(findings.excluded or {}).get("records"))
+
+
+class _FigureFiles(Mapping):
+    """NAME.png -> the PNG of figure NAME in `pngs`, looked up only when asked."""
+
+    def __init__(self, pngs: Mapping[str, bytes]):
+        self._pngs = pngs
+
+    def __getitem__(self, key: str) -> bytes:
+        if not key.endswith(".png") or key[:-4] not in self._pngs:
+            raise KeyError(key)
+        return self._pngs[key[:-4]]
+
+    def __iter__(self):
+        return (f"{name}.png" for name in self._pngs)
+
+    def __len__(self) -> int:
+        return len(self._pngs)
 
 
 def _fallback(name: str, findings: Findings, sample: pd.DataFrame) -> bytes:
