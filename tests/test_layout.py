@@ -13,7 +13,7 @@ import weasyprint
 from weasyprint.formatting_structure import boxes
 
 from verifier.pipeline import verify
-from verifier.report import render
+from verifier.report import pdf, render
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {  # name -> verify options (as each sample's expected.yaml names them)
@@ -63,7 +63,7 @@ def documents(runs, tmp_path_factory):
                 return b""
 
             mp = pytest.MonkeyPatch()
-            mp.setattr(render, "html_to_pdf", lay_out)
+            mp.setattr(pdf, "html_to_pdf", lay_out)  # render imports it when it writes a PDF
             try:
                 render.write_report(tmp_path_factory.mktemp("r"), run["findings"], run["sample"],
                                     run["figures"], lang)

@@ -236,13 +236,14 @@ def test_disk_full_while_staging_is_not_blamed_on_the_package(tmp_path, bike_pac
 
 
 class _FailingCreate:
-    """A connection whose `CREATE OR REPLACE TABLE stored` fails as a full disk does."""
+    """A connection whose writing of the stored records (the COPY to stored-N.parquet) fails as
+    a full disk does."""
 
     def __init__(self, inner):
         self.inner = inner
 
     def execute(self, sql, *args):
-        if "CREATE OR REPLACE TABLE stored" in sql:
+        if sql.lstrip().startswith("COPY") and "stored-1.parquet" in sql:
             raise duckdb.IOException("Could not write file: No space left on device")
         return self.inner.execute(sql, *args)
 

@@ -67,10 +67,16 @@ def test_a_large_filing_stops_the_helper_and_writes_its_own_report(tmp_path, mon
 
 
 def test_an_error_in_the_helper_is_raised_in_the_run(tmp_path):
+    from verifier.report.helper import _dumps
+
     helper = ReportHelper.start()
     findings = SimpleNamespace(methodology="shenzhen-bike-sharing", period=None)  # no report can be made of it
+    job = {"out_dir": str(tmp_path), "findings": findings, "sample": None, "figures": None, "lang": "zh",
+           "figures_drawn": []}
+    helper._conn.send_bytes(_dumps(job))
     with pytest.raises(AttributeError, match="has no attribute 'get'"):
-        helper.write_report(tmp_path, findings, None, None, "zh", lambda name: None)
+        helper._follow(lambda name: None, [])
+    helper.close()
     assert helper._process.returncode == 0  # the helper met it, said so and left
 
 

@@ -79,7 +79,8 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         given = read_inputs(submission, opts, factors, boundary, fares)
         _check_uris(given.sub, engine, out)
         helper = _report_helper(stack, report_helper, given.sub, write_pdf)
-        warm_up = _warm_up(["verifier.report.figures" if helper else "verifier.report.render"] if write_pdf else [])
+        # The report's modules; WeasyPrint (report.pdf) only where no helper writes the PDF.
+        warm_up = _warm_up(["verifier.report.render"] + ([] if helper else ["verifier.report.pdf"]) if write_pdf else [])
         info = load_verifier_info(verifier_info) if verifier_info else None
         earlier = load_previous(previous, given.sub.methodology) if previous else None
         tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open
@@ -182,8 +183,7 @@ def _report_helper(stack: ExitStack, helper, sub: Submission, write_pdf: bool):
 
 def _warm_up(report: list[str]) -> threading.Thread:
     """Import the libraries needed only after the full-population passes (statistics, schemas,
-    and the `report` modules: the report's, or only the figures' when a helper process writes the
-    report) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
+    and the `report` modules) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
     imports overlap with staging instead of adding to it. Join the thread before the first use
     (two threads importing the same modules could otherwise wait on each other's import locks)."""
     names = ["scipy.special", "verifier.schemas", *report]

@@ -22,19 +22,22 @@ window rules run is the checks' to say: `flag` evaluates exactly the rules of th
 to it, so a methodology whose checklist omits a rule pays no pass for it and has no column.
 
 The DuckDB engine, as measured: memory stays bounded, the database lives in memory under a
-memory limit (default DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. (Its tables are compressed
-only at a checkpoint, which cost more than it saved: 12 s at 2x10^7 records.) No pass pulls
-records into Python except the drawn sample and the examples.
+memory limit (default DEFAULT_MEMORY_LIMIT); what does not fit spills to a temporary folder. The
+staged records are the exception: written once to a Parquet file in the work folder (`stored`,
+a view of it), read column by column, compressed, by every later pass. (A table in memory, 114
+bytes a record, was spilled beyond the budget and read back in every pass; DuckDB compresses its
+tables only at a checkpoint, which cost more than it saved: 12 s at 2x10^7 records.) No pass
+pulls records into Python except the drawn sample and the examples.
 
 Every query that needs an order states it (row_no, or the md5 rank), so results do not depend
-on the thread count. The stored table's physical order matters in one place only: a CSV file has
-no row numbers, so it is stored in file order and row_no is its rowid + 1.
+on the thread count. The stored file's physical order matters in one place only: a CSV file has
+no row numbers, so it is written in file order and row_no is the record's place in it.
 
 Passes over the records (bench/results.md measures them):
-  stage      one read of the file into the table `stored`: typed columns and the boundary bits
-             (a grid lookup in SQL; the exact test only for points in cells an outline crosses);
-             the view `staged` adds record_key, record_date and the checks' derived columns on
-             read (for CSV also row_no: the table keeps the file's order);
+  stage      one read of the file into the Parquet file behind `stored`: typed columns and the
+             boundary bits (a grid lookup in SQL; the exact test only for points in cells an
+             outline crosses); the view `staged` adds record_key, record_date and the checks'
+             derived columns on read;
   flag       the window rules the applicable checks name, in the contract's order:
              duplicates by hash aggregate (file order only inside repeated groups), overlaps by
              one window over (user, start) among valid non-duplicates, the daily cap by one

@@ -3,9 +3,10 @@
 In a small filing the imports are a large part of the run: WeasyPrint and its kin are about
 0.5 s of a 3,000-ride filing's 1 s of imports, work for one core while the second idles (the
 engine's part is short). `ReportHelper` starts a process as the command starts; it imports them
-on the other core and, once the run has its findings and has drawn the figures, writes
-report.html, report.pdf and sample.xlsx with `verifier.report.render.write_report`: the same
-function with the same arguments, so the same bytes. Its steps reach the run's progress.
+on the other core and, once the run has its findings and has drawn the figures, lays out and
+writes report.pdf with `verifier.report.render.write_report` (the same function with the same
+arguments, so the same bytes) while the run rasterises the figures (which the layout reads only
+when it reaches them) and writes report.html and sample.xlsx. Its steps reach the run's progress.
 
 The helper is a new interpreter (`python -P -m verifier.report.helper FD`), not a fork (a fork
 of a process whose engine threads run is not safe) nor multiprocessing's spawn (which runs the
@@ -48,7 +49,8 @@ def main(fd: int) -> None:
     try:
         drawn = _Arriving(job["figures_drawn"], lambda: pickle.loads(conn.recv_bytes()))
         render.write_report(Path(job["out_dir"]), job["findings"], job["sample"], job["figures"],
-                            lang=job["lang"], drawn=drawn, step=lambda name: conn.send(("step", name)))
+                            lang=job["lang"], drawn=drawn, step=lambda name: conn.send(("step", name)),
+                            parts=("pdf",))
         outcome = ("done", None)
     except BaseException as exc:  # noqa: BLE001: the run raises it, as if written in its process
         outcome = ("error", _sendable(exc))
@@ -128,10 +130,12 @@ class ReportHelper:
             return None
 
     def write_report(self, out_dir: Path, findings, sample, figures, lang: str, step) -> None:
-        """Draw the figures here, then have the helper write the report with them
-        (verifier.report.render.write_report); all of it here if the helper cannot take it or
-        dies meanwhile (whatever it wrote is written again)."""
+        """verifier.report.render.write_report, shared: the figures drawn here, then the helper
+        lays out and writes report.pdf while they are rasterised here and report.html and
+        sample.xlsx are written here. All of it here if the helper cannot take it or dies
+        meanwhile (whatever it wrote is written again)."""
         from verifier.report.figures import rasterised, report_figures
+        from verifier.report.render import PARTS, write_report
 
         step("drawing the figures")  # here, while the helper finishes its imports
         drawing = report_figures(figures, findings.methodology, findings.period, lang)
@@ -140,19 +144,24 @@ class ReportHelper:
         announced: list[str] = ["drawing the figures"]
         drawn = None
         try:
-            self._conn.send_bytes(_dumps(job))  # the helper lays the report out ...
+            self._conn.send_bytes(_dumps(job))  # the helper starts the layout ...
             drawn = rasterised(drawing)  # ... while the figures are rasterised here
             self._conn.send_bytes(_dumps(drawn))
-            done = self._follow(step, announced)
-        except (EOFError, OSError, pickle.PicklingError):  # the helper is gone, or cannot take it: here
+            sent = True
+        except (OSError, pickle.PicklingError):  # the helper is gone, or cannot take it
+            sent = False
+        if drawn is None:
+            drawn = rasterised(drawing)
+        here = tuple(part for part in PARTS if part != "pdf")
+        try:
+            write_report(out_dir, findings, sample, figures, lang=lang, drawn=drawn, parts=here)
+            done = sent and self._follow(step, announced)
+        except (EOFError, OSError):  # the helper died: the PDF is written here
             done = False
         finally:
             self.close()
         if not done:
-            from verifier.report.render import write_report
-
-            write_report(out_dir, findings, sample, figures, lang=lang,
-                         drawn=drawn if drawn is not None else rasterised(drawing),
+            write_report(out_dir, findings, sample, figures, lang=lang, drawn=drawn, parts=("pdf",),
                          step=lambda name: None if name in announced else step(name))
 
     def _follow(self, step, announced: list[str]) -> bool:

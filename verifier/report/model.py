@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timezone
 from functools import lru_cache
 
 import pandas as pd
@@ -36,6 +37,11 @@ def visible(text: str) -> str:
 
 
 BREAK_AFTER = re.compile(r"(?<=\w)([_/:\-]+|\.(?!\d))(?=\w)")  # a decimal point is no separator
+
+
+def report_datetime(date: str) -> datetime:
+    """The report date (YYYY-MM-DD) at 00:00 UTC: every timestamp the PDF and workbook carry."""
+    return datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
 
 
 def breakable(value) -> Markup:

@@ -11,18 +11,13 @@ report date, figures are rendered deterministically, and fonts are subset the sa
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 
 import weasyprint
 
 from verifier.gc_pause import gc_paused
 from verifier.report import evidence
 from verifier.report.fetcher import SafeFetcher
-
-
-def report_datetime(date: str) -> datetime:
-    """The report date (YYYY-MM-DD) at 00:00 UTC: every timestamp the PDF and workbook carry."""
-    return datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+from verifier.report.model import report_datetime
 
 
 def html_to_pdf(html: str, base_url: str, fetcher: SafeFetcher, *, number: str, date: str,

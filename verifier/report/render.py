@@ -20,10 +20,8 @@ from verifier.gc_pause import gc_paused
 from verifier.report import evidence, model
 from verifier.report.checklist import load_checklist, text
 from verifier.report.excluded_view import excluded_attachment
-from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
 from verifier.report.figures import FigureData, draw_figures, figure_notes, figure_span
 from verifier.report.fonts import CSS_SANS, check_font_files, font_dir, font_face_css
-from verifier.report.pdf import html_to_pdf
 from verifier.report.workpaper import write_workpaper
 from verifier.resources import resource_dir
 
@@ -102,18 +100,23 @@ def render_html(findings: Findings | dict, sample: pd.DataFrame, figures: dict[s
                            inline_css=Markup((templates / "report.css").read_text(encoding="utf-8")) if standalone else "")
 
 
+PARTS = ("pdf", "html", "xlsx")  # report.pdf, report.html, sample.xlsx
+
+
 def write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                 lang: str = "zh", step=lambda name: None, drawn: Mapping[str, bytes] | None = None) -> None:
-    """Write report.html, report.pdf and sample.xlsx into ``out_dir``; `step(name)` as each long
-    part starts (pipeline.verify's progress). `drawn`: the figures' PNGs (draw_figures) when the
-    caller drew them already (the run's process, while a helper process writes the report); its
-    keys are read first, its PNGs only when the PDF's layout reaches them."""
+                 lang: str = "zh", step=lambda name: None, drawn: Mapping[str, bytes] | None = None,
+                 parts: tuple[str, ...] = PARTS) -> None:
+    """Write report.pdf, report.html and sample.xlsx (`parts` of them) into ``out_dir``;
+    `step(name)` as each long part starts (pipeline.verify's progress). `drawn`: the figures'
+    PNGs (draw_figures) when the caller drew them already (the run's process, while a helper
+    process writes the PDF); its keys are read first, its PNGs only when the PDF's layout
+    reaches them. WeasyPrint is imported for the PDF only."""
     with gc_paused():  # the figures and the HTML too (html_to_pdf pauses it too)
-        _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn)
+        _write_report(Path(out_dir), findings, sample, figures, lang, step, drawn, parts)
 
 
 def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame, figures: FigureData,
-                  lang: str, step, drawn: Mapping[str, bytes] | None) -> None:
+                  lang: str, step, drawn: Mapping[str, bytes] | None, parts: tuple[str, ...]) -> None:
     findings = typed(findings)
     check_font_files()  # a missing font would print blank glyphs silently: fail clearly instead
     templates = resource_dir("templates")
@@ -124,11 +127,6 @@ def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame
         step("drawing the figures")
     pngs = draw_figures(figures, findings.methodology, period, lang) if drawn is None else drawn
     notes = figure_notes(figures, lang, span) if figures is not None else {}
-    # The PDF fetches the figures by name from memory through the fetcher, which serves nothing
-    # else a submission's text might name; their bytes are read only then (`drawn` may still be
-    # waiting for them: verifier.report.helper), so report.html is written after the PDF.
-    urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
-    fetcher = SafeFetcher(templates, _FigureFiles(pngs), font_dir())
 
     report = findings.report or {}
     number = str(report.get("number") or "")
@@ -141,21 +139,31 @@ def _write_report(out_dir: Path, findings: Findings | dict, sample: pd.DataFrame
     attachments.update(excluded_attachment(out_dir, findings))
     digests = evidence.digests(attachments)
     view = model.build(findings, sample, checklist, lang)  # once: both HTMLs and the workpaper read it
-    html = render_html(findings, sample, urls, lang, notes, attached=digests, view=view)
-    pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
-                      attachments=attachments, step=step)
-    (out_dir / "report.pdf").write_bytes(pdf)
-    # report.html carries its figures (it opens anywhere).
-    inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii") for name, data in pngs.items()}
-    (out_dir / "report.html").write_text(
-        render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests, view=view),
-        encoding="utf-8")
+    if "pdf" in parts:
+        from verifier.report.fetcher import FIGURE_SCHEME, SafeFetcher
+        from verifier.report.pdf import html_to_pdf
 
-    titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
-    ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
-           for n in view["ncs"]]
-    write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs,
-                    excluded_records=(findings.excluded or {}).get("records"))
+        # The PDF fetches the figures by name from memory through the fetcher, which serves
+        # nothing else a submission's text might name; their bytes are read only then (`drawn`
+        # may still be waiting for them: verifier.report.helper).
+        urls = {name: f"{FIGURE_SCHEME}:{name}.png" for name in pngs}
+        fetcher = SafeFetcher(templates, _FigureFiles(pngs), font_dir())
+        html = render_html(findings, sample, urls, lang, notes, attached=digests, view=view)
+        pdf = html_to_pdf(html, templates.as_uri() + "/", fetcher, number=number, date=date,
+                          attachments=attachments, step=step)
+        (out_dir / "report.pdf").write_bytes(pdf)
+    if "html" in parts:  # report.html carries its figures (it opens anywhere)
+        inline = {name: "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+                  for name, data in pngs.items()}
+        (out_dir / "report.html").write_text(
+            render_html(findings, sample, inline, lang, notes, standalone=True, attached=digests, view=view),
+            encoding="utf-8")
+    if "xlsx" in parts:
+        titles = {cid: text(entry["title"], lang) for cid, entry in checklist["checks"].items()}
+        ncs = [{**n, "affected_records": findings.result(n["id"]).affected}  # a number in the xlsx
+               for n in view["ncs"]]
+        write_workpaper(out_dir / "sample.xlsx", sample, titles, lang, date, number, ncs,
+                        excluded_records=(findings.excluded or {}).get("records"))
 
 
 class _FigureFiles(Mapping):

@@ -20,8 +20,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from verifier.report.excluded_sheet import add_excluded_sheet
-from verifier.report.model import strings, translator, visible
-from verifier.report.pdf import report_datetime
+from verifier.report.model import report_datetime, strings, translator, visible
 
 TRACKING = ("nc_deadline", "nc_response", "nc_action", "nc_verification", "nc_closed_on")  # left blank
 RESULTS = {"pass": "st_pass", "fail": "st_fail"}  # a sampled test's outcome, in words
