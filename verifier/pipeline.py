@@ -79,8 +79,10 @@ def verify(submission: Path | str, out: Path | str, *, factors=None, boundary=No
         given = read_inputs(submission, opts, factors, boundary, fares)
         _check_uris(given.sub, engine, out)
         helper = _report_helper(stack, report_helper, given.sub, write_pdf)
-        # The report's modules; WeasyPrint (report.pdf) only where no helper writes the PDF.
-        warm_up = _warm_up(["verifier.report.render"] + ([] if helper else ["verifier.report.pdf"]) if write_pdf else [])
+        # The report's modules; with a helper only the figures' (the rest is imported once the
+        # helper has the figures, while it lays the PDF out).
+        report = ["verifier.report.figures"] if helper else ["verifier.report.render", "verifier.report.pdf"]
+        warm_up = _warm_up(report if write_pdf else [])
         info = load_verifier_info(verifier_info) if verifier_info else None
         earlier = load_previous(previous, given.sub.methodology) if previous else None
         tmp = temp_beside(out)  # the new output folder: excluded.csv is written there while the engine is open

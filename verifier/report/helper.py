@@ -135,7 +135,6 @@ class ReportHelper:
         sample.xlsx are written here. All of it here if the helper cannot take it or dies
         meanwhile (whatever it wrote is written again)."""
         from verifier.report.figures import rasterised, report_figures
-        from verifier.report.render import PARTS, write_report
 
         step("drawing the figures")  # here, while the helper finishes its imports
         drawing = report_figures(figures, findings.methodology, findings.period, lang)
@@ -152,6 +151,8 @@ class ReportHelper:
             sent = False
         if drawn is None:
             drawn = rasterised(drawing)
+        from verifier.report.render import PARTS, write_report  # imported while the helper lays out
+
         here = tuple(part for part in PARTS if part != "pdf")
         try:
             write_report(out_dir, findings, sample, figures, lang=lang, drawn=drawn, parts=here)
