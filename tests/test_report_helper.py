@@ -142,3 +142,24 @@ def test_no_helper_outlives_the_command(tmp_path, how):
     assert (tmp_path / "out" / "report.pdf").exists() == (how == "done")
     if how == "done":
         assert out.startswith("conclusion: pass"), out
+
+
+def test_a_failure_writing_here_is_the_runs_not_a_dead_helpers(tmp_path, monkeypatch):
+    """A full disk while the run writes report.html fails the run (exit 3, nothing written); it
+    is not taken for a helper that died, after which the PDF alone would be written."""
+    from verifier.errors import EnvironmentFailure
+    from verifier.report import render
+
+    real = render.write_report
+
+    def full_disk(*args, parts=render.PARTS, **kwargs):
+        if "pdf" not in parts:  # the run's own part
+            raise OSError(28, "No space left on device")
+        return real(*args, parts=parts, **kwargs)
+
+    monkeypatch.setattr(render, "write_report", full_disk)
+    helper = ReportHelper.start()
+    with pytest.raises(EnvironmentFailure, match="disk full"):
+        verify(SAMPLES / "bike-clean", tmp_path / "out", seed=3, report_helper=helper)
+    assert not (tmp_path / "out").exists()
+    assert helper._process.poll() is not None

@@ -3,7 +3,7 @@
 How it answers each method, and what each pass costs: see verifier.data.engine. Every statement
 goes through `_execute` (and is logged there when `statement_log` is set); the SQL is written
 with the dialect (verifier.data.dialect), except the few DuckDB forms only this class holds
-(SET, rowid, EXCLUDE/REPLACE, the geo_bits UDF ...: tests/test_sql_portability.py lists them).
+(SET, COPY TO, EXCLUDE/REPLACE, the geo_bits UDF ...: tests/test_sql_portability.py lists them).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class DuckDBEngine(SqlPasses):
         self.population = 0  # records staged
         self._absent: dict[str, str] = {}  # canonical columns the file lacks: name -> SQL type
         self._derived: dict[str, str] = {}  # columns derived on read: name -> SQL
-        self._row_no_from_rowid = False  # CSV: row_no is the record's place in the stored file
+        self._row_no_from_place = False  # CSV: row_no is the record's place in the stored file
         self._stores = 0  # Parquet files written for `stored` (a transit run writes a second)
         self._has_users = False
         self._has_drawn = False  # `sample` kept the table `drawn`
@@ -143,8 +143,8 @@ class DuckDBEngine(SqlPasses):
         # in `records`) and `staged` numbers its rows. row_number() OVER () ran the whole
         # statement on one thread: CSV staging took twice as long.
         row_no = "row_no" if relation is not None else source.row_no_sql(self)
-        self._row_no_from_rowid = row_no is None
-        exprs = [] if self._row_no_from_rowid else [f"{row_no} AS row_no"]
+        self._row_no_from_place = row_no is None
+        exprs = [] if self._row_no_from_place else [f"{row_no} AS row_no"]
         types = source.types if source else {}
         # A column the file does not have is NULL for every record: NULL here (the boundary test
         # may read it), named in the view `staged`, not stored (stored, a NULL column costs 5-10
@@ -180,16 +180,16 @@ class DuckDBEngine(SqlPasses):
         path = self.workdir / f"stored-{self._stores}.parquet"
         # Records that carry their row number may be written in any order (40 % faster); the
         # file's own order numbers those of a CSV file. No later pass reads the physical order.
-        ordered = "true" if self._row_no_from_rowid else "false"
+        ordered = "true" if self._row_no_from_place else "false"
         self._execute(f"SET preserve_insertion_order = {ordered}")
         try:
             self._execute(f"COPY ({select}) TO {sql_str(path)} (FORMAT parquet)")
         finally:
             self._execute("SET preserve_insertion_order = true")
-        numbered = "file_row_number + 1 AS row_no, * EXCLUDE (file_row_number)" if self._row_no_from_rowid else "*"
+        numbered = "file_row_number + 1 AS row_no, * EXCLUDE (file_row_number)" if self._row_no_from_place else "*"
         self._execute(f"CREATE OR REPLACE VIEW stored AS SELECT {numbered} FROM "
-                      f"read_parquet({sql_str(path)}, file_row_number = {str(self._row_no_from_rowid).lower()})")
-        self._row_no_from_rowid = False  # a column of `stored` now
+                      f"read_parquet({sql_str(path)}, file_row_number = {str(self._row_no_from_place).lower()})")
+        self._row_no_from_place = False  # a column of `stored` now
 
     def _define_staged(self) -> None:
         # The record key and date are derived on read: stored, they widened every pass by a
@@ -323,7 +323,7 @@ class DuckDBEngine(SqlPasses):
                 WHERE a IS NOT NULL AND b IS NOT NULL GROUP BY a, b""")
         distance = "coalesce(r.distance_km, s.km)" if fill_missing else "r.distance_km"
         self._absent = {}  # stored again from `staged`: every column is there now, row_no too
-        self._row_no_from_rowid = False
+        self._row_no_from_place = False
         self._store(f"""
             SELECT r.* EXCLUDE ({', '.join(['record_key', 'record_date', *map(sql_ident, self._derived)])})
                    REPLACE ({distance} AS distance_km), s.km AS table_km

@@ -153,12 +153,13 @@ class ReportHelper:
             drawn = rasterised(drawing)
         from verifier.report.render import PARTS, write_report  # imported while the helper lays out
 
-        here = tuple(part for part in PARTS if part != "pdf")
         try:
-            write_report(out_dir, findings, sample, figures, lang=lang, drawn=drawn, parts=here)
-            done = sent and self._follow(step, announced)
-        except (EOFError, OSError):  # the helper died: the PDF is written here
-            done = False
+            write_report(out_dir, findings, sample, figures, lang=lang, drawn=drawn,
+                         parts=tuple(part for part in PARTS if part != "pdf"))  # an error here is the run's
+            try:
+                done = sent and self._follow(step, announced)
+            except (EOFError, OSError):  # the helper died: the PDF is written here
+                done = False
         finally:
             self.close()
         if not done:
