@@ -23,7 +23,6 @@ def gc_paused():
         gc.collect()
 
 
-
 _frozen = False
 
 
@@ -42,12 +41,10 @@ def collector_off_while_importing():
         yield lambda: None
         return
     gc.disable()
-    pending = [True]
 
     def imported():
         global _frozen
-        if pending:
-            pending.clear()
+        if not gc.isenabled():  # the first call: freeze, then collect again
             _frozen = True
             gc.freeze()
             gc.enable()
@@ -55,6 +52,4 @@ def collector_off_while_importing():
     try:
         yield imported
     finally:
-        if pending:  # the run failed before its imports were done: the collector back on, nothing frozen
-            pending.clear()
-            gc.enable()
+        gc.enable()  # a run that failed before its imports were done: nothing frozen

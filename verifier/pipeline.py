@@ -185,8 +185,8 @@ def _report_helper(stack: ExitStack, helper, sub: Submission, write_pdf: bool):
 
 def _warm_up(report: list[str]) -> threading.Thread:
     """Import the libraries needed only after the full-population passes (statistics, schemas,
-    and the `report` modules) in a background thread: DuckDB releases the GIL while it works, so the ~2 s of
-    imports overlap with staging instead of adding to it. Join the thread before the first use
+    and the `report` modules) in a background thread: DuckDB releases the GIL while it works, so
+    the ~2 s of imports overlap with staging instead of adding to it. Join the thread before the first use
     (two threads importing the same modules could otherwise wait on each other's import locks)."""
     names = ["scipy.special", "verifier.schemas", *report]
 

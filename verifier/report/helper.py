@@ -192,12 +192,6 @@ class ReportHelper:
                 self._process.kill()
                 self._process.wait()
 
-    def __enter__(self) -> ReportHelper:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
 
 if __name__ == "__main__":
     main(int(sys.argv[1]))
