@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -60,10 +61,18 @@ def test_a_helper_gone_leaves_the_report_to_the_run(tmp_path, in_process):
 
 def test_a_large_filing_stops_the_helper_and_writes_its_own_report(tmp_path, monkeypatch, in_process):
     monkeypatch.setattr(pipeline, "ASIDE_MAX_BYTES", 100)  # the sample's trips.csv is larger
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    # As at the end of a `verifier` run (os._exit): no finaliser removes WeasyPrint's font folder.
+    from weasyprint.text.fonts import FontConfiguration
+    monkeypatch.setattr(FontConfiguration, "__del__", lambda self: None)
     helper = ReportHelper.start()
     verify(SAMPLES / "bike-duplicates", tmp_path / "out", seed=3, report_helper=helper)
     assert helper._process.returncode == -signal.SIGTERM
     assert outputs(tmp_path / "out") == in_process
+    # The PDF written here left no temporary file either (WeasyPrint's copies of the fonts).
+    assert sorted(p.name for p in temp.iterdir()) == []
 
 
 def test_an_error_in_the_helper_is_raised_in_the_run(tmp_path):
@@ -114,13 +123,17 @@ def _helpers(marker: str) -> list[int]:
 def test_no_helper_outlives_the_command(tmp_path, how):
     """`verifier verify` ends its helper whichever way it ends: done, Ctrl-C (exit 130: the
     helper, in a session of its own, never sees the terminal's Ctrl-C, the run stops it) or an
-    input error (exit 2)."""
+    input error (exit 2). Nor any temporary file: the run's and the helper's (WeasyPrint's copies
+    of the fonts, 3 MB a report, which its finaliser alone removed: a run leaves with os._exit)
+    are all gone."""
     package = tmp_path / "pkg"
     shutil.copytree(SAMPLES / "bike-clean", package)
     if how == "bad input":
         (package / "report.yaml").write_text("not: [valid", encoding="utf-8")
     marker = f"VERIFIER_TEST_MARK={tmp_path.name}"
-    env = {**os.environ, "VERIFIER_TEST_MARK": tmp_path.name}
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "VERIFIER_TEST_MARK": tmp_path.name, "TMPDIR": str(temp)}
     cmd = [sys.executable, "-m", "verifier", "verify", str(package), "--out", str(tmp_path / "out"),
            "--factors", str(package / "factors.yaml"), "--seed", "1", "--quiet"]
     proc = subprocess.Popen(at_a_terminal(cmd), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -139,6 +152,7 @@ def test_no_helper_outlives_the_command(tmp_path, how):
     while _helpers(marker) and time.monotonic() < deadline:  # a helper being stopped may take a moment
         time.sleep(0.05)
     assert _helpers(marker) == []
+    assert sorted(p.name for p in temp.iterdir()) == []
     assert (tmp_path / "out" / "report.pdf").exists() == (how == "done")
     if how == "done":
         assert out.startswith("conclusion: pass"), out

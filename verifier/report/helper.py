@@ -22,8 +22,10 @@ import io
 import os
 import pickle
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -112,11 +114,21 @@ class ReportHelper:
     """A helper process, started now, that writes one report (`write_report`)."""
 
     def __init__(self):
+        # The helper's temporary files (WeasyPrint's copies of the fonts) in a folder of the
+        # run's, removed by `close` whichever way the helper ended: stopped with SIGTERM or
+        # SIGKILL (Ctrl-C during the report) it removes nothing itself.
+        self._tmp = tempfile.mkdtemp(prefix="verifier-report-")
         ours, theirs = socket.socketpair()
-        with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "verifier.report.helper", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            with theirs:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-P", "-m", "verifier.report.helper", str(theirs.fileno())],
+                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, start_new_session=True,
+                    env={**os.environ, "TMPDIR": self._tmp})
+        except BaseException:
+            ours.close()
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
         self._conn = Connection(ours.detach())
         self._finished = False
 
@@ -191,6 +203,7 @@ class ReportHelper:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
