@@ -29,3 +29,17 @@ def test_wheel_carries_templates_checklists_samples_and_reference_data_but_no_to
     with zipfile.ZipFile(wheel) as wz:  # the shipped CJK fonts, byte for byte
         for _, _, name in FONT_FILES:
             assert wz.read(f"verifier/fonts/{name}") == (font_dir() / name).read_bytes(), name
+
+
+def test_bundled_yaml_reads_the_same_with_the_c_parser():
+    """read_yaml (libyaml's parser where PyYAML has it) gives every shipped YAML file the values
+    the pure-Python safe loader gives it."""
+    import yaml
+
+    from verifier.resources import package_file, read_yaml, resource_dir
+
+    files = [*resource_dir("templates").rglob("*.yaml"), *resource_dir("checklists").rglob("*.yaml"),
+             *package_file("reference").rglob("*.yaml")]
+    assert len(files) >= 10
+    for path in files:
+        assert read_yaml(path) == yaml.safe_load(path.read_text(encoding="utf-8")), path

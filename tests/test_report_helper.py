@@ -39,6 +39,22 @@ def in_process(tmp_path_factory) -> dict[str, bytes]:
     return outputs(out)
 
 
+def test_the_helper_loads_weasyprint_before_it_is_asked_for_a_report():
+    """The helper's point: WeasyPrint, with the Pango library it loads, imported while the run
+    still works, before any report is asked of it. (render.py imports WeasyPrint for the PDF
+    only; a helper that imported render alone loaded it when the report came, 0.25 s later,
+    on the small filing's critical path.)"""
+    helper = ReportHelper.start()
+    try:
+        maps = Path(f"/proc/{helper._process.pid}/maps")
+        deadline = time.monotonic() + 20
+        while "libpango" not in maps.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "libpango" in maps.read_text()
+    finally:
+        helper.close()
+
+
 def test_the_helper_writes_the_same_bytes(tmp_path, in_process):
     helper = ReportHelper.start()
     steps = []

@@ -178,15 +178,12 @@ class Methodology:
     # -- the checklist ---------------------------------------------------------------------------
     @cached_property
     def checklist(self) -> dict:
-        import yaml
-
-        from verifier.resources import resource_dir
+        from verifier.resources import read_yaml, resource_dir
 
         path = self.checklist_path or resource_dir("checklists") / f"{self.id}.yaml"
         if not Path(path).is_file():
             raise KeyError(f"no checklist for methodology {self.id!r}")
-        with Path(path).open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        data = read_yaml(path)
         if data.get("methodology") != self.id:
             raise ValueError(f"{Path(path).name}: methodology is {data.get('methodology')!r}")
         return data

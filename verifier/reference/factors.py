@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from verifier.errors import InputError
-from verifier.resources import package_file
+from verifier.resources import package_file, read_yaml
 from verifier.submission import parse_number
 
 SHIPPED = package_file("reference", "factors.yaml")
@@ -101,7 +101,7 @@ def _entry(path: Path, index: int, item: Any) -> Factor:
 
 def default_materiality(claimed_tco2: float | None) -> tuple[float, str]:
     """The materiality for a claimed reduction, and the source it comes from."""
-    raw = yaml.safe_load(MATERIALITY.read_text(encoding="utf-8"))
+    raw = read_yaml(MATERIALITY)
     claimed = abs(claimed_tco2 or 0.0)
     for band in raw["bands"]:
         if ("below" in band and claimed < band["below"]) or ("up_to" in band and claimed <= band["up_to"]) \

@@ -40,7 +40,10 @@ def main(fd: int) -> None:
     conn = Connection(fd)
     try:
         import verifier.report.fonts  # noqa: F401: its warning filters, before WeasyPrint is imported
-        import verifier.report.render as render  # the point of the helper: imported while the engine works
+        import verifier.report.pdf  # noqa: F401: the point of the helper: WeasyPrint imported while the engine works
+        import verifier.report.render as render
+
+        render.prepare()
     except BaseException:  # noqa: BLE001: the run writes the report itself and says what is wrong
         os._exit(1)
 

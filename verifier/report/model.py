@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 from functools import lru_cache
 
 import pandas as pd
-import yaml
 from markupsafe import Markup, escape
 
 from verifier import numbers
@@ -25,7 +24,7 @@ from verifier.report.checklist import CONTRACT_CHECK_IDS, text
 from verifier.report.districts import view as district_view
 from verifier.report.examples import CODED, coded, example_table
 from verifier.report.excluded_view import evidence_note, nc_line
-from verifier.resources import resource_dir
+from verifier.resources import read_yaml, resource_dir
 
 
 def visible(text: str) -> str:
@@ -64,8 +63,7 @@ def strings() -> dict:
     folder = resource_dir("templates")
     table: dict = {}
     for path in [folder / "i18n.yaml", *sorted((folder / "i18n").glob("*.yaml"))]:
-        with path.open(encoding="utf-8") as fh:
-            part = yaml.safe_load(fh) or {}
+        part = read_yaml(path) or {}
         twice = sorted(set(part) & set(table))
         if twice:
             raise ValueError(f"{path.name}: report string(s) {', '.join(twice)} already defined")
