@@ -152,3 +152,34 @@ def test_engine_totals_through_the_second_pass(tmp_path):
     assert stats["eligible_pkm"] == _exact(v for v in finite if v >= 0.01)
     assert stats["big"] == 1e12 + 0.001
     assert stats["n:records.validity"] == 1 and stats["pkm:records.validity"] == 0.0
+
+
+def test_engine_totals_grouped_by_a_column_through_the_second_pass(tmp_path):
+    """`aggregate(by=...)` (the district breakdown): each value's records, eligible records, pkm
+    and eligible pkm exact, the tiny and huge distances (the second pass) counted in their group;
+    the totals themselves as without grouping."""
+    from verifier.data.engine import DuckDBEngine, EngineOptions
+    from verifier.data.sources import open_source
+    from verifier.methodologies import Column
+
+    km = [1e-300, 2.5, 3e-7, 1e12 + 0.001, 0.001, float("nan"), 1.0, 5e-324]
+    group = ["0", "0", "1", "1", "", "0", "1", ""]
+    (tmp_path / "trips.csv").write_text("d,g\n" + "\n".join(f"{v!r},{g}" for v, g in zip(km, group)) + "\n",
+                                        encoding="utf-8")
+    with DuckDBEngine(EngineOptions(threads=2)) as engine:
+        engine.stage(open_source([tmp_path / "trips.csv"], "utf-8", engine),
+                     {"distance_km": "d", "g": "g", "trip_id": None}, "Asia/Shanghai",
+                     canonical={"start_time": Column("time"), "distance_km": Column("number"),
+                                "g": Column("number")})
+        engine.flag({"small": "distance_km < 0.01"}, {"records.validity": ("validity", "NOT isfinite(distance_km)")})
+        whole = engine.aggregate(pkm={"big": "distance_km > 100"})
+        stats = engine.aggregate(pkm={"big": "distance_km > 100"}, by="g")
+    groups = stats.pop("groups")
+    assert stats == whole
+    assert groups == {
+        0: {"records": 3, "eligible": 1, "pkm": _exact([1e-300, 2.5]), "eligible_pkm": 2.5},
+        1: {"records": 3, "eligible": 2, "pkm": _exact([3e-7, 1e12 + 0.001, 1.0]),
+            "eligible_pkm": _exact([1e12 + 0.001, 1.0])},
+        None: {"records": 2, "eligible": 0, "pkm": _exact([0.001, 5e-324]), "eligible_pkm": 0.0},
+    }
+    assert groups[1]["pkm"] == 1000000000001.001  # the huge distance (second pass) is in it

@@ -297,12 +297,10 @@ def measure(ctx: Context, step, imports_ready=lambda: None) -> Context:
     step(f"record-level checks ({ctx.population:,} records)")
     ctx.engine.flag(predicates, rules, warn_only=tuple(c.id for c in flags if not c.excludes))
     extra, pkm = ctx.methodology.aggregates(ctx.engine.excluded_sql())
-    d_extra, d_pkm = districts.aggregates(districts.located(ctx), ctx.engine.excluded_sql())
-    extra, pkm = {**extra, **d_extra}, {**pkm, **d_pkm}
     for check in applicable:
         extra.update(check.aggregates(ctx))
     step("totals")
-    stats = ctx.engine.aggregate(extra, pkm)
+    stats = ctx.engine.aggregate(extra, pkm, by=districts.grouped_by(districts.located(ctx)))
     step("drawing the sample")
     imports_ready()
     sample, sampling, table, map_points = _draw_sample(ctx, [c.id for c in flags], applicable)

@@ -231,7 +231,8 @@ class Engine(ABC):
         """The condition (dialect SQL over `records`) of a record some excluding check flags."""
 
     @abstractmethod
-    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None) -> dict: ...
+    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None,
+                  by: str | None = None) -> dict: ...
 
     @abstractmethod
     def examples(self, check_id: str, fields: list[str], limit: int = 5, reason: str | None = None) -> list[dict]: ...

@@ -212,9 +212,13 @@ class SqlPasses(Engine):
         return "false" if self._none_excluded else self.excluded_sql()
 
     # -- aggregates ----------------------------------------------------------------------------
-    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None) -> dict:
+    def aggregate(self, extra: dict[str, str] | None = None, pkm: dict[str, str | None] | None = None,
+                  by: str | None = None) -> dict:
         """One scan: counts per flag, pkm per flag, totals, eligible totals, `extra` SQL
         aggregates (name -> expression) and `pkm` totals (name -> condition) in a single row.
+        With `by` (an integer column of `records`, e.g. start_district), the same scan also
+        gives, under "groups", each value's records, eligible records, pkm and eligible pkm
+        ({value or None: {...}}; a value no record has is absent).
 
         Every pkm total is the exact sum of distance_km (the dialect's exact_sum, read back by
         its exact_window), the same on any thread count; NaN and ±inf add nothing
@@ -240,16 +244,42 @@ class SqlPasses(Engine):
         }
         parts.update({name: sql.replace(excluded, "agg_excluded") for name, sql in (extra or {}).items()})
         inner = "SELECT *, " + ", ".join(f"{sql} AS {name}" for name, sql in once.items()) + " FROM records"
-        row = self.rows("SELECT " + ", ".join(f"{sql} AS {ident(n)}" for n, sql in parts.items())
-                        + f" FROM ({inner}) r")[0]
+        select = ", ".join(f"{sql} AS {ident(n)}" for n, sql in parts.items())
+        if by is None:
+            row, groups = self.rows(f"SELECT {select} FROM ({inner}) r")[0], []
+        else:
+            row, groups = self._grouped(select, inner, by)
         out = {k: self._value(v) for k, v in zip(parts, row)}
         if not out["records"]:  # no record: SQL's count_if and sum give NULL; every count is 0
             out = {k: 0 if v is None and k not in ("first_date", "last_date") else v for k, v in out.items()}
         self._none_excluded = out["records"] == out["eligible"]
-        rest = self._rest_sums(sums) if out.pop("sum:rest") else {}
+        any_rest = out.pop("sum:rest")
+        by_value = {value: dict(zip(parts, (self._value(v) for v in g))) for value, g in groups}
+        group_sums = {f"{value}:{name}": (f"{by} IS NULL" if value is None else f"{by} = {int(value)}")
+                      + (f" AND NOT {excluded}" if name == "eligible_pkm" else "")
+                      for value in by_value for name in ("pkm", "eligible_pkm")}
+        rest = self._rest_sums({**sums, **group_sums}) if any_rest else {}
         out.update({name: exact.combine(d.exact_window(out.pop(f"sum:{name}") or None), rest.get(name, ()))
                     for name in sums})
+        if by is not None:
+            out["groups"] = {value: {"records": int(g["records"]), "eligible": int(g["eligible"]),
+                                     **{name: exact.combine(d.exact_window(g[f"sum:{name}"] or None),
+                                                            rest.get(f"{value}:{name}", ()))
+                                        for name in ("pkm", "eligible_pkm")}}
+                             for value, g in by_value.items()}
         return out
+
+    def _grouped(self, select: str, inner: str, by: str) -> tuple[tuple, list[tuple]]:
+        """`aggregate`'s scan with the totals per value of `by` beside the whole's: one scan
+        (GROUPING SETS), where a CASE per value inside each total made the scan 1.3 s longer at
+        2x10^7 records (20 district totals). Returns the whole's row and (value, row) per group."""
+        rows = self.rows(f"SELECT grouping({by}) AS agg_whole, {by} AS agg_by, {select} "
+                         f"FROM ({inner}) r GROUP BY GROUPING SETS ((), ({by}))")
+        whole = [r[2:] for r in rows if r[0]]
+        groups = sorted(((r[1], r[2:]) for r in rows if not r[0]), key=lambda g: (g[0] is None, g[0] or 0))
+        if not whole:  # no record: an engine may give no row for the empty grouping set either
+            whole = self.rows(f"SELECT {select} FROM ({inner}) r")
+        return whole[0], groups
 
     def _rest_sums(self, sums: dict[str, str | None]) -> dict[str, list[tuple[int, int]]]:
         """The distances outside the exact sum's window (tiny or huge; none on clean data), per

@@ -198,40 +198,29 @@ def staged(run) -> Districts | None:
     return None if level is None else level.in_crs(run.sub.crs)
 
 
-def _conditions(level: Districts) -> dict[str, str]:
-    """Row key -> SQL condition on start_district, the districts in order, then outside."""
-    return {**{str(i): f"start_district = {i}" for i in range(len(level.names))},
-            OUTSIDE: "start_district IS NULL"}
+# The engine column of a record's start district (its index in Districts.names; NULL: outside
+# every district or no start point): the engine's totals are grouped by it (`aggregate(by=...)`).
+COLUMN = "start_district"
 
 
-def aggregates(level: Districts | None, excluded: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The engine aggregates of the breakdown (as Methodology.aggregates): per row its records
-    and excluded records, its pkm and eligible pkm (exact sums by condition)."""
-    if level is None:
-        return {}, {}
-    from verifier.data.dialect import DIALECT
-
-    extra, pkm = {}, {}
-    for key, cond in _conditions(level).items():
-        extra[f"district:{key}:records"] = DIALECT.count_if(cond)
-        extra[f"district:{key}:excluded"] = DIALECT.count_if(f"{cond} AND {excluded}")
-        pkm[f"district:{key}:pkm"] = cond
-        pkm[f"district:{key}:eligible_pkm"] = f"{cond} AND NOT {excluded}"
-    return extra, pkm
+def grouped_by(level: Districts | None) -> str | None:
+    """The column the engine's totals are to be grouped by for the breakdown (None: none)."""
+    return None if level is None else COLUMN
 
 
 def breakdown(level: Districts | None, stats) -> dict | None:
     """findings.json's `breakdown` block: {"districts": rows, "districts_source": where the
     outlines come from}, rows in the districts' order then `outside`, each {name, records, pkm,
-    excluded_records, eligible_pkm}; None without districts."""
+    excluded_records, eligible_pkm}, from the totals grouped by COLUMN (`stats["groups"]`; a
+    district no record starts in has zeros); None without districts."""
     if level is None:
         return None
-    names = dict(zip(map(str, range(len(level.names))), level.names), **{OUTSIDE: OUTSIDE})
-    return {BREAKDOWN: [{"name": names[key], "records": int(stats[f"district:{key}:records"] or 0),
-                         "pkm": stats[f"district:{key}:pkm"],
-                         "excluded_records": int(stats[f"district:{key}:excluded"] or 0),
-                         "eligible_pkm": stats[f"district:{key}:eligible_pkm"]}
-                        for key in _conditions(level)],
+    groups = stats["groups"]
+    rows = [*((name, groups.get(i)) for i, name in enumerate(level.names)), (OUTSIDE, groups.get(None))]
+    return {BREAKDOWN: [{"name": name, "records": g["records"] if g else 0, "pkm": g["pkm"] if g else 0.0,
+                         "excluded_records": g["records"] - g["eligible"] if g else 0,
+                         "eligible_pkm": g["eligible_pkm"] if g else 0.0}
+                        for name, g in rows],
             "districts_source": level.source}
 
 
