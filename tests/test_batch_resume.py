@@ -51,11 +51,11 @@ def interrupt_after_first(root: Path, sig: int) -> int:
     return proc.returncode
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "crash"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "sigterm", "crash"])
 def test_interrupted_batch_resumes(tmp_path, uninterrupted, sig):
     make_packages(tmp_path)
     code = interrupt_after_first(tmp_path, sig)
-    assert code == (130 if sig == signal.SIGINT else -signal.SIGKILL)
+    assert code == {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}[sig]
     assert not (tmp_path / "out" / "summary.json").exists()
     first = tmp_path / "out" / "filings" / FIRST / "findings.json"
     before = first.stat()

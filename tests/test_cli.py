@@ -203,3 +203,38 @@ def test_duckdb_verify_imports_neither_pyspark_nor_scipy_stats(tmp_path, bike_pa
     assert result.stdout.splitlines()[-1] == "[] 1", result.stdout  # exit 1: three rides are too few
     assert (tmp_path / "out" / "findings.json").is_file()
     assert "pandera" not in result.stderr and "FutureWarning" not in result.stderr, result.stderr
+
+
+def test_sigterm_stops_a_run_and_leaves_nothing_behind(tmp_path):
+    """SIGTERM (`kill`, a scheduler's time limit) while the engine works: "terminated", exit 143,
+    no output folder, and nothing in the temp folder: the engine's work folder, which holds the
+    staged records (gigabytes at 10^8), is removed as after Ctrl-C. (SIGTERM's default ended the
+    process where it stood and left the folder behind.)"""
+    import os
+    import signal
+    import time
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "samples" / "bike-clean"
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "verifier", "verify", str(package), "--out", str(out),
+                             "--factors", str(package / "factors.yaml"), "--seed", "1", "--quiet"],
+                            env={**os.environ, "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+    def engine_working() -> bool:  # its work folder exists (the report helper's is verifier-report-*)
+        return any(p.name.startswith("verifier-") and not p.name.startswith("verifier-report-")
+                   for p in temp.iterdir())
+
+    deadline = time.monotonic() + 120
+    while not engine_working() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before its engine was seen"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == "terminated", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["temp"]  # no output, finished or not
+    assert sorted(p.name for p in temp.iterdir()) == []

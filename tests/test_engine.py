@@ -330,6 +330,42 @@ def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
     assert not interrupted(duckdb.ConversionException("Could not convert string 'x' to DOUBLE"))
 
 
+def test_sigterm_during_a_statement_stops_it_as_ctrl_c_does():
+    """SIGTERM (`kill`, a scheduler's time limit) while a statement runs: the CLI's handler
+    (verifier.cli._stop_on_sigterm) stops every open engine's statement (`interrupt_all`), which
+    DuckDB does not do for SIGTERM itself (the statement below would run for hours), and the run
+    goes on as Ctrl-C: KeyboardInterrupt."""
+    import subprocess
+    import sys
+
+    from verifier.data.duckdb_engine import interrupt_all
+
+    with DuckDBEngine(EngineOptions(threads=1)) as engine:
+        import threading
+
+        stop = threading.Timer(0.3, interrupt_all)
+        stop.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                engine.rows("SELECT sum(i * i % 7) FROM range(100000000000) t(i)")  # hours, unless stopped
+        finally:
+            stop.cancel()
+        assert engine.rows("SELECT 42") == [(42,)]
+    script = ("import os, signal, threading\n"
+              "from verifier.cli import _stop_on_sigterm\n"
+              "from verifier.data.engine import DuckDBEngine, EngineOptions\n"
+              "_stop_on_sigterm()\n"
+              "with DuckDBEngine(EngineOptions(threads=1)) as engine:\n"
+              "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+              "    try:\n"
+              "        engine.rows('SELECT sum(i * i % 7) FROM range(100000000000) t(i)')\n"
+              "    except KeyboardInterrupt:\n"
+              "        print('KeyboardInterrupt')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "KeyboardInterrupt", done.stderr[-2000:]
+
+
 def test_flag_runs_only_the_rules_handed_to_it(tmp_path):
     """No duplicates or overlap asked for: no pass, no column; the daily cap alone still marks
     the day's latest records beyond the cap, among the records validity does not flag. A rule
