@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import duckdb
@@ -281,49 +282,57 @@ def test_histograms_and_quantiles_in_one_query(tmp_path):
         assert engine.quantiles({"q": ("distance_km", 0.5, "distance_km > 20")}) == {"q": 30.0}
 
 
-def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
-    """Ctrl-C stops DuckDB's statement with a RuntimeError ('Query interrupted' in DuckDB 2):
-    the engine raises KeyboardInterrupt (the CLI's exit 130, the batch stops), also while a file
-    is staged, where an engine error otherwise names the file as unreadable (exit 2)."""
+HOURS = "SELECT sum(i * i % 7) FROM range(100000000000) t(i)"  # a statement of hours, unless stopped
+
+
+def _stopped(stop, run) -> None:
+    """`run()` raises KeyboardInterrupt when `stop()` is called 0.3 s into it."""
     import threading
 
-    from verifier.data.duckdb_engine import interrupted
+    timer = threading.Timer(0.3, stop)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run()
+    finally:
+        timer.cancel()
 
-    with DuckDBEngine(EngineOptions(threads=1)) as engine:
-        stop = threading.Timer(0.3, engine.con.interrupt)
-        stop.start()
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                engine.rows("SELECT sum(i * i % 7) FROM range(100000000000) t(i)")  # hours, unless stopped
-        finally:
-            stop.cancel()
-        # A query's rows stream: its work, and the interruption, come while they are fetched.
-        stop = threading.Timer(0.3, engine.con.interrupt)
-        stop.start()
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                engine._frame_of("SELECT i FROM range(300000000) t(i) WHERE i % 3 = 0")  # seconds of rows
-        finally:
-            stop.cancel()
-        assert engine.rows("SELECT 42") == [(42,)]  # the connection is usable afterwards
-    # A real Ctrl-C (SIGINT to the process, as a terminal sends it), in a process of its own.
-    script = ("import os, signal, threading\n"
-              "from verifier.data.engine import DuckDBEngine, EngineOptions\n"
-              "with DuckDBEngine(EngineOptions(threads=1)) as engine:\n"
-              "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()\n"
-              "    try:\n"
-              "        engine.rows('SELECT sum(i * i % 7) FROM range(100000000000) t(i)')\n"
-              "    except KeyboardInterrupt:\n"
-              "        print('KeyboardInterrupt')\n")
+
+def _signalled_child(sig: int, setup: str = "") -> str:
+    """What a process of its own prints when it sends itself `sig` 0.5 s into a statement of
+    hours (after `setup`, Python lines): 'KeyboardInterrupt' when the statement was stopped."""
     import subprocess
     import sys
 
     from terminal import at_a_terminal
 
+    script = ("import os, signal, threading\n" + setup +
+              "from verifier.data.engine import DuckDBEngine, EngineOptions\n"
+              "with DuckDBEngine(EngineOptions(threads=1)) as engine:\n"
+              f"    threading.Timer(0.5, os.kill, (os.getpid(), {int(sig)})).start()\n"
+              "    try:\n"
+              f"        engine.rows({HOURS!r})\n"
+              "    except KeyboardInterrupt:\n"
+              "        print('KeyboardInterrupt')\n")
     done = subprocess.run(at_a_terminal([sys.executable, "-c", script]), capture_output=True, text=True,
-                          timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert done.stdout.strip() == "KeyboardInterrupt", done.stderr[-2000:]
+                          timeout=120, cwd=Path(__file__).resolve().parents[1])
+    return done.stdout.strip() or done.stderr[-2000:]
+
+
+def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
+    """Ctrl-C stops DuckDB's statement with a RuntimeError ('Query interrupted' in DuckDB 2):
+    the engine raises KeyboardInterrupt (the CLI's exit 130, the batch stops), also while a file
+    is staged, where an engine error otherwise names the file as unreadable (exit 2)."""
+    from verifier.data.duckdb_engine import interrupted
+
+    with DuckDBEngine(EngineOptions(threads=1)) as engine:
+        _stopped(engine.con.interrupt, lambda: engine.rows(HOURS))
+        # A query's rows stream: its work, and the interruption, come while they are fetched.
+        _stopped(engine.con.interrupt,
+                 lambda: engine._frame_of("SELECT i FROM range(300000000) t(i) WHERE i % 3 = 0"))  # seconds of rows
+        assert engine.rows("SELECT 42") == [(42,)]  # the connection is usable afterwards
+    # A real Ctrl-C (SIGINT to the process, as a terminal sends it), in a process of its own.
+    assert _signalled_child(signal.SIGINT) == "KeyboardInterrupt"
     assert interrupted(RuntimeError("Query interrupted"))
     assert interrupted(duckdb.InvalidInputException("Python exception occurred while executing the UDF: KeyboardInterrupt"))
     assert not interrupted(RuntimeError("something else"))
@@ -333,37 +342,15 @@ def test_ctrl_c_during_a_statement_is_an_interruption_not_an_error():
 def test_sigterm_during_a_statement_stops_it_as_ctrl_c_does():
     """SIGTERM (`kill`, a scheduler's time limit) while a statement runs: the CLI's handler
     (verifier.cli._stop_on_sigterm) stops every open engine's statement (`interrupt_all`), which
-    DuckDB does not do for SIGTERM itself (the statement below would run for hours), and the run
-    goes on as Ctrl-C: KeyboardInterrupt."""
-    import subprocess
-    import sys
-
+    DuckDB does not do for SIGTERM itself (the statement would run for hours), and the run goes
+    on as after Ctrl-C: KeyboardInterrupt."""
     from verifier.data.duckdb_engine import interrupt_all
 
     with DuckDBEngine(EngineOptions(threads=1)) as engine:
-        import threading
-
-        stop = threading.Timer(0.3, interrupt_all)
-        stop.start()
-        try:
-            with pytest.raises(KeyboardInterrupt):
-                engine.rows("SELECT sum(i * i % 7) FROM range(100000000000) t(i)")  # hours, unless stopped
-        finally:
-            stop.cancel()
+        _stopped(interrupt_all, lambda: engine.rows(HOURS))
         assert engine.rows("SELECT 42") == [(42,)]
-    script = ("import os, signal, threading\n"
-              "from verifier.cli import _stop_on_sigterm\n"
-              "from verifier.data.engine import DuckDBEngine, EngineOptions\n"
-              "_stop_on_sigterm()\n"
-              "with DuckDBEngine(EngineOptions(threads=1)) as engine:\n"
-              "    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
-              "    try:\n"
-              "        engine.rows('SELECT sum(i * i % 7) FROM range(100000000000) t(i)')\n"
-              "    except KeyboardInterrupt:\n"
-              "        print('KeyboardInterrupt')\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                          cwd=Path(__file__).resolve().parents[1])
-    assert done.stdout.strip() == "KeyboardInterrupt", done.stderr[-2000:]
+    assert _signalled_child(signal.SIGTERM, "from verifier.cli import _stop_on_sigterm\n_stop_on_sigterm()\n") \
+        == "KeyboardInterrupt"
 
 
 def test_flag_runs_only_the_rules_handed_to_it(tmp_path):
