@@ -46,7 +46,8 @@ Passes over the records (bench/results.md measures them):
              record-level check, evaluated on the fly, so the wide table is never rewritten;
   aggregate  one scan of `records` (which joins the users file) for every count and total
              (totals exact: the dialect's exact_sum, verifier.data.exact; a second pass only where a distance lies
-             outside its window: tiny or huge values, none on real data);
+             outside its window: tiny or huge values, none on real data); with `by` (the district
+             breakdown) the same scan grouped, GROUPING SETS ((), (by)): the whole and each value;
              sample: md5 rank over `staged`, then only the drawn records through `records`
              (table `drawn`); figures: the axes from `drawn`, both histograms in one scan of
              `staged`, daily counts (records and excluded) in one scan of `records`.
