@@ -1,4 +1,4 @@
-"""A small filing's report is written by a helper process (verifier.report.helper) that imported
+"""A filing's report PDF is written by a helper process (verifier.report.helper) that imported
 the report's libraries while the engine worked: the same bytes as written in the run's process,
 the run's own way when the helper is gone, its errors raised in the run, and no helper left
 behind, whatever way the run ends."""
@@ -75,19 +75,24 @@ def test_a_helper_gone_leaves_the_report_to_the_run(tmp_path, in_process):
     assert len(steps) == pipeline.STEPS  # each step announced once
 
 
-def test_a_large_filing_stops_the_helper_and_writes_its_own_report(tmp_path, monkeypatch, in_process):
-    monkeypatch.setattr(pipeline, "ASIDE_MAX_BYTES", 100)  # the sample's trips.csv is larger
+def test_no_pdf_wanted_stops_the_helper_at_once(tmp_path):
+    helper = ReportHelper.start()
+    verify(SAMPLES / "bike-duplicates", tmp_path / "out", seed=3, report_helper=helper, write_pdf=False)
+    assert helper._process.returncode == -signal.SIGTERM
+    assert not (tmp_path / "out" / "report.pdf").exists()
+
+
+def test_a_report_written_here_leaves_no_temporary_file(tmp_path, monkeypatch, in_process):
+    """Without a helper (none could start, or it died) the PDF is written in the run's process:
+    WeasyPrint's copies of the fonts are removed there too."""
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     # As at the end of a `verifier` run (os._exit): no finaliser removes WeasyPrint's font folder.
     from weasyprint.text.fonts import FontConfiguration
     monkeypatch.setattr(FontConfiguration, "__del__", lambda self: None)
-    helper = ReportHelper.start()
-    verify(SAMPLES / "bike-duplicates", tmp_path / "out", seed=3, report_helper=helper)
-    assert helper._process.returncode == -signal.SIGTERM
+    verify(SAMPLES / "bike-duplicates", tmp_path / "out", seed=3, report_helper=None)
     assert outputs(tmp_path / "out") == in_process
-    # The PDF written here left no temporary file either (WeasyPrint's copies of the fonts).
     assert sorted(p.name for p in temp.iterdir()) == []
 
 
