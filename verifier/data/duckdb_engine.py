@@ -183,8 +183,8 @@ class DuckDBEngine(SqlPasses):
         `stored` a view of it: later passes read the native columns they need, compressed, as
         the floor reads the submission's own file, instead of parsing it again. A table in
         memory (114 bytes a record: twice the 1 GB budget at 2x10^7) was spilled and read back
-        in every pass. Written in the order read (preserve_insertion_order): a CSV file has no
-        row numbers, and its records are numbered by their place in the file."""
+        in every pass. A CSV file has no row numbers: its records are written in the order read
+        and numbered by their place in the written file."""
         self._stores += 1
         path = self.workdir / f"stored-{self._stores}.parquet"
         # Records that carry their row number may be written in any order (40 % faster); the

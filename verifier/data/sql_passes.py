@@ -255,7 +255,7 @@ class SqlPasses(Engine):
         self._none_excluded = out["records"] == out["eligible"]
         any_rest = out.pop("sum:rest")
         by_value = {value: dict(zip(parts, (self._value(v) for v in g))) for value, g in groups}
-        group_sums = {f"{value}:{name}": (f"{by} IS NULL" if value is None else f"{by} = {int(value)}")
+        group_sums = {(value, name): (f"{by} IS NULL" if value is None else f"{by} = {int(value)}")
                       + (f" AND NOT {excluded}" if name == "eligible_pkm" else "")
                       for value in by_value for name in ("pkm", "eligible_pkm")}
         rest = self._rest_sums({**sums, **group_sums}) if any_rest else {}
@@ -264,7 +264,7 @@ class SqlPasses(Engine):
         if by is not None:
             out["groups"] = {value: {"records": int(g["records"]), "eligible": int(g["eligible"]),
                                      **{name: exact.combine(d.exact_window(g[f"sum:{name}"] or None),
-                                                            rest.get(f"{value}:{name}", ()))
+                                                            rest.get((value, name), ()))
                                         for name in ("pkm", "eligible_pkm")}}
                              for value, g in by_value.items()}
         return out
@@ -281,9 +281,10 @@ class SqlPasses(Engine):
             whole = self.rows(f"SELECT {select} FROM ({inner}) r")
         return whole[0], groups
 
-    def _rest_sums(self, sums: dict[str, str | None]) -> dict[str, list[tuple[int, int]]]:
+    def _rest_sums(self, sums: dict) -> dict:
         """The distances outside the exact sum's window (tiny or huge; none on clean data), per
-        total: a second pass, grouped by binary scale."""
+        total (its key: a total's name, or a (group value, name) pair -> its condition): a second
+        pass, grouped by binary scale."""
         rows = self.rows(self.dialect.exact_rest("distance_km", "records", sums))
         return {name: [(int(r[0]), self._value(r[i + 1])) for r in rows] for i, name in enumerate(sums)}
 
