@@ -162,11 +162,13 @@ def _sorted_scan(df, valid):
     return dup, over
 
 
-@pytest.mark.parametrize("threads", [1, 2])
-def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
+@pytest.mark.parametrize("threads, colliding", [(1, False), (2, False), (2, True)])
+def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads, colliding, monkeypatch):
     """Starts drawn from a few minutes, so most records share a start with others: instants
     (no end, or end = start), intervals, exact copies, repeated ids, invalid records. The engine's
-    flags must equal a plain sorted scan of the same rules."""
+    flags must equal a plain sorted scan of the same rules; also when the 64-bit key hash the
+    passes narrow by collides for most keys (`colliding`: 2 values), and each overlapping trip
+    names an earlier trip of its own user."""
     import numpy as np
     import pandas as pd
 
@@ -188,15 +190,23 @@ def test_overlaps_and_duplicates_with_many_ties(tmp_path, threads):
     want_dup, want_over = _sorted_scan(df, valid)
 
     with DuckDBEngine(EngineOptions(threads=threads)) as engine:
+        if colliding:
+            monkeypatch.setattr(type(engine.dialect), "key_hash",
+                                lambda self, exprs: f"(hash({', '.join(exprs)}) % 2)")
         source = open_source([tmp_path / "trips.csv"], "utf-8", engine)
         cols = {c: c for c in ("trip_id", "user_id", "mode", "start_time", "end_time")}
         engine.stage(source, cols, "Asia/Shanghai", canonical=TRANSIT)
         engine.flag({}, window_rules("trip_id LIKE 'bad%'", TRANSIT))
         got = pd.DataFrame(engine.rows('SELECT row_no, "records.duplicates" AS dup, "records.overlap" AS over '
                                        "FROM records ORDER BY row_no"), columns=["row_no", "dup", "over"])
+        named = engine.rows('SELECT r.user_id, e.user_id, e.start_time < r.start_time OR e.row_no < r.row_no '
+                            'FROM records r JOIN staged e ON e.row_no = r.overlaps_row WHERE r."records.overlap"')
+        riders = engine.rows("SELECT count(DISTINCT user_id) FROM overlap_riders")[0][0]
     assert sum(want_dup.values()) > 60 and sum(want_over.values()) > 500  # the rules are exercised
     assert dict(zip(got["row_no"], got["dup"])) == want_dup
     assert dict(zip(got["row_no"], got["over"])) == want_over
+    assert len(named) == sum(want_over.values()) and all(u == e and earlier for u, e, earlier in named)
+    assert riders == 12  # every rider's records are judged by the rule itself (with 2 hash values, all)
 
 
 @pytest.mark.parametrize("overlap", [False, True])
@@ -217,13 +227,16 @@ def test_earlier_trips_are_looked_up_only_for_the_riders_who_overlap(tmp_path, o
         engine.statement_log = log
         engine.flag({}, window_rules("false"))
         got = engine.rows('SELECT trip_id, overlaps_row FROM records WHERE "records.overlap" ORDER BY row_no')
-    lookup = next(sql for sql in log if "TABLE overlapping" in sql)
+    riders = next(sql for sql in log if "TABLE overlap_riders" in sql)
     if overlap:
         assert got == [("t2", 1)]  # t2 starts while t1 (row 1) runs
-        assert "staged" in lookup and "IN (SELECT user_id FROM overlap_rows)" in lookup
+        # the rule and the lookup read the records of the candidates' users only
+        assert "IN (SELECT user_key FROM overlap_candidates)" in riders
+        assert "FROM overlap_riders j WHERE j.user_id IN (SELECT user_id FROM overlap_rows)" in next(
+            sql for sql in log if "TABLE overlapping" in sql)
     else:
         assert got == []
-        assert "staged" not in lookup  # the lookup read nothing but the (empty) overlapping rows
+        assert riders.rstrip().endswith("WHERE false")  # no candidate: no second read of the records
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
