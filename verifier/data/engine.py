@@ -36,8 +36,8 @@ no row numbers, so it is written in file order and row_no is the record's place 
 Passes over the records (bench/results.md measures them):
   stage      one read of the file into the Parquet file behind `stored`: typed columns and the
              boundary bits (a grid lookup in SQL; the exact test only for points in cells an
-             outline crosses); the view `staged` adds record_key, record_date and the checks'
-             derived columns on read;
+             outline crosses) and the checks' derived columns (DuckDB; Spark derives them on
+             read); the view `staged` adds record_key and record_date on read;
   flag       the window rules the applicable checks name, in the contract's order:
              duplicates by hash aggregate (file order only inside repeated groups), overlaps by
              one window over (user, start) among valid non-duplicates, the daily cap by one
