@@ -96,6 +96,34 @@ def test_row_no_is_file_order_with_boundary_users_and_text_times(tmp_path, kind)
             1, N, N, N)
 
 
+def test_stored_file_keeps_a_dictionary_for_few_values_and_the_derived_columns(tmp_path):
+    """The records are stored once with what the passes would otherwise recompute: the checks'
+    derived columns (the great-circle distance, equal to the expression on read) are columns of
+    the stored file; a text of few values (order source) keeps its dictionary, nearly unique ids
+    are written without one (a dictionary built only to be dropped)."""
+    from verifier.checks.records_plausibility import great_circle_sql
+
+    con = duckdb.connect()
+    path = tmp_path / "trips.parquet"
+    con.execute(f"COPY (SELECT 'T' || range AS trip_id, 'u' || range AS user_id, "
+                f"CASE WHEN range % 3 = 0 THEN 'app' ELSE 'mini-program' END AS order_source, "
+                f"113.9 + (range % 1000) * 0.0001 AS start_lon, 22.5 AS start_lat, "
+                f"114.0 AS end_lon, 22.5 + (range % 777) * 0.0001 AS end_lat FROM range(20000)) TO '{path}' (FORMAT parquet)")
+    con.close()
+    with DuckDBEngine() as engine:
+        cols = {c: c for c in ("trip_id", "user_id", "order_source", "start_lon", "start_lat", "end_lon", "end_lat")}
+        engine.stage(open_source([path], "utf-8", engine), cols, "Asia/Shanghai", canonical=BIKE,
+                     derived={"straight_km": great_circle_sql()})
+        stored = str(engine.workdir / "stored-1.parquet")
+        encodings = dict(engine.rows(f"SELECT path_in_schema, string_agg(encodings, ',') FROM parquet_metadata('{stored}') "
+                                     "GROUP BY 1"))
+        differ = engine.rows(f"SELECT count(*) FROM staged WHERE straight_km IS DISTINCT FROM {great_circle_sql()}")[0][0]
+        assert engine.rows("SELECT count(DISTINCT straight_km) FROM staged")[0][0] > 100
+    assert "straight_km" in encodings and differ == 0
+    assert "DICTIONARY" in encodings["order_source"]
+    assert "DICTIONARY" not in encodings["trip_id"] and "DICTIONARY" not in encodings["user_id"]
+
+
 def test_geo_bits_equal_the_exact_test_near_the_outline(tmp_path):
     """Staging settles most points by the grid in SQL and the rest by the exact test: every
     point's bits must equal the exact test in each reading, also next to the outline."""
