@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 import openpyxl
@@ -162,6 +164,19 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
         csv.writer(fh).writerows(rows)
 
 
+def saved(wb, rows, when=datetime(2025, 1, 1)) -> bytes:
+    """The workbook `wb` as write_workpaper saves it, with the excluded records' `rows`."""
+    from verifier.report.workpaper import fixed_zip
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    return fixed_zip(buf.getvalue(), when, rows.entries() if rows else {})
+
+
+def reopened(wb, rows):
+    return openpyxl.load_workbook(io.BytesIO(saved(wb, rows)))
+
+
 def test_sheet_is_capped_text_and_in_the_report_language(tmp_path, monkeypatch):
     path = tmp_path / "excluded.csv"
     write_csv(path, [["record_key", "row_no", "checks", "reason", "user_id"],
@@ -169,16 +184,73 @@ def test_sheet_is_capped_text_and_in_the_report_language(tmp_path, monkeypatch):
                        for i in range(1, 6)]])
     monkeypatch.setattr(excluded_sheet, "MAX_ROWS", 2)
     wb = openpyxl.Workbook()
-    excluded_sheet.add_excluded_sheet(wb, path, "zh")
-    ws = wb["剔除记录"]
+    ws = reopened(wb, excluded_sheet.add_excluded_sheet(wb, path, "zh"))["剔除记录"]
     assert [c.value for c in ws[1]] == ["记录键", "行号", "剔除依据（检查项）", "剔除原因", "用户 ID"]
     assert ws.max_row == 4  # header, 2 rows, the note
     assert ws["A2"].value == "=cmd|' /C calc'!A1" and ws["A2"].data_type == "s"
     assert ws["B2"].value == 1
     assert ws["A4"].value == "另有 3 条记录未列入本表，见 excluded.csv。"
+    assert ws.freeze_panes == "B2" and ws["A1"].font.bold and ws.dimensions == "A1:E4"
     wb2 = openpyxl.Workbook()
-    excluded_sheet.add_excluded_sheet(wb2, tmp_path / "absent.csv", "en")
+    assert excluded_sheet.add_excluded_sheet(wb2, tmp_path / "absent.csv", "en") is None
     assert wb2.sheetnames == ["Sheet"]
+
+
+def _cell_by_cell(wb, path: Path, lang: str, records=None) -> None:
+    """The sheet as openpyxl's own cells wrote it (the code before its rows were written as XML):
+    the reference the fast path must equal byte for byte."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    from verifier.report.model import visible
+
+    t = translator(lang)
+    ws = wb.create_sheet(t("ex_sheet"))
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh)
+        header = next(rows, [])
+        ws.append([excluded_sheet._header(name, t) for name in header])
+        written = 0
+        for written, row in enumerate(itertools.islice(rows, excluded_sheet.MAX_ROWS), start=1):
+            for col, (name, v) in enumerate(zip(header, row), start=1):
+                value = int(v) if name == "row_no" and v.isdigit() else visible(v)
+                cell = ws.cell(row=written + 1, column=col, value=value)
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+        more = (records - written) if records is not None else sum(1 for _ in rows)
+    if more:
+        ws.append([t("ex_more").format(n=f"{more:,}")])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E8EDF2")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "B2"
+
+
+@pytest.mark.parametrize("cap", [3, 100])
+def test_rows_written_as_xml_equal_openpyxls_cells_byte_for_byte(tmp_path, monkeypatch, cap):
+    """Hostile and awkward values (formulas, markup, ampersands, carriage returns, surrounding
+    and ideographic spaces, control and bidi characters, empty fields, CJK, a row number that is
+    not one): the workbook with the rows written as XML is the same bytes as with openpyxl's
+    cells, capped (the note row) or not."""
+    values = ["=cmd|' /C calc'!A1", "<b>x</b> & <img src=x>", "a\r\nb", " lead", "trail ", "\u3000全角",
+              "nul\x00esc\x1b", "rtl\u202eabc", "", "深圳市南山区", "+1", "@SUM(A1)", "tab\tin", "'quoted'",
+              '"dq"', "\ufeffbom", "x" * 300, "emoji \U0001f600 \U00020000"]
+    rows = [["record_key", "row_no", "checks", "reason", "user_id", "distance_km"]]
+    for i, v in enumerate(values, start=1):
+        rows.append([v, str(i) if i % 5 else "12a", "records.duplicates", f"与第 {i} 行重复", v[::-1], ""])
+    path = tmp_path / "excluded.csv"
+    write_csv(path, rows)
+    monkeypatch.setattr(excluded_sheet, "MAX_ROWS", cap)
+    for lang in ("zh", "en"):
+        fast, slow = openpyxl.Workbook(), openpyxl.Workbook()
+        got = saved(fast, excluded_sheet.add_excluded_sheet(fast, path, lang))
+        _cell_by_cell(slow, path, lang)
+        assert got == saved(slow, None)
+    ws = openpyxl.load_workbook(io.BytesIO(got)).worksheets[-1]
+    if cap == 100:
+        assert [ws.cell(row=r + 2, column=1).value for r in range(len(values))][:3] == [
+            "=cmd|' /C calc'!A1", "<b>x</b> & <img src=x>", "a\r\nb"]
+        assert ws["A2"].data_type == "s" and ws["B2"].value == 1 and ws["B6"].value == "12a"
 
 
 def test_sheet_counts_the_rest_from_the_findings_without_reading_it(tmp_path, monkeypatch):
@@ -190,8 +262,7 @@ def test_sheet_counts_the_rest_from_the_findings_without_reading_it(tmp_path, mo
         fh.write('"never closed quote\n')
     monkeypatch.setattr(excluded_sheet, "MAX_ROWS", 2)
     wb = openpyxl.Workbook()
-    excluded_sheet.add_excluded_sheet(wb, path, "en", records=10_000_000)
-    ws = wb.worksheets[-1]
+    ws = reopened(wb, excluded_sheet.add_excluded_sheet(wb, path, "en", records=10_000_000)).worksheets[-1]
     assert [c.value for c in ws["A"]][1:3] == ["K1", "K2"]
     assert "9,999,998" in ws["A4"].value
 

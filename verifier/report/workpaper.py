@@ -35,7 +35,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     wb = Workbook()
     _sample_sheet(wb.active, sample, titles, t)
     _nc_sheet(wb.create_sheet(t("wp_sheet_nc")), ncs, t)
-    add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang, excluded_records)  # 剔除记录, beside the workbook
+    excluded = add_excluded_sheet(wb, Path(path).parent / "excluded.csv", lang, excluded_records)  # 剔除记录, beside the workbook
 
     when = report_datetime(date).replace(tzinfo=None)
     wb.properties.created = when
@@ -45,7 +45,7 @@ def write_workpaper(path: Path, sample: pd.DataFrame, titles: dict[str, str], la
     wb.properties.title = f"{number} {t('wp_sheet_sample')}"
     buf = io.BytesIO()
     wb.save(buf)
-    Path(path).write_bytes(fixed_zip(buf.getvalue(), when))
+    Path(path).write_bytes(fixed_zip(buf.getvalue(), when, excluded.entries() if excluded else {}))
 
 
 def _sample_sheet(ws, sample: pd.DataFrame, titles: dict[str, str], t) -> None:
@@ -123,9 +123,10 @@ def _cell(value):
     return visible(str(value))
 
 
-def fixed_zip(data: bytes, when) -> bytes:
+def fixed_zip(data: bytes, when, fill: dict | None = None) -> bytes:
     """Rewrite the xlsx zip with a fixed timestamp on every entry (zipfile stamps the clock) and
-    the report date as the modification date (openpyxl's save sets it to now)."""
+    the report date as the modification date (openpyxl's save sets it to now); `fill`: entry
+    name -> a function giving the entry's final content from what openpyxl wrote."""
     stamp = max(when.timetuple()[:6], (1980, 1, 1, 0, 0, 0))  # a zip entry cannot be dated before 1980
     iso = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     src = zipfile.ZipFile(io.BytesIO(data))
@@ -139,5 +140,7 @@ def fixed_zip(data: bytes, when) -> bytes:
             if info.filename == "docProps/core.xml":
                 content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + iso + rb"\g<2>",
                                  content)
+            if fill and info.filename in fill:
+                content = fill[info.filename](content)
             dst.writestr(entry, content)
     return out.getvalue()
