@@ -168,6 +168,7 @@ def saved(wb, rows, when=datetime(2025, 1, 1)) -> bytes:
     """The workbook `wb` as write_workpaper saves it, with the excluded records' `rows`."""
     from verifier.report.workpaper import fixed_zip
 
+    wb.properties.created = when  # else the clock's second at Workbook()
     buf = io.BytesIO()
     wb.save(buf)
     return fixed_zip(buf.getvalue(), when, rows.entries() if rows else {})
