@@ -64,8 +64,8 @@ def add_excluded_sheet(wb, path: Path, lang: str, records: int | None = None) ->
         written, last_col = 0, len(header)
         for written, row in enumerate(islice(reader, MAX_ROWS), start=1):
             r = written + 1
-            cells = [_number(f"{col}{r}", int(v)) if i == row_no and v.isascii() and v.isdigit() else _text(f"{col}{r}", visible(v))
-                     for i, (col, v) in enumerate(zip(letters, row))]
+            cells = [_number(f"{col}{r}", int(v)) if i == row_no and v.isascii() and v.isdigit()
+                     else _text(f"{col}{r}", visible(v)) for i, (col, v) in enumerate(zip(letters, row))]
             rows.append(f'<row r="{r}">{"".join(cells)}</row>')
         more = (records - written) if records is not None else sum(1 for _ in reader)
     last_row = written + 1
