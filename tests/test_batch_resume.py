@@ -34,8 +34,10 @@ def interrupt_after_first(root: Path, sig: int) -> int:
     is complete, send `sig` to the group; the batch's exit status."""
     cmd = [sys.executable, "-m", "verifier", "batch", "pk", "--out", "out", "--factors", str(FACTORS),
            "--seed", "5", "--jobs", "1", "--quiet"]
+    # Its temporary folders under the test's own: a batch killed (SIGKILL) cannot remove them.
+    (root / "tmp").mkdir(exist_ok=True)
     proc = subprocess.Popen(at_a_terminal(cmd), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(root / "tmp")})
     state = root / "out" / ".state" / f"{FIRST}.json"
     deadline = time.monotonic() + 300
     while not state.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -57,6 +59,8 @@ def test_interrupted_batch_resumes(tmp_path, uninterrupted, sig):
     code = interrupt_after_first(tmp_path, sig)
     assert code == {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGKILL: -signal.SIGKILL}[sig]
     assert not (tmp_path / "out" / "summary.json").exists()
+    if sig != signal.SIGKILL:  # stopped, not killed: its work folders are gone with it
+        assert list((tmp_path / "tmp").iterdir()) == []
     first = tmp_path / "out" / "filings" / FIRST / "findings.json"
     before = first.stat()
     r = batch_cli(tmp_path, "pk")
