@@ -394,6 +394,30 @@ def test_sigterm_during_a_statement_stops_it_as_ctrl_c_does():
         == "KeyboardInterrupt"
 
 
+def test_a_signal_inside_the_work_folders_removal_leaves_it_to_close_all(tmp_path, monkeypatch):
+    """SIGTERM is a KeyboardInterrupt wherever it lands, also inside `close` while the work folder
+    is being removed (the engine's `with` ending as the signal comes): the engine stays listed,
+    and `close_all` (verifier.cli.entry, on the way out) removes what is left."""
+    import shutil
+
+    from verifier.data.duckdb_engine import close_all
+
+    engine = DuckDBEngine(EngineOptions(temp_dir=str(tmp_path)))
+    (engine.workdir / "stored-1.parquet").write_bytes(b"x" * 1000)
+    removing = shutil.rmtree
+
+    def interrupted_once(path, *args, **kwargs):
+        monkeypatch.setattr(shutil, "rmtree", removing)
+        raise KeyboardInterrupt  # the SIGTERM handler's, before anything is removed
+
+    monkeypatch.setattr(shutil, "rmtree", interrupted_once)
+    with pytest.raises(KeyboardInterrupt):
+        engine.close()
+    assert engine.workdir.exists()
+    close_all()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_flag_runs_only_the_rules_handed_to_it(tmp_path):
     """No duplicates or overlap asked for: no pass, no column; the daily cap alone still marks
     the day's latest records beyond the cap, among the records validity does not flag. A rule

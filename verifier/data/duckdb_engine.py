@@ -82,14 +82,16 @@ class DuckDBEngine(SqlPasses):
         self.timezone_rejected = None
 
     def close(self) -> None:
-        """Close the database and remove the work folder (the staged records). Idempotent."""
-        _OPEN.discard(self)
+        """Close the database and remove the work folder (the staged records). Idempotent. The
+        engine stays listed for `close_all` until its folder is gone: a SIGTERM landing inside the
+        removal (KeyboardInterrupt, verifier.cli) would otherwise leave the rest behind."""
         try:
             if self.con is not None:
                 self.con.close()
         finally:
             if self._tmp is not None:
                 self._tmp.cleanup()
+        _OPEN.discard(self)
 
     # -- statements (for the input adapters in verifier/data/) -----------------------------------
     def _execute(self, sql: str, params=None):
