@@ -13,6 +13,7 @@ import csv
 import re
 from itertools import islice
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -61,7 +62,7 @@ def add_excluded_sheet(wb, path: Path, lang: str, records: int | None = None) ->
         ws.append([_header(name, t) for name in header])
         letters = [get_column_letter(i) for i in range(1, len(header) + 1)]
         row_no = header.index("row_no") if "row_no" in header else -1
-        written, last_col = 0, len(header)
+        written = 0
         for written, row in enumerate(islice(reader, MAX_ROWS), start=1):
             r = written + 1
             cells = [_number(f"{col}{r}", int(v)) if i == row_no and v.isascii() and v.isdigit()
@@ -77,7 +78,7 @@ def add_excluded_sheet(wb, path: Path, lang: str, records: int | None = None) ->
         cell.fill = PatternFill("solid", fgColor="E8EDF2")
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "B2"
-    return ExcludedRows(ws, rows, last_row, max(last_col, 1))
+    return ExcludedRows(ws, rows, last_row, len(header) or 1)
 
 
 def _text(ref: str, value: str) -> str:
@@ -93,9 +94,9 @@ def _number(ref: str, value: int) -> str:
 
 
 def _escape(text: str) -> str:
-    """XML character data as libxml2 writes it: visible() has already written every character
-    XML cannot carry as an escape (tab and line breaks stay)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    """XML character data as libxml2 writes it (a carriage return as a reference): visible() has
+    already written every character XML cannot carry as an escape (tab and line breaks stay)."""
+    return xml_escape(text, {"\r": "&#13;"})
 
 
 def _header(name: str, t) -> str:
